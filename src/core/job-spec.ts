@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { labelRequirementSchema } from './label-selector.js';
+import { parseBytes, parseCpuMillis, parseDurationMs } from './quantities.js';
+import { parseOrThrow } from './validation.js';
+
+// The job spec users write (YAML or JSON). Single-stage form for now; `stages`, `placement`
+// and `inputs` join later as new optional fields, so today's specs stay valid.
+
+export const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const MAX_TASKS_PER_JOB = 100_000;
+
+const name = (what: string) =>
+  z.string().regex(NAME_PATTERN, `expected a ${what} of lowercase letters, digits and dashes (at most 63), like "my-job"`);
+
+function quantity(kind: string, example: string, parse: (v: string | number) => number | undefined) {
+  return z.union([z.string(), z.number()]).transform((value, ctx) => {
+    const parsed = parse(value);
+    if (parsed === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected ${kind} like ${example}, got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+}
+
+export const memorySchema = quantity('a size', '512Mi', parseBytes);
+export const cpuSchema = quantity('a number of cores', '0.5 or 500m', parseCpuMillis);
+export const durationSchema = quantity('a duration', '30s, 5m or 1h', parseDurationMs);
+
+export const DEFAULT_CPU_MILLIS = 100;
+export const DEFAULT_MEMORY_BYTES = 64 * 2 ** 20;
+
+const resourcesSchema = z.strictObject({
+  cpu: cpuSchema.pipe(z.number().int().min(1, 'cpu must be more than 0').max(1_024_000)).default(DEFAULT_CPU_MILLIS),
+  memory: memorySchema.pipe(z.number().min(1, 'memory must be more than 0')).default(DEFAULT_MEMORY_BYTES),
+});
+
+const retrySchema = z.strictObject({
+  /** How many more times a failed task is tried after its first failure. */
+  attempts: z.number().int().min(0).max(50).default(0),
+  /** The first wait before a retry; it doubles for each further retry (with jitter). */
+  backoff: durationSchema.default(1000),
+});
+
+export const jobSpecSchema = z.strictObject({
+  name: name('job name'),
+  namespace: name('namespace').default('default'),
+  tasks: z.number().int().min(1).max(MAX_TASKS_PER_JOB).default(1),
+  command: z
+    .array(z.string().min(1).max(4096), { error: 'expected a list of arguments like ["echo", "hello"]' })
+    .min(1, 'expected at least the program to run')
+    .max(1024),
+  env: z
+    .record(z.string().regex(ENV_KEY_PATTERN, 'expected an environment variable name like MY_VAR'), z.string().max(32_768))
+    .default({}),
+  resources: resourcesSchema.default({ cpu: DEFAULT_CPU_MILLIS, memory: DEFAULT_MEMORY_BYTES }),
+  constraints: z.array(labelRequirementSchema).max(64).default([]),
+  retry: retrySchema.default({ attempts: 0, backoff: 1000 }),
+  timeout: durationSchema.optional(),
+  /** After a timeout or cancel, how long the process group has between SIGTERM and SIGKILL. */
+  killGrace: durationSchema.default(5000),
+});
+
+/** What the user wrote, before defaults. */
+export type JobSpecInput = z.input<typeof jobSpecSchema>;
+/** The normalised spec: defaults applied, quantities in millicores, bytes and milliseconds. */
+export type JobSpec = z.output<typeof jobSpecSchema>;
+
+export function parseJobSpec(value: unknown): JobSpec {
+  return parseOrThrow(jobSpecSchema, value, 'job spec', 'invalid_spec');
+}
+
+/** JSON Schema of the spec as users write it, for editor completion. */
+export function jobSpecJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(jobSpecSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}

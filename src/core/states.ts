@@ -1,0 +1,49 @@
+// Lifecycle states and the one table of legal transitions for each. The state machine refuses
+// anything not listed here, so a bug shows up as a refused transition, not corrupt state.
+
+export type NodeState = 'ready' | 'unreachable' | 'down' | 'draining' | 'cordoned' | 'left';
+export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type TaskState = 'pending' | 'assigned' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type AttemptState = 'assigned' | 'running' | 'succeeded' | 'failed' | 'lost' | 'cancelled';
+
+type Table<S extends string> = Readonly<Record<S, readonly S[]>>;
+
+export const JOB_TRANSITIONS: Table<JobState> = {
+  pending: ['running', 'succeeded', 'failed', 'cancelled'],
+  running: ['succeeded', 'failed', 'cancelled'],
+  succeeded: [],
+  failed: [],
+  cancelled: [],
+};
+
+export const TASK_TRANSITIONS: Table<TaskState> = {
+  // pending -> failed: no node can ever run it, or it was never placed before its job failed.
+  pending: ['assigned', 'cancelled', 'failed'],
+  // assigned/running -> pending: the attempt failed or was lost and the task will be retried.
+  assigned: ['running', 'succeeded', 'failed', 'pending', 'cancelled'],
+  running: ['succeeded', 'failed', 'pending', 'cancelled'],
+  succeeded: [],
+  failed: [],
+  cancelled: [],
+};
+
+export const ATTEMPT_TRANSITIONS: Table<AttemptState> = {
+  assigned: ['running', 'succeeded', 'failed', 'lost', 'cancelled'],
+  running: ['succeeded', 'failed', 'lost', 'cancelled'],
+  succeeded: [],
+  failed: [],
+  lost: [],
+  cancelled: [],
+};
+
+export function canTransition<S extends string>(table: Table<S>, from: S, to: S): boolean {
+  return table[from].includes(to);
+}
+
+export function isTerminalTask(state: TaskState): boolean {
+  return TASK_TRANSITIONS[state].length === 0;
+}
+
+export function isTerminalJob(state: JobState): boolean {
+  return JOB_TRANSITIONS[state].length === 0;
+}

@@ -1,0 +1,141 @@
+import type { JobSpec } from './job-spec.js';
+import type { Labels } from './label-selector.js';
+import type { NodeKind } from './node-spec.js';
+import type { AttemptState, JobState, NodeState, TaskState } from './states.js';
+
+// Records as the control plane keeps them and the API returns them. Times are epoch milliseconds.
+
+export interface Resources {
+  readonly cpuMillis: number;
+  readonly memoryBytes: number;
+}
+
+export interface NodeRecord {
+  readonly name: string;
+  readonly provider: string;
+  readonly region: string;
+  readonly zone: string;
+  readonly site: string;
+  readonly kind: NodeKind;
+  readonly jurisdiction: string | null;
+  readonly lat: number | null;
+  readonly lon: number | null;
+  readonly capacity: Resources;
+  readonly priceHour: number;
+  readonly labels: Labels;
+  readonly state: NodeState;
+  readonly agentVersion: string;
+  readonly joinedAt: number;
+  readonly lastSeenAt: number;
+  /** What the agent last reported it has in use, from its own view. */
+  readonly usage: NodeUsage;
+}
+
+export interface NodeUsage {
+  readonly runningAttempts: number;
+  readonly cpuMillis: number;
+  readonly memoryBytes: number;
+  readonly loadAvg1: number;
+}
+
+export interface TaskCounts {
+  readonly pending: number;
+  readonly assigned: number;
+  readonly running: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly cancelled: number;
+}
+
+export interface JobRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly state: JobState;
+  readonly spec: JobSpec;
+  readonly taskCount: number;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  /** Why the job failed or was cancelled. */
+  readonly reason: string | null;
+}
+
+export interface JobView extends JobRecord {
+  readonly counts: TaskCounts;
+}
+
+export interface TaskRecord {
+  readonly id: string;
+  readonly jobId: string;
+  readonly index: number;
+  readonly state: TaskState;
+  readonly node: string | null;
+  /** Every attempt made, including failed and lost ones. */
+  readonly attempts: number;
+  /** Failed attempts, counted against `retry.attempts`. */
+  readonly failures: number;
+  readonly currentAttemptId: string | null;
+  /** Fencing epoch of the current attempt: only a result carrying it may complete the task. */
+  readonly epoch: number;
+  readonly exitCode: number | null;
+  readonly reason: string | null;
+  /** Do not place before this time (retry backoff). */
+  readonly notBefore: number;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+}
+
+export interface AttemptRecord {
+  readonly id: string;
+  readonly taskId: string;
+  readonly jobId: string;
+  readonly epoch: number;
+  readonly node: string;
+  readonly state: AttemptState;
+  readonly exitCode: number | null;
+  readonly reason: string | null;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+}
+
+export type EventType =
+  | 'job.submitted'
+  | 'job.started'
+  | 'job.finished'
+  | 'job.cancel_requested'
+  | 'task.placed'
+  | 'task.unplaceable'
+  | 'task.retry_scheduled'
+  | 'attempt.started'
+  | 'attempt.finished'
+  | 'attempt.result_ignored'
+  | 'attempt.lost'
+  | 'node.joined'
+  | 'node.state_changed';
+
+export interface EventRecord {
+  readonly seq: number;
+  readonly time: number;
+  readonly type: EventType;
+  readonly jobId: string | null;
+  readonly taskId: string | null;
+  readonly attemptId: string | null;
+  readonly node: string | null;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+export type NewEvent = Omit<EventRecord, 'seq'>;
+
+export type LogStream = 'stdout' | 'stderr';
+
+export interface LogChunk {
+  readonly seq: number;
+  readonly attemptId: string;
+  readonly taskId: string;
+  readonly stream: LogStream;
+  readonly time: number;
+  readonly data: string;
+}

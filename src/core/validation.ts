@@ -1,0 +1,55 @@
+import type { z } from 'zod';
+import { AtollError, type FieldProblem } from './errors.js';
+
+/** `resources.memory`, `constraints[0].operator`: the path style used in every error we print. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out === '' ? String(key) : `.${String(key)}`;
+  }
+  return out;
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  return `${typeof value} ${String(value)}`;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): FieldProblem[] {
+  const path = formatPath(issue.path);
+  const input = (issue as { input?: unknown }).input;
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => ({
+        path: formatPath([...issue.path, key]),
+        message: 'unknown field; remove it or check its spelling',
+      }));
+    case 'invalid_type':
+      return [{ path, message: `expected ${issue.expected}, got ${describeValue(input)}` }];
+    case 'invalid_value':
+      return [{ path, message: `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(input)}` }];
+    case 'invalid_union':
+      return [{ path, message: `${issue.message}, got ${describeValue(input)}` }];
+    default:
+      return [{ path, message: issue.message }];
+  }
+}
+
+/** Parse with a zod schema; on failure throw one AtollError listing every problem with its path. */
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what: string,
+  code: 'invalid_spec' | 'invalid_request' = 'invalid_request',
+): z.output<S> {
+  const result = schema.safeParse(value, { reportInput: true });
+  if (result.success) return result.data;
+  const problems = result.error.issues.flatMap(describeIssue);
+  const lines = problems.map((p) => `  ${p.path === '' ? '(top level)' : p.path}: ${p.message}`);
+  throw new AtollError(code, `invalid ${what}:\n${lines.join('\n')}`, { problems });
+}

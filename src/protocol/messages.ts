@@ -1,0 +1,140 @@
+import { z } from 'zod';
+import { nodeSpecSchema } from '../core/node-spec.js';
+
+// Messages on the agent's one outbound WebSocket. Every message is a JSON object with `type`.
+// High-volume kinds carry arrays so both sides can batch everything produced in one tick.
+
+export const PROTOCOL_VERSION = 1;
+/** Largest WebSocket message either side accepts. */
+export const MAX_MESSAGE_BYTES = 8 * 2 ** 20;
+/** Largest log chunk an agent sends; longer output is split. */
+export const MAX_LOG_CHUNK_CHARS = 64 * 1024;
+
+const attemptRef = z.strictObject({ attemptId: z.string().min(1).max(200), epoch: z.number().int().min(1) });
+
+const usageSchema = z.strictObject({
+  runningAttempts: z.number().int().min(0),
+  cpuMillis: z.number().min(0),
+  memoryBytes: z.number().min(0),
+  loadAvg1: z.number().min(0),
+});
+
+// ---- agent -> server ----
+
+export const helloMessage = z.strictObject({
+  type: z.literal('hello'),
+  protocol: z.number().int(),
+  agentVersion: z.string().max(64),
+  // Normalised node spec (cpu millicores, memory bytes), so both sides agree on units.
+  node: nodeSpecSchema.extend({ cpu: z.number().int().min(1), memory: z.number().int().min(1) }),
+  /** Attempts the agent is running right now, so the control plane can reconcile. */
+  running: z.array(attemptRef).max(100_000),
+});
+
+export const heartbeatMessage = z.strictObject({ type: z.literal('heartbeat'), usage: usageSchema });
+
+export const startedMessage = z.strictObject({
+  type: z.literal('attempts.started'),
+  attempts: z.array(attemptRef.extend({ startedAt: z.number() })).min(1).max(10_000),
+});
+
+export const logMessage = z.strictObject({
+  type: z.literal('attempts.logs'),
+  chunks: z
+    .array(
+      z.strictObject({
+        attemptId: z.string().min(1).max(200),
+        stream: z.enum(['stdout', 'stderr']),
+        time: z.number(),
+        data: z.string().max(MAX_LOG_CHUNK_CHARS),
+      }),
+    )
+    .min(1)
+    .max(10_000),
+});
+
+export const attemptResultSchema = attemptRef.extend({
+  outcome: z.enum(['succeeded', 'failed', 'cancelled']),
+  exitCode: z.number().int().nullable(),
+  /** Why it failed: `exit code 3`, `timed out after 30s`, `executable not found: foo`. */
+  reason: z.string().max(2000).nullable(),
+  startedAt: z.number().nullable(),
+  finishedAt: z.number(),
+});
+export type AttemptResult = z.infer<typeof attemptResultSchema>;
+
+export const resultsMessage = z.strictObject({
+  type: z.literal('attempts.results'),
+  results: z.array(attemptResultSchema).min(1).max(10_000),
+});
+
+export const agentMessage = z.discriminatedUnion('type', [
+  helloMessage,
+  heartbeatMessage,
+  startedMessage,
+  logMessage,
+  resultsMessage,
+]);
+export type AgentMessage = z.infer<typeof agentMessage>;
+export type HelloMessage = z.infer<typeof helloMessage>;
+
+// ---- server -> agent ----
+
+export const attemptAssignmentSchema = z.strictObject({
+  attemptId: z.string(),
+  epoch: z.number().int(),
+  taskId: z.string(),
+  jobId: z.string(),
+  index: z.number().int(),
+  command: z.array(z.string()).min(1),
+  env: z.record(z.string(), z.string()),
+  cpuMillis: z.number().int(),
+  memoryBytes: z.number().int(),
+  timeoutMs: z.number().int().nullable(),
+  killGraceMs: z.number().int(),
+});
+export type AttemptAssignment = z.infer<typeof attemptAssignmentSchema>;
+
+export const welcomeMessage = z.strictObject({
+  type: z.literal('welcome'),
+  protocol: z.number().int(),
+  node: z.string(),
+  heartbeatMs: z.number().int(),
+});
+
+export const runMessage = z.strictObject({
+  type: z.literal('attempts.run'),
+  attempts: z.array(attemptAssignmentSchema),
+});
+
+export const cancelMessage = z.strictObject({
+  type: z.literal('attempts.cancel'),
+  attempts: z.array(z.strictObject({ attemptId: z.string(), reason: z.string() })),
+});
+
+/** The control plane has durably recorded these results (accepted or ignored): the agent may forget them. */
+export const ackMessage = z.strictObject({
+  type: z.literal('results.ack'),
+  attemptIds: z.array(z.string()),
+});
+
+export const errorMessage = z.strictObject({
+  type: z.literal('error'),
+  code: z.string(),
+  message: z.string(),
+});
+
+export const serverMessage = z.discriminatedUnion('type', [
+  welcomeMessage,
+  runMessage,
+  cancelMessage,
+  ackMessage,
+  errorMessage,
+]);
+export type ServerMessage = z.infer<typeof serverMessage>;
+
+// ---- HTTP join exchange (before the WebSocket) ----
+
+export const joinRequestSchema = z.strictObject({ node: z.string().min(1).max(63) });
+export const joinResponseSchema = z.strictObject({ node: z.string(), credential: z.string() });
+export type JoinResponse = z.infer<typeof joinResponseSchema>;

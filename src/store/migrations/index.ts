@@ -1,0 +1,26 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import * as initial from './001-initial.js';
+
+export type SqlDialectName = 'sqlite' | 'postgres';
+
+interface DialectMigration {
+  up(db: Kysely<unknown>, dialect: SqlDialectName): Promise<void>;
+}
+
+// Listed in code rather than read from a folder, so the compiled package needs no file globbing.
+const MIGRATIONS: Readonly<Record<string, DialectMigration>> = {
+  '001-initial': initial,
+};
+
+/** Kysely's migrator wants one provider per dialect; each migration learns which dialect it runs on. */
+export function migrationProvider(dialect: SqlDialectName): MigrationProvider {
+  return {
+    async getMigrations(): Promise<Record<string, Migration>> {
+      const out: Record<string, Migration> = {};
+      for (const [name, migration] of Object.entries(MIGRATIONS)) {
+        out[name] = { up: (db) => migration.up(db, dialect) };
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,126 @@
+import type { JobSpec } from '../core/job-spec.js';
+import type { NodeKind } from '../core/node-spec.js';
+import type { AttemptState, JobState, NodeState, TaskState } from '../core/states.js';
+import type { AttemptRecord, EventRecord, EventType, JobRecord, LogChunk, LogStream, NodeRecord, TaskRecord } from '../core/types.js';
+import type { AttemptPatch, JobPatch, NodePatch, TaskPatch, TokenKind, TokenRecord } from './store.js';
+import type { AttemptsTable, EventsTable, JobsTable, LogsTable, NodesTable, TasksTable, TokensTable } from './schema.js';
+
+// Records <-> rows, shared by every SQL store. Only JSON columns and renamed fields need care.
+
+type Row<T> = T;
+
+export function tokenFromRow(row: Row<TokensTable>): TokenRecord {
+  return { ...row, kind: row.kind as TokenKind };
+}
+
+export function nodeToRow(node: NodeRecord): NodesTable {
+  const { capacity, labels, usage, ...rest } = node;
+  return {
+    ...rest,
+    cpuMillis: capacity.cpuMillis,
+    memoryBytes: capacity.memoryBytes,
+    labels: JSON.stringify(labels),
+    usage: JSON.stringify(usage),
+  };
+}
+
+export function nodePatchToRow(patch: NodePatch): Partial<NodesTable> {
+  const { capacity, labels, usage, ...rest } = patch;
+  const row: Partial<NodesTable> = { ...rest };
+  if (capacity) {
+    row.cpuMillis = capacity.cpuMillis;
+    row.memoryBytes = capacity.memoryBytes;
+  }
+  if (labels) row.labels = JSON.stringify(labels);
+  if (usage) row.usage = JSON.stringify(usage);
+  return row;
+}
+
+export function nodeFromRow(row: Row<NodesTable>): NodeRecord {
+  const { cpuMillis, memoryBytes, labels, usage, ...rest } = row;
+  return {
+    ...rest,
+    kind: rest.kind as NodeKind,
+    state: rest.state as NodeState,
+    capacity: { cpuMillis: Number(cpuMillis), memoryBytes: Number(memoryBytes) },
+    labels: JSON.parse(labels) as Record<string, string>,
+    usage: JSON.parse(usage) as NodeRecord['usage'],
+    joinedAt: Number(rest.joinedAt),
+    lastSeenAt: Number(rest.lastSeenAt),
+  };
+}
+
+export function jobToRow(job: JobRecord): JobsTable {
+  return { ...job, spec: JSON.stringify(job.spec) };
+}
+
+export function jobPatchToRow(patch: JobPatch): Partial<JobsTable> {
+  const { spec, ...rest } = patch;
+  return spec ? { ...rest, spec: JSON.stringify(spec) } : rest;
+}
+
+export function jobFromRow(row: Row<JobsTable>): JobRecord {
+  return {
+    ...row,
+    state: row.state as JobState,
+    spec: JSON.parse(row.spec) as JobSpec,
+    createdAt: Number(row.createdAt),
+    startedAt: nullableNumber(row.startedAt),
+    finishedAt: nullableNumber(row.finishedAt),
+  };
+}
+
+export function taskToRow(task: TaskRecord): TasksTable {
+  const { index, ...rest } = task;
+  return { ...rest, idx: index };
+}
+
+export function taskPatchToRow(patch: TaskPatch): Partial<TasksTable> {
+  const { index, ...rest } = patch;
+  return index === undefined ? rest : { ...rest, idx: index };
+}
+
+export function taskFromRow(row: Row<TasksTable>): TaskRecord {
+  const { idx, ...rest } = row;
+  return {
+    ...rest,
+    index: idx,
+    state: rest.state as TaskState,
+    notBefore: Number(rest.notBefore),
+    createdAt: Number(rest.createdAt),
+    startedAt: nullableNumber(rest.startedAt),
+    finishedAt: nullableNumber(rest.finishedAt),
+  };
+}
+
+export function attemptPatchToRow(patch: AttemptPatch): Partial<AttemptsTable> {
+  return patch;
+}
+
+export function attemptFromRow(row: Row<AttemptsTable>): AttemptRecord {
+  return {
+    ...row,
+    state: row.state as AttemptState,
+    createdAt: Number(row.createdAt),
+    startedAt: nullableNumber(row.startedAt),
+    finishedAt: nullableNumber(row.finishedAt),
+  };
+}
+
+export function eventFromRow(row: Row<EventsTable>): EventRecord {
+  return {
+    ...row,
+    seq: Number(row.seq),
+    time: Number(row.time),
+    type: row.type as EventType,
+    data: JSON.parse(row.data) as Record<string, unknown>,
+  };
+}
+
+export function logFromRow(row: Row<LogsTable>): LogChunk {
+  return { ...row, seq: Number(row.seq), time: Number(row.time), stream: row.stream as LogStream };
+}
+
+function nullableNumber(value: number | null): number | null {
+  return value === null ? null : Number(value);
+}

@@ -1,0 +1,107 @@
+// Table shapes as Kysely sees them (camelCase; CamelCasePlugin maps to snake_case columns).
+// JSON columns hold text; the store encodes and decodes them at its edge.
+
+export interface TokensTable {
+  id: string;
+  kind: string;
+  hash: string;
+  node: string | null;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface NodesTable {
+  name: string;
+  provider: string;
+  region: string;
+  zone: string;
+  site: string;
+  kind: string;
+  jurisdiction: string | null;
+  lat: number | null;
+  lon: number | null;
+  cpuMillis: number;
+  memoryBytes: number;
+  priceHour: number;
+  labels: string;
+  state: string;
+  agentVersion: string;
+  joinedAt: number;
+  lastSeenAt: number;
+  usage: string;
+}
+
+export interface JobsTable {
+  id: string;
+  name: string;
+  namespace: string;
+  state: string;
+  spec: string;
+  taskCount: number;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  reason: string | null;
+}
+
+export interface TasksTable {
+  id: string;
+  jobId: string;
+  idx: number;
+  state: string;
+  node: string | null;
+  attempts: number;
+  failures: number;
+  currentAttemptId: string | null;
+  epoch: number;
+  exitCode: number | null;
+  reason: string | null;
+  notBefore: number;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface AttemptsTable {
+  id: string;
+  taskId: string;
+  jobId: string;
+  epoch: number;
+  node: string;
+  state: string;
+  exitCode: number | null;
+  reason: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface EventsTable {
+  seq: number;
+  time: number;
+  type: string;
+  jobId: string | null;
+  taskId: string | null;
+  attemptId: string | null;
+  node: string | null;
+  data: string;
+}
+
+export interface LogsTable {
+  seq: number;
+  attemptId: string;
+  taskId: string;
+  stream: string;
+  time: number;
+  data: string;
+}
+
+export interface Database {
+  tokens: TokensTable;
+  nodes: NodesTable;
+  jobs: JobsTable;
+  tasks: TasksTable;
+  attempts: AttemptsTable;
+  events: EventsTable;
+  logs: LogsTable;
+}

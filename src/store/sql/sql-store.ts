@@ -1,0 +1,223 @@
+import { type Kysely, Migrator, type Transaction } from 'kysely';
+import type { TaskCounts } from '../../core/types.js';
+import type { EventRecord, LogChunk, NodeRecord, AttemptRecord, JobRecord, TaskRecord } from '../../core/types.js';
+import { migrationProvider, type SqlDialectName } from '../migrations/index.js';
+import {
+  attemptFromRow,
+  attemptPatchToRow,
+  eventFromRow,
+  jobFromRow,
+  jobPatchToRow,
+  jobToRow,
+  logFromRow,
+  nodeFromRow,
+  nodePatchToRow,
+  nodeToRow,
+  taskFromRow,
+  taskPatchToRow,
+  taskToRow,
+  tokenFromRow,
+} from '../row-mapping.js';
+import type { Database } from '../schema.js';
+import {
+  emptyCounts,
+  type ActiveState,
+  type JobFilter,
+  type Listing,
+  type Store,
+  type TaskFilter,
+  type TokenKind,
+  type TokenRecord,
+  type WriteBatch,
+} from '../store.js';
+
+/** Rows per multi-row INSERT: keeps bound parameters well under SQLite's 32,766 limit. */
+const INSERT_CHUNK = 500;
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 10_000;
+const ACTIVE_JOB_STATES = ['pending', 'running'] as const;
+const ACTIVE_TASK_STATES = ['pending', 'assigned', 'running'] as const;
+const ACTIVE_ATTEMPT_STATES = ['assigned', 'running'] as const;
+
+/** The Store over any Kysely dialect; dialect-specific set-up lives in sqlite/ (and later postgres/). */
+export class SqlStore implements Store {
+  constructor(
+    protected readonly db: Kysely<Database>,
+    private readonly dialect: SqlDialectName,
+  ) {}
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) {
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+      throw new Error(`store migration ${failed} failed`, { cause: error });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  async write(batch: WriteBatch): Promise<void> {
+    await this.db.transaction().execute((trx) => applyBatch(trx, batch));
+  }
+
+  async findToken(hash: string): Promise<TokenRecord | undefined> {
+    const row = await this.db.selectFrom('tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
+    return row && tokenFromRow(row);
+  }
+
+  async listTokens(kind: TokenKind): Promise<readonly TokenRecord[]> {
+    const rows = await this.db.selectFrom('tokens').selectAll().where('kind', '=', kind).orderBy('createdAt').execute();
+    return rows.map(tokenFromRow);
+  }
+
+  async getJob(id: string): Promise<JobRecord | undefined> {
+    const row = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && jobFromRow(row);
+  }
+
+  async listJobs(filter: JobFilter): Promise<Listing<JobRecord>> {
+    let query = this.db.selectFrom('jobs');
+    if (filter.namespace) query = query.where('namespace', '=', filter.namespace);
+    if (filter.state) query = query.where('state', '=', filter.state);
+    const { total } = await query.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
+    const rows = await query
+      .selectAll()
+      .orderBy('createdAt', 'desc')
+      .orderBy('id')
+      .limit(pageLimit(filter.limit))
+      .offset(filter.offset ?? 0)
+      .execute();
+    return { items: rows.map(jobFromRow), total: Number(total) };
+  }
+
+  async countTasksByState(jobIds: readonly string[]): Promise<ReadonlyMap<string, TaskCounts>> {
+    const out = new Map<string, Record<keyof TaskCounts, number>>();
+    if (jobIds.length === 0) return out;
+    const rows = await this.db
+      .selectFrom('tasks')
+      .select(['jobId', 'state', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('jobId', 'in', [...jobIds])
+      .groupBy(['jobId', 'state'])
+      .execute();
+    for (const id of jobIds) out.set(id, { ...emptyCounts() });
+    for (const row of rows) {
+      const counts = out.get(row.jobId);
+      if (counts && row.state in counts) counts[row.state as keyof TaskCounts] = Number(row.n);
+    }
+    return out;
+  }
+
+  async getTask(id: string): Promise<TaskRecord | undefined> {
+    const row = await this.db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && taskFromRow(row);
+  }
+
+  async listTasks(jobId: string, filter: TaskFilter): Promise<Listing<TaskRecord>> {
+    let query = this.db.selectFrom('tasks').where('jobId', '=', jobId);
+    if (filter.state) query = query.where('state', '=', filter.state);
+    const { total } = await query.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
+    const rows = await query
+      .selectAll()
+      .orderBy('idx')
+      .limit(pageLimit(filter.limit))
+      .offset(filter.offset ?? 0)
+      .execute();
+    return { items: rows.map(taskFromRow), total: Number(total) };
+  }
+
+  async listAttempts(taskId: string): Promise<readonly AttemptRecord[]> {
+    const rows = await this.db.selectFrom('attempts').selectAll().where('taskId', '=', taskId).orderBy('epoch').execute();
+    return rows.map(attemptFromRow);
+  }
+
+  async getNode(name: string): Promise<NodeRecord | undefined> {
+    const row = await this.db.selectFrom('nodes').selectAll().where('name', '=', name).executeTakeFirst();
+    return row && nodeFromRow(row);
+  }
+
+  async listNodes(): Promise<readonly NodeRecord[]> {
+    const rows = await this.db.selectFrom('nodes').selectAll().orderBy('name').execute();
+    return rows.map(nodeFromRow);
+  }
+
+  async listEvents(filter: { afterSeq: number; limit: number; jobId?: string }): Promise<readonly EventRecord[]> {
+    let query = this.db.selectFrom('events').selectAll().where('seq', '>', filter.afterSeq);
+    if (filter.jobId) query = query.where('jobId', '=', filter.jobId);
+    const rows = await query.orderBy('seq').limit(pageLimit(filter.limit)).execute();
+    return rows.map(eventFromRow);
+  }
+
+  async listLogs(filter: { attemptIds: readonly string[]; afterSeq: number; limit: number }): Promise<readonly LogChunk[]> {
+    if (filter.attemptIds.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('logs')
+      .selectAll()
+      .where('attemptId', 'in', [...filter.attemptIds])
+      .where('seq', '>', filter.afterSeq)
+      .orderBy('seq')
+      .limit(pageLimit(filter.limit))
+      .execute();
+    return rows.map(logFromRow);
+  }
+
+  async maxSeqs(): Promise<{ readonly event: number; readonly log: number }> {
+    const event = await this.db.selectFrom('events').select((eb) => eb.fn.max('seq').as('m')).executeTakeFirst();
+    const log = await this.db.selectFrom('logs').select((eb) => eb.fn.max('seq').as('m')).executeTakeFirst();
+    return { event: Number(event?.m ?? 0), log: Number(log?.m ?? 0) };
+  }
+
+  async loadActiveState(): Promise<ActiveState> {
+    const [jobs, tasks, attempts, nodes] = await Promise.all([
+      this.db.selectFrom('jobs').selectAll().where('state', 'in', [...ACTIVE_JOB_STATES]).orderBy('createdAt').execute(),
+      this.db.selectFrom('tasks').selectAll().where('state', 'in', [...ACTIVE_TASK_STATES]).orderBy('createdAt').orderBy('idx').execute(),
+      this.db.selectFrom('attempts').selectAll().where('state', 'in', [...ACTIVE_ATTEMPT_STATES]).execute(),
+      this.db.selectFrom('nodes').selectAll().execute(),
+    ]);
+    return {
+      jobs: jobs.map(jobFromRow),
+      tasks: tasks.map(taskFromRow),
+      attempts: attempts.map(attemptFromRow),
+      nodes: nodes.map(nodeFromRow),
+    };
+  }
+}
+
+function pageLimit(limit: number | undefined): number {
+  return Math.min(Math.max(limit ?? DEFAULT_PAGE, 1), MAX_PAGE);
+}
+
+async function insertChunked<T>(rows: readonly T[], insert: (chunk: T[]) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < rows.length; i += INSERT_CHUNK) await insert(rows.slice(i, i + INSERT_CHUNK));
+}
+
+async function applyBatch(trx: Transaction<Database>, batch: WriteBatch): Promise<void> {
+  if (batch.tokens?.length) await insertChunked(batch.tokens, (c) => trx.insertInto('tokens').values(c).execute());
+  if (batch.jobs?.length) await insertChunked(batch.jobs.map(jobToRow), (c) => trx.insertInto('jobs').values(c).execute());
+  if (batch.tasks?.length) await insertChunked(batch.tasks.map(taskToRow), (c) => trx.insertInto('tasks').values(c).execute());
+  if (batch.attempts?.length) await insertChunked(batch.attempts, (c) => trx.insertInto('attempts').values(c).execute());
+  for (const patch of batch.jobPatches ?? []) {
+    await trx.updateTable('jobs').set(jobPatchToRow(patch)).where('id', '=', patch.id).execute();
+  }
+  for (const patch of batch.taskPatches ?? []) {
+    await trx.updateTable('tasks').set(taskPatchToRow(patch)).where('id', '=', patch.id).execute();
+  }
+  for (const patch of batch.attemptPatches ?? []) {
+    await trx.updateTable('attempts').set(attemptPatchToRow(patch)).where('id', '=', patch.id).execute();
+  }
+  for (const node of batch.nodes ?? []) {
+    const row = nodeToRow(node);
+    const { name: _name, ...update } = row;
+    await trx.insertInto('nodes').values(row).onConflict((oc) => oc.column('name').doUpdateSet(update)).execute();
+  }
+  for (const patch of batch.nodePatches ?? []) {
+    await trx.updateTable('nodes').set(nodePatchToRow(patch)).where('name', '=', patch.name).execute();
+  }
+  if (batch.logs?.length) await insertChunked(batch.logs, (c) => trx.insertInto('logs').values(c).execute());
+  if (batch.events?.length) {
+    const rows = batch.events.map((e) => ({ ...e, data: JSON.stringify(e.data) }));
+    await insertChunked(rows, (c) => trx.insertInto('events').values(c).execute());
+  }
+}

@@ -1,0 +1,112 @@
+import type { JobState, TaskState } from '../core/states.js';
+import type {
+  AttemptRecord,
+  EventRecord,
+  JobRecord,
+  LogChunk,
+  NodeRecord,
+  TaskCounts,
+  TaskRecord,
+} from '../core/types.js';
+
+// The seam between the control plane and its durable state. SQLite today, PostgreSQL later:
+// a second implementation must pass store-conformance.ts and must not change any caller.
+
+export type TokenKind = 'admin' | 'join' | 'node';
+
+export interface TokenRecord {
+  readonly id: string;
+  readonly kind: TokenKind;
+  /** sha256 of the secret; secrets themselves are never stored. */
+  readonly hash: string;
+  /** For node credentials: the node the token speaks for. */
+  readonly node: string | null;
+  readonly createdAt: number;
+  readonly revokedAt: number | null;
+}
+
+export interface Page {
+  readonly offset?: number;
+  readonly limit?: number;
+}
+
+export interface JobFilter extends Page {
+  readonly namespace?: string;
+  readonly state?: JobState;
+}
+
+export interface TaskFilter extends Page {
+  readonly state?: TaskState;
+}
+
+export interface Listing<T> {
+  readonly items: readonly T[];
+  readonly total: number;
+}
+
+type Patch<T, K extends keyof T> = Pick<T, K> & Partial<Omit<T, K>>;
+export type TaskPatch = Patch<TaskRecord, 'id'>;
+export type AttemptPatch = Patch<AttemptRecord, 'id'>;
+export type JobPatch = Patch<JobRecord, 'id'>;
+export type NodePatch = Patch<NodeRecord, 'name'>;
+
+/** Everything written in one transaction. Writes are applied in the order of the fields below. */
+export interface WriteBatch {
+  readonly jobs?: readonly JobRecord[];
+  readonly tasks?: readonly TaskRecord[];
+  readonly attempts?: readonly AttemptRecord[];
+  readonly jobPatches?: readonly JobPatch[];
+  readonly taskPatches?: readonly TaskPatch[];
+  readonly attemptPatches?: readonly AttemptPatch[];
+  readonly nodes?: readonly NodeRecord[];
+  readonly nodePatches?: readonly NodePatch[];
+  readonly tokens?: readonly TokenRecord[];
+  /** Logs and events carry their seq: the single writer assigns them, so it can publish them right after commit. */
+  readonly logs?: readonly LogChunk[];
+  readonly events?: readonly EventRecord[];
+}
+
+/** What the control plane rebuilds its in-memory hot state from at start-up. */
+export interface ActiveState {
+  readonly jobs: readonly JobRecord[];
+  readonly tasks: readonly TaskRecord[];
+  readonly attempts: readonly AttemptRecord[];
+  readonly nodes: readonly NodeRecord[];
+}
+
+export interface Store {
+  /** Bring the schema up to date. Safe to call on every start. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Apply a batch atomically; resolves only after it is committed (invariant 3). */
+  write(batch: WriteBatch): Promise<void>;
+
+  findToken(hash: string): Promise<TokenRecord | undefined>;
+  listTokens(kind: TokenKind): Promise<readonly TokenRecord[]>;
+
+  getJob(id: string): Promise<JobRecord | undefined>;
+  listJobs(filter: JobFilter): Promise<Listing<JobRecord>>;
+  countTasksByState(jobIds: readonly string[]): Promise<ReadonlyMap<string, TaskCounts>>;
+
+  getTask(id: string): Promise<TaskRecord | undefined>;
+  listTasks(jobId: string, filter: TaskFilter): Promise<Listing<TaskRecord>>;
+  listAttempts(taskId: string): Promise<readonly AttemptRecord[]>;
+
+  getNode(name: string): Promise<NodeRecord | undefined>;
+  listNodes(): Promise<readonly NodeRecord[]>;
+
+  /** Events with seq greater than `afterSeq`, oldest first. */
+  listEvents(filter: { afterSeq: number; limit: number; jobId?: string }): Promise<readonly EventRecord[]>;
+  /** Log chunks of the given attempts with seq greater than `afterSeq`, oldest first. */
+  listLogs(filter: { attemptIds: readonly string[]; afterSeq: number; limit: number }): Promise<readonly LogChunk[]>;
+
+  loadActiveState(): Promise<ActiveState>;
+  /** Highest event and log seq written so far (0 when none). */
+  maxSeqs(): Promise<{ readonly event: number; readonly log: number }>;
+}
+
+export function emptyCounts(): TaskCounts {
+  return { pending: 0, assigned: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+}
+

@@ -1,0 +1,141 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseJobSpec } from '../../core/job-spec.js';
+import type { JobRecord, NodeRecord, TaskRecord } from '../../core/types.js';
+import type { Store } from '../store.js';
+
+// One suite every Store implementation must pass (SQLite now, PostgreSQL later).
+
+const spec = parseJobSpec({ name: 'demo', command: ['true'], tasks: 3 });
+
+function aJob(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
+  return {
+    id, name: 'demo', namespace: 'default', state: 'pending', spec, taskCount: 3,
+    createdAt: 1000, startedAt: null, finishedAt: null, reason: null, ...overrides,
+  };
+}
+
+function aTask(jobId: string, index: number, overrides: Partial<TaskRecord> = {}): TaskRecord {
+  return {
+    id: `${jobId}.${index}`, jobId, index, state: 'pending', node: null, attempts: 0, failures: 0,
+    currentAttemptId: null, epoch: 0, exitCode: null, reason: null, notBefore: 0, createdAt: 1000,
+    startedAt: null, finishedAt: null, ...overrides,
+  };
+}
+
+function aNode(name: string): NodeRecord {
+  return {
+    name, provider: 'aws', region: 'eu-west-1', zone: 'eu-west-1a', site: '', kind: 'cloud', jurisdiction: 'IE',
+    lat: 53.3, lon: -6.2, capacity: { cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }, priceHour: 0.17,
+    labels: { tier: 'gold' }, state: 'ready', agentVersion: '0.1.0', joinedAt: 5, lastSeenAt: 6,
+    usage: { runningAttempts: 0, cpuMillis: 0, memoryBytes: 0, loadAvg1: 0 },
+  };
+}
+
+export function describeStoreConformance(name: string, open: () => Promise<Store>): void {
+  describe(`Store conformance: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await open();
+      await store.migrate();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('migrates twice without harm', async () => {
+      await store.migrate();
+      expect(await store.listNodes()).toEqual([]);
+    });
+
+    it('round-trips a job, its tasks and their counts', async () => {
+      const job = aJob('demo-1');
+      await store.write({ jobs: [job], tasks: [0, 1, 2].map((i) => aTask(job.id, i)) });
+      expect(await store.getJob(job.id)).toEqual(job);
+      const tasks = await store.listTasks(job.id, {});
+      expect(tasks.total).toBe(3);
+      expect(tasks.items.map((t) => t.index)).toEqual([0, 1, 2]);
+      await store.write({ taskPatches: [{ id: 'demo-1.1', state: 'succeeded', exitCode: 0, finishedAt: 2000 }] });
+      const counts = (await store.countTasksByState([job.id])).get(job.id);
+      expect(counts).toMatchObject({ pending: 2, succeeded: 1, failed: 0 });
+      expect(await store.getTask('demo-1.1')).toMatchObject({ state: 'succeeded', exitCode: 0, finishedAt: 2000, index: 1 });
+    });
+
+    it('pages and filters listings', async () => {
+      const jobs = [aJob('a-1', { createdAt: 1 }), aJob('b-1', { createdAt: 2, namespace: 'team' }), aJob('c-1', { createdAt: 3 })];
+      await store.write({ jobs });
+      const page = await store.listJobs({ namespace: 'default', limit: 1 });
+      expect(page.total).toBe(2);
+      expect(page.items.map((j) => j.id)).toEqual(['c-1']);
+      const next = await store.listJobs({ namespace: 'default', limit: 1, offset: 1 });
+      expect(next.items.map((j) => j.id)).toEqual(['a-1']);
+    });
+
+    it('writes a batch atomically: a failing write leaves nothing behind', async () => {
+      const job = aJob('dup-1');
+      await store.write({ jobs: [job] });
+      await expect(store.write({ tasks: [aTask('other', 0)], jobs: [job] })).rejects.toThrow();
+      expect(await store.getTask('other.0')).toBeUndefined();
+    });
+
+    it('upserts nodes and patches them', async () => {
+      await store.write({ nodes: [aNode('n1')] });
+      await store.write({ nodes: [{ ...aNode('n1'), region: 'eu-central-1' }] });
+      await store.write({ nodePatches: [{ name: 'n1', state: 'unreachable', lastSeenAt: 99 }] });
+      const node = await store.getNode('n1');
+      expect(node).toMatchObject({ region: 'eu-central-1', state: 'unreachable', lastSeenAt: 99, labels: { tier: 'gold' } });
+      expect(node?.capacity).toEqual({ cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 });
+    });
+
+    it('assigns increasing event sequence numbers and filters by job', async () => {
+      await store.write({
+        events: [
+          { seq: 1, time: 1, type: 'job.submitted', jobId: 'j1', taskId: null, attemptId: null, node: null, data: { tasks: 2 } },
+          { seq: 2, time: 2, type: 'job.submitted', jobId: 'j2', taskId: null, attemptId: null, node: null, data: {} },
+        ],
+      });
+      const all = await store.listEvents({ afterSeq: 0, limit: 10 });
+      expect(all).toHaveLength(2);
+      expect(all[1]!.seq).toBeGreaterThan(all[0]!.seq);
+      expect(all[0]!.data).toEqual({ tasks: 2 });
+      expect(await store.maxSeqs()).toEqual({ event: 2, log: 0 });
+      const forJob2 = await store.listEvents({ afterSeq: 0, limit: 10, jobId: 'j2' });
+      expect(forJob2.map((e) => e.jobId)).toEqual(['j2']);
+      expect(await store.listEvents({ afterSeq: all[1]!.seq, limit: 10 })).toEqual([]);
+    });
+
+    it('keeps logs in order per attempt', async () => {
+      await store.write({
+        logs: [
+          { seq: 1, attemptId: 'a1', taskId: 't1', stream: 'stdout', time: 1, data: 'one\n' },
+          { seq: 2, attemptId: 'a2', taskId: 't2', stream: 'stdout', time: 1, data: 'other\n' },
+          { seq: 3, attemptId: 'a1', taskId: 't1', stream: 'stderr', time: 2, data: 'two\n' },
+        ],
+      });
+      const logs = await store.listLogs({ attemptIds: ['a1'], afterSeq: 0, limit: 10 });
+      expect(logs.map((l) => l.data)).toEqual(['one\n', 'two\n']);
+      expect(logs.map((l) => l.stream)).toEqual(['stdout', 'stderr']);
+    });
+
+    it('loads only active jobs, tasks and attempts', async () => {
+      await store.write({
+        jobs: [aJob('live-1', { state: 'running' }), aJob('done-1', { state: 'succeeded' })],
+        tasks: [aTask('live-1', 0, { state: 'running' }), aTask('live-1', 1, { state: 'succeeded' })],
+        attempts: [
+          { id: 'live-1.0.1', taskId: 'live-1.0', jobId: 'live-1', epoch: 1, node: 'n1', state: 'running', exitCode: null, reason: null, createdAt: 1, startedAt: 2, finishedAt: null },
+          { id: 'live-1.1.1', taskId: 'live-1.1', jobId: 'live-1', epoch: 1, node: 'n1', state: 'succeeded', exitCode: 0, reason: null, createdAt: 1, startedAt: 2, finishedAt: 3 },
+        ],
+      });
+      const active = await store.loadActiveState();
+      expect(active.jobs.map((j) => j.id)).toEqual(['live-1']);
+      expect(active.tasks.map((t) => t.id)).toEqual(['live-1.0']);
+      expect(active.attempts.map((a) => a.id)).toEqual(['live-1.0.1']);
+    });
+
+    it('finds tokens by hash only', async () => {
+      await store.write({ tokens: [{ id: 't1', kind: 'admin', hash: 'abc', node: null, createdAt: 1, revokedAt: null }] });
+      expect(await store.findToken('abc')).toMatchObject({ id: 't1', kind: 'admin' });
+      expect(await store.findToken('nope')).toBeUndefined();
+      expect(await store.listTokens('admin')).toHaveLength(1);
+    });
+  });
+}
