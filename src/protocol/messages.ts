@@ -29,6 +29,8 @@ export const helloMessage = z.strictObject({
   node: nodeSpecSchema.extend({ cpu: z.number().int().min(1), memory: z.number().int().min(1) }),
   /** Attempts the agent is running right now, so the control plane can reconcile. */
   running: z.array(attemptRef).max(100_000),
+  /** Attempts whose results the agent holds on disk, not yet acknowledged; they follow in `attempts.results`. */
+  finished: z.array(z.string().max(200)).max(100_000),
 });
 
 export const heartbeatMessage = z.strictObject({ type: z.literal('heartbeat'), usage: usageSchema });

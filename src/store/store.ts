@@ -60,6 +60,8 @@ export interface WriteBatch {
   readonly attemptPatches?: readonly AttemptPatch[];
   readonly nodes?: readonly NodeRecord[];
   readonly nodePatches?: readonly NodePatch[];
+  /** Revoke every live credential of these nodes (applied before `tokens` are added). */
+  readonly revokeNodeTokens?: readonly { readonly node: string; readonly at: number }[];
   readonly tokens?: readonly TokenRecord[];
   /** Logs and events carry their seq: the single writer assigns them, so it can publish them right after commit. */
   readonly logs?: readonly LogChunk[];

@@ -194,6 +194,9 @@ async function insertChunked<T>(rows: readonly T[], insert: (chunk: T[]) => Prom
 }
 
 async function applyBatch(trx: Transaction<Database>, batch: WriteBatch): Promise<void> {
+  for (const { node, at } of batch.revokeNodeTokens ?? []) {
+    await trx.updateTable('tokens').set({ revokedAt: at }).where('node', '=', node).where('revokedAt', 'is', null).execute();
+  }
   if (batch.tokens?.length) await insertChunked(batch.tokens, (c) => trx.insertInto('tokens').values(c).execute());
   if (batch.jobs?.length) await insertChunked(batch.jobs.map(jobToRow), (c) => trx.insertInto('jobs').values(c).execute());
   if (batch.tasks?.length) await insertChunked(batch.tasks.map(taskToRow), (c) => trx.insertInto('tasks').values(c).execute());

@@ -137,5 +137,15 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       expect(await store.findToken('nope')).toBeUndefined();
       expect(await store.listTokens('admin')).toHaveLength(1);
     });
+
+    it('revokes a node\'s old credentials when it gets a new one', async () => {
+      await store.write({ tokens: [{ id: 'n-old', kind: 'node', hash: 'h1', node: 'edge-1', createdAt: 1, revokedAt: null }] });
+      await store.write({
+        revokeNodeTokens: [{ node: 'edge-1', at: 5 }],
+        tokens: [{ id: 'n-new', kind: 'node', hash: 'h2', node: 'edge-1', createdAt: 5, revokedAt: null }],
+      });
+      expect(await store.findToken('h1')).toMatchObject({ revokedAt: 5 });
+      expect(await store.findToken('h2')).toMatchObject({ revokedAt: null });
+    });
   });
 }

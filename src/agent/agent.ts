@@ -1,0 +1,300 @@
+import { mkdir } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { join as joinPath } from 'node:path';
+import type { Logger } from 'pino';
+import WebSocket from 'ws';
+import type { NodeSpec } from '../core/node-spec.js';
+import { parseOrThrow } from '../core/validation.js';
+import {
+  MAX_LOG_CHUNK_CHARS,
+  MAX_MESSAGE_BYTES,
+  PROTOCOL_VERSION,
+  serverMessage,
+  type AgentMessage,
+  type AttemptAssignment,
+  type AttemptResult,
+  type ServerMessage,
+} from '../protocol/messages.js';
+import { Backoff } from './backoff.js';
+import { join, JoinRefused, loadCredential, saveCredential, type NodeCredential } from './credentials.js';
+import type { Driver, LogStream, RunningAttempt } from './drivers/driver.js';
+import { ExecDriver } from './drivers/exec-driver.js';
+import { ResultJournal } from './result-journal.js';
+
+export const AGENT_VERSION = '0.1.0';
+/** Log text kept while disconnected; beyond it, output is dropped (results are never dropped). */
+const MAX_OFFLINE_LOG_CHARS = 4 * 2 ** 20;
+/** Entries per batched message, well under the protocol's limits. */
+const MAX_BATCH = 5000;
+
+export interface AgentOptions {
+  readonly serverUrl: string;
+  readonly joinToken?: string;
+  readonly dataDir: string;
+  readonly node: NodeSpec;
+  readonly log: Logger;
+  readonly driver?: Driver;
+}
+
+interface Running {
+  readonly assignment: AttemptAssignment;
+  readonly handle: RunningAttempt;
+}
+
+type LogChunkOut = Extract<AgentMessage, { type: 'attempts.logs' }>['chunks'][number];
+
+/**
+ * `atoll agent`: one outbound WebSocket to the control plane (so it works behind NAT), runs
+ * what it is given, and keeps each result on disk until the control plane acknowledges it.
+ */
+export class Agent {
+  private readonly running = new Map<string, Running>();
+  private readonly backoff = new Backoff();
+  private ws: WebSocket | undefined;
+  private connected = false;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private credential: NodeCredential | undefined;
+  private journal!: ResultJournal;
+  private driver!: Driver;
+  // Outbox: everything produced in one tick goes out as one message per kind, in this order.
+  private outStarted: { attemptId: string; epoch: number; startedAt: number }[] = [];
+  private outLogs: LogChunkOut[] = [];
+  private outLogChars = 0;
+  private flushScheduled = false;
+
+  constructor(private readonly options: AgentOptions) {}
+
+  get nodeName(): string {
+    return this.options.node.name;
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.options.dataDir, { recursive: true, mode: 0o700 });
+    this.journal = await ResultJournal.open(joinPath(this.options.dataDir, 'journal'));
+    this.driver = this.options.driver ?? new ExecDriver({
+      workRoot: joinPath(this.options.dataDir, 'attempts'),
+      nodeName: this.nodeName,
+      onWarning: (message) => this.options.log.warn(message),
+    });
+    this.credential = await loadCredential(this.options.dataDir);
+    if (this.credential && this.credential.node !== this.nodeName) {
+      throw new Error(`data dir ${this.options.dataDir} belongs to node ${this.credential.node}, not ${this.nodeName}; use another --data-dir`);
+    }
+    void this.connectLoop();
+  }
+
+  /** Stops running attempts (they are reported as cancelled so they run elsewhere) and closes. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.reconnectTimer);
+    const pending = [...this.running.values()].map((r) => {
+      r.handle.cancel('agent is shutting down');
+      return r.handle.result;
+    });
+    await Promise.all(pending);
+    // Give the final results a moment to reach the control plane and be acknowledged.
+    const deadline = Date.now() + 2000;
+    while (this.connected && this.journal.pending().length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    clearInterval(this.heartbeatTimer);
+    this.ws?.close(1000, 'agent stopping');
+    await this.journal.close();
+  }
+
+  private async connectLoop(): Promise<void> {
+    if (this.stopping) return;
+    try {
+      if (!this.credential) this.credential = await this.joinCluster();
+      this.openSocket(this.credential);
+    } catch (error) {
+      if (error instanceof JoinRefused) {
+        this.options.log.fatal(error.message);
+        process.exitCode = 2;
+        await this.stop();
+        return;
+      }
+      this.retryLater(error);
+    }
+  }
+
+  private async joinCluster(): Promise<NodeCredential> {
+    const token = this.options.joinToken;
+    if (!token) throw new JoinRefused('unauthorized', `node ${this.nodeName} has no credential in ${this.options.dataDir}; start it with --join-token`);
+    const credential = await join(this.options.serverUrl, token, this.nodeName);
+    await saveCredential(this.options.dataDir, credential);
+    this.options.log.info({ node: this.nodeName }, 'joined the cluster; credential saved');
+    return credential;
+  }
+
+  private retryLater(error: unknown): void {
+    if (this.stopping) return;
+    const delay = this.backoff.next();
+    const message = error instanceof Error ? error.message : String(error);
+    this.options.log.warn({ retryInMs: delay }, `control plane not reachable: ${message}`);
+    this.reconnectTimer = setTimeout(() => void this.connectLoop(), delay);
+  }
+
+  private openSocket(credential: NodeCredential): void {
+    const url = new URL('/v1/agents/connect', this.options.serverUrl);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${credential.credential}` }, maxPayload: MAX_MESSAGE_BYTES });
+    this.ws = ws;
+    let failed = false;
+    ws.on('unexpected-response', (_request, response) => {
+      failed = true;
+      ws.terminate();
+      if (response.statusCode === 401 && this.options.joinToken) {
+        // The credential was revoked or the control plane's data was reset: join again.
+        this.options.log.warn('node credential refused; joining again with the join token');
+        this.credential = undefined;
+        this.retryLater(new Error('credential refused'));
+      } else if (response.statusCode === 401) {
+        this.options.log.fatal('node credential refused and no --join-token given; cannot connect');
+        process.exitCode = 2;
+        void this.stop();
+      } else {
+        this.retryLater(new Error(`HTTP ${response.statusCode} on connect`));
+      }
+    });
+    ws.on('open', () => this.onOpen(ws));
+    ws.on('message', (data) => this.onMessage(data.toString()));
+    ws.on('error', (error) => {
+      if (!this.connected && !failed) {
+        failed = true;
+        this.retryLater(error);
+      }
+    });
+    ws.on('close', () => {
+      const wasConnected = this.connected;
+      this.connected = false;
+      clearInterval(this.heartbeatTimer);
+      if (wasConnected && !this.stopping) this.retryLater(new Error('connection closed'));
+    });
+  }
+
+  private onOpen(ws: WebSocket): void {
+    const node = this.options.node;
+    this.send({
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      agentVersion: AGENT_VERSION,
+      node,
+      running: [...this.running.values()].map((r) => ({ attemptId: r.assignment.attemptId, epoch: r.assignment.epoch })),
+      finished: this.journal.pending().map((r) => r.attemptId),
+    }, ws);
+    this.connected = true;
+    this.backoff.reset();
+  }
+
+  private onMessage(text: string): void {
+    let message: ServerMessage;
+    try {
+      message = parseOrThrow(serverMessage, JSON.parse(text), 'server message');
+    } catch (error) {
+      this.options.log.error({ err: error }, 'ignoring a message the agent does not understand');
+      return;
+    }
+    switch (message.type) {
+      case 'welcome':
+        this.options.log.info({ node: message.node }, 'connected to the control plane');
+        clearInterval(this.heartbeatTimer);
+        this.heartbeatTimer = setInterval(() => this.sendHeartbeat(), message.heartbeatMs);
+        this.sendHeartbeat();
+        this.resendHeldResults();
+        return;
+      case 'attempts.run':
+        for (const assignment of message.attempts) this.run(assignment);
+        return;
+      case 'attempts.cancel':
+        for (const { attemptId, reason } of message.attempts) this.running.get(attemptId)?.handle.cancel(reason);
+        return;
+      case 'results.ack':
+        void this.journal.acknowledge(message.attemptIds).catch((error: unknown) => this.options.log.error({ err: error }, 'could not record acknowledgements'));
+        return;
+      case 'error':
+        this.options.log.error({ code: message.code }, `control plane: ${message.message}`);
+        return;
+    }
+  }
+
+  private run(assignment: AttemptAssignment): void {
+    if (this.stopping || this.running.has(assignment.attemptId)) return;
+    const handle = this.driver.start(assignment, {
+      onStarted: (startedAt) => {
+        this.outStarted.push({ attemptId: assignment.attemptId, epoch: assignment.epoch, startedAt });
+        this.scheduleFlush();
+      },
+      onLog: (stream, data) => this.queueLog(assignment.attemptId, stream, data),
+    });
+    this.running.set(assignment.attemptId, { assignment, handle });
+    void handle.result.then(async (outcome) => {
+      const result: AttemptResult = { attemptId: assignment.attemptId, epoch: assignment.epoch, ...outcome };
+      try {
+        await this.journal.append(result);
+      } catch (error) {
+        // Without a durable record the result could be lost on a crash; report it anyway, loudly.
+        this.options.log.error({ err: error, attemptId: assignment.attemptId }, 'could not journal a result');
+      }
+      this.running.delete(assignment.attemptId);
+      this.flush();
+      this.send({ type: 'attempts.results', results: [result] });
+    });
+  }
+
+  private queueLog(attemptId: string, stream: LogStream, data: string): void {
+    for (let i = 0; i < data.length; i += MAX_LOG_CHUNK_CHARS) {
+      const piece = data.slice(i, i + MAX_LOG_CHUNK_CHARS);
+      if (!this.connected && this.outLogChars + piece.length > MAX_OFFLINE_LOG_CHARS) return;
+      this.outLogs.push({ attemptId, stream, time: Date.now(), data: piece });
+      this.outLogChars += piece.length;
+    }
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Sends what the outbox holds: starts first, then logs, so both precede any later result. */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (!this.connected) {
+      this.outStarted = []; // the next hello reports what runs
+      return;
+    }
+    while (this.outStarted.length > 0) this.send({ type: 'attempts.started', attempts: this.outStarted.splice(0, MAX_BATCH) });
+    while (this.outLogs.length > 0) {
+      let chars = 0;
+      let count = 0;
+      while (count < this.outLogs.length && count < MAX_BATCH && chars < MAX_MESSAGE_BYTES / 4) chars += this.outLogs[count++]!.data.length;
+      this.send({ type: 'attempts.logs', chunks: this.outLogs.splice(0, count) });
+    }
+    this.outLogChars = 0;
+  }
+
+  private resendHeldResults(): void {
+    const held = this.journal.pending();
+    for (let i = 0; i < held.length; i += MAX_BATCH) this.send({ type: 'attempts.results', results: held.slice(i, i + MAX_BATCH) });
+  }
+
+  private sendHeartbeat(): void {
+    let cpuMillis = 0;
+    let memoryBytes = 0;
+    for (const { assignment } of this.running.values()) {
+      cpuMillis += assignment.cpuMillis;
+      memoryBytes += assignment.memoryBytes;
+    }
+    this.send({ type: 'heartbeat', usage: { runningAttempts: this.running.size, cpuMillis, memoryBytes, loadAvg1: loadavg()[0] ?? 0 } });
+  }
+
+  private send(message: AgentMessage, ws: WebSocket | undefined = this.ws): void {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    if (message.type !== 'hello' && !this.connected) return;
+    ws.send(JSON.stringify(message));
+  }
+}

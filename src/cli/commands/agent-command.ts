@@ -1,0 +1,130 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import pino from 'pino';
+import { parse as parseYaml } from 'yaml';
+import { Agent } from '../../agent/agent.js';
+import { AtollError } from '../../core/errors.js';
+import { parseNodeSpec, type NodeSpec } from '../../core/node-spec.js';
+import { action } from '../common.js';
+
+interface AgentFlags {
+  server: string;
+  joinToken?: string;
+  dataDir?: string;
+  config?: string;
+  name?: string;
+  provider?: string;
+  region?: string;
+  zone?: string;
+  site?: string;
+  kind?: string;
+  jurisdiction?: string;
+  geo?: string;
+  cpu?: string;
+  memory?: string;
+  priceHour?: string;
+  label: string[];
+  logLevel: string;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseGeo(value: string): { lat: number; lon: number } {
+  const match = /^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$/.exec(value);
+  if (!match) throw new AtollError('invalid_request', `--geo: expected LAT,LON like 53.35,-6.26, got ${JSON.stringify(value)}`);
+  return { lat: Number(match[1]), lon: Number(match[2]) };
+}
+
+function parseLabel(value: string): [string, string] {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new AtollError('invalid_request', `--label: expected key=value, got ${JSON.stringify(value)}`);
+  return [value.slice(0, eq), value.slice(eq + 1)];
+}
+
+/** The node's identity from --config (if given) with flags on top; validated as one document. */
+export async function nodeSpecFromFlags(flags: AgentFlags): Promise<NodeSpec> {
+  let base: Record<string, unknown> = {};
+  if (flags.config) {
+    const text = await readFile(flags.config, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      throw new AtollError('invalid_request', `cannot read ${flags.config}: ${error.code ?? error.message}`);
+    });
+    const parsed: unknown = parseYaml(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new AtollError('invalid_request', `${flags.config}: expected a mapping of node fields`);
+    }
+    base = parsed as Record<string, unknown>;
+  }
+  const numberFlag = (name: string, value: string | undefined) => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isFinite(n)) throw new AtollError('invalid_request', `--${name}: expected a number, got ${JSON.stringify(value)}`);
+    return n;
+  };
+  const overrides: Record<string, unknown> = {
+    name: flags.name,
+    provider: flags.provider,
+    region: flags.region,
+    zone: flags.zone,
+    site: flags.site,
+    kind: flags.kind,
+    jurisdiction: flags.jurisdiction,
+    geo: flags.geo === undefined ? undefined : parseGeo(flags.geo),
+    cpu: flags.cpu,
+    memory: flags.memory,
+    priceHour: numberFlag('price-hour', flags.priceHour),
+    labels: flags.label.length > 0 ? { ...(base.labels as object | undefined), ...Object.fromEntries(flags.label.map(parseLabel)) } : undefined,
+  };
+  for (const [key, value] of Object.entries(overrides)) if (value !== undefined) base[key] = value;
+  return parseNodeSpec(base);
+}
+
+export function registerAgentCommand(program: Command): void {
+  program
+    .command('agent')
+    .description('run a node agent: dials out to the control plane and runs the tasks it is given')
+    .requiredOption('--server <url>', 'control plane URL, e.g. http://127.0.0.1:7700')
+    .option('--join-token <token>', 'cluster join token (needed on first start; later starts reuse the saved credential)')
+    .option('--data-dir <dir>', 'agent state: credential, result journal, attempt dirs (default ./.atoll-agent-<name>)')
+    .option('--config <file>', 'node.yaml with name, provider, region, zone, site, kind, jurisdiction, geo, cpu, memory, priceHour, labels')
+    .option('--name <name>', 'node name')
+    .option('--provider <provider>', 'e.g. aws, gcp, hetzner, edge')
+    .option('--region <region>', 'e.g. eu-west-1')
+    .option('--zone <zone>', 'e.g. eu-west-1a')
+    .option('--site <site>', 'e.g. shop-paris-11')
+    .option('--kind <kind>', 'cloud, edge or onprem')
+    .option('--jurisdiction <code>', 'ISO 3166-1 alpha-2 country, e.g. DE')
+    .option('--geo <lat,lon>', 'location, e.g. 53.35,-6.26')
+    .option('--cpu <cores>', 'CPU cores offered, e.g. 4 or 500m')
+    .option('--memory <size>', 'memory offered, e.g. 8Gi')
+    .option('--price-hour <usd>', 'hourly price of the node in USD')
+    .option('--label <key=value>', 'a label (repeatable)', collect, [])
+    .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
+    .action(action(async (flags: AgentFlags) => {
+      const node = await nodeSpecFromFlags(flags);
+      const log = pino({ level: flags.logLevel, base: { node: node.name } }, pino.destination(2));
+      const agent = new Agent({
+        serverUrl: flags.server,
+        dataDir: flags.dataDir ?? `.atoll-agent-${node.name}`,
+        node,
+        log,
+        ...(flags.joinToken ? { joinToken: flags.joinToken } : {}),
+      });
+      await agent.start();
+      let stopping = false;
+      const stop = () => {
+        if (stopping) return;
+        stopping = true;
+        agent.stop().then(
+          () => process.exit(process.exitCode ?? 0),
+          (error: unknown) => {
+            log.error({ err: error }, 'error while stopping');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    }));
+}

@@ -1,0 +1,103 @@
+import type { Command } from 'commander';
+import { formatBytes, formatCpu, formatDuration } from '../../core/quantities.js';
+import type { JobView, TaskRecord } from '../../core/types.js';
+import { action, type CommonFlags, withConnection } from '../common.js';
+import { clientFrom } from '../connection.js';
+import { age, dash, printListing, printObject, renderTable, type Column } from '../output.js';
+
+const jobColumns: readonly Column<JobView>[] = [
+  { header: 'ID', value: (j) => j.id },
+  { header: 'NAMESPACE', value: (j) => j.namespace },
+  { header: 'STATE', value: (j) => j.state },
+  { header: 'DONE', value: (j) => `${j.counts.succeeded}/${j.taskCount}`, right: true },
+  { header: 'RUNNING', value: (j) => String(j.counts.running + j.counts.assigned), right: true },
+  { header: 'FAILED', value: (j) => String(j.counts.failed), right: true },
+  { header: 'AGE', value: (j) => age(j.createdAt) },
+];
+
+const taskColumns: readonly Column<TaskRecord>[] = [
+  { header: 'ID', value: (t) => t.id },
+  { header: 'INDEX', value: (t) => String(t.index), right: true },
+  { header: 'STATE', value: (t) => t.state },
+  { header: 'NODE', value: (t) => dash(t.node) },
+  { header: 'ATTEMPTS', value: (t) => String(t.attempts), right: true },
+  { header: 'EXIT', value: (t) => dash(t.exitCode), right: true },
+  { header: 'REASON', value: (t) => dash(t.reason) },
+];
+
+export function jobSummary(job: JobView): string {
+  const elapsed = job.startedAt === null ? null : (job.finishedAt ?? Date.now()) - job.startedAt;
+  const c = job.counts;
+  return [
+    `job:        ${job.id}`,
+    `name:       ${job.name} (namespace ${job.namespace})`,
+    `state:      ${job.state}${job.reason ? ` — ${job.reason}` : ''}`,
+    `tasks:      ${job.taskCount} total: ${c.succeeded} succeeded, ${c.failed} failed, ${c.running} running, ${c.assigned} starting, ${c.pending} pending, ${c.cancelled} cancelled`,
+    `command:    ${job.spec.command.map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ')}`,
+    `resources:  ${formatCpu(job.spec.resources.cpu)} cpu, ${formatBytes(job.spec.resources.memory)} per task`,
+    `submitted:  ${new Date(job.createdAt).toISOString()} (${age(job.createdAt)} ago)`,
+    `runtime:    ${elapsed === null ? 'not started' : formatDuration(elapsed)}`,
+  ].join('\n');
+}
+
+export function registerJobCommands(program: Command): void {
+  withConnection(program.command('jobs').description('list jobs, newest first'))
+    .option('--namespace <ns>', 'only this namespace')
+    .option('--state <state>', 'only jobs in this state')
+    .option('--limit <n>', 'at most this many', '50')
+    .action(action(async (flags: CommonFlags & { namespace?: string; state?: string; limit: string }) => {
+      const { items, total } = await clientFrom(flags).listJobs({
+        ...(flags.namespace ? { namespace: flags.namespace } : {}),
+        ...(flags.state ? { state: flags.state } : {}),
+        limit: Number(flags.limit),
+      });
+      printListing(flags.output, items, jobColumns, 'No jobs yet. Submit one with `atoll run examples/jobs/hello.yaml --wait`.');
+      if (flags.output === 'table' && total > items.length) process.stdout.write(`(${items.length} of ${total}; use --limit)\n`);
+    }));
+
+  withConnection(program.command('job').argument('<job>').description('show one job: state, task counts, runtime'))
+    .action(action(async (id: string, flags: CommonFlags) => {
+      const job = await clientFrom(flags).getJob(id);
+      printObject(flags.output, job, () => jobSummary(job));
+    }));
+
+  withConnection(program.command('tasks').argument('<job>').description("list a job's tasks"))
+    .option('--state <state>', 'only tasks in this state')
+    .action(action(async (id: string, flags: CommonFlags & { state?: string }) => {
+      const client = clientFrom(flags);
+      const tasks = flags.state
+        ? (await client.listTasks(id, { state: flags.state, limit: 10_000 })).items
+        : await client.allTasks(id);
+      printListing(flags.output, tasks, taskColumns, `Job ${id} has no tasks${flags.state ? ` in state ${flags.state}` : ''}.`);
+    }));
+
+  withConnection(program.command('task').argument('<task>').description('show one task: attempts and why it was placed where it was'))
+    .action(action(async (id: string, flags: CommonFlags) => {
+      const client = clientFrom(flags);
+      const [task, explained] = await Promise.all([client.getTask(id), client.explainTask(id)]);
+      printObject(flags.output, { ...task, placement: explained }, () => {
+        const lines = [renderTable([task], taskColumns), '', 'attempts:'];
+        for (const a of task.history) {
+          lines.push(`  #${a.epoch} on ${a.node}: ${a.state}${a.exitCode === null ? '' : ` (exit ${a.exitCode})`}${a.reason ? ` — ${a.reason}` : ''}`);
+        }
+        if (task.history.length === 0) lines.push('  none yet');
+        const e = explained.explanation;
+        if (e) {
+          lines.push('', `placement: ${e.chosen.node} scored ${e.chosen.total.toFixed(1)} (${e.feasible} feasible node(s))`);
+          for (const c of e.candidates) {
+            lines.push(`  ${c.node.padEnd(24)} ${c.total.toFixed(1).padStart(6)}  ${c.scores.map((s) => `${s.plugin}=${s.raw.toFixed(0)}×${s.weight}`).join(' ')}`);
+          }
+          for (const r of e.rejected) lines.push(`  rejected ${r.node}: ${r.reason} — ${r.message}`);
+        } else if (explained.waiting) {
+          lines.push('', `waiting: ${explained.waiting}`);
+        }
+        return lines.join('\n');
+      });
+    }));
+
+  withConnection(program.command('cancel').argument('<job>').description('cancel a job: pending tasks are dropped, running ones stopped'), false)
+    .action(action(async (id: string, flags: CommonFlags) => {
+      const job = await clientFrom(flags).cancelJob(id);
+      process.stdout.write(`${job.id} ${job.state}\n`);
+    }));
+}

@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { formatBytes, formatCpu } from '../../core/quantities.js';
+import type { NodeRecord } from '../../core/types.js';
+import { action, type CommonFlags, withConnection } from '../common.js';
+import { clientFrom } from '../connection.js';
+import { age, dash, printListing, printObject, renderTable, type Column } from '../output.js';
+
+const columns: readonly Column<NodeRecord>[] = [
+  { header: 'NAME', value: (n) => n.name },
+  { header: 'STATE', value: (n) => n.state },
+  { header: 'PROVIDER', value: (n) => n.provider },
+  { header: 'REGION', value: (n) => n.region },
+  { header: 'ZONE/SITE', value: (n) => dash(n.site || n.zone) },
+  { header: 'KIND', value: (n) => n.kind },
+  { header: 'JURIS', value: (n) => dash(n.jurisdiction) },
+  { header: 'CPU', value: (n) => `${formatCpu(n.usage.cpuMillis)}/${formatCpu(n.capacity.cpuMillis)}`, right: true },
+  { header: 'MEMORY', value: (n) => formatBytes(n.capacity.memoryBytes), right: true },
+  { header: '$/HOUR', value: (n) => n.priceHour.toFixed(3), right: true },
+  { header: 'RUNNING', value: (n) => String(n.usage.runningAttempts), right: true },
+  { header: 'SEEN', value: (n) => `${age(n.lastSeenAt)} ago` },
+];
+
+export function registerNodesCommands(program: Command): void {
+  withConnection(program.command('nodes').description('list the fleet: one row per node with its location and state'))
+    .option('--state <state>', 'only nodes in this state (ready, unreachable, down, ...)')
+    .action(action(async (flags: CommonFlags & { state?: string }) => {
+      const { items } = await clientFrom(flags).listNodes(flags.state ? { state: flags.state } : {});
+      printListing(flags.output, items, columns, 'No nodes have joined yet. Start one with `atoll agent --server URL --join-token TOKEN --name NAME ...` or run `npm start`.');
+    }));
+
+  withConnection(program.command('node').argument('<name>').description('show one node'))
+    .action(action(async (name: string, flags: CommonFlags) => {
+      const node = await clientFrom(flags).getNode(name);
+      printObject(flags.output, node, () => {
+        const labels = Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join(', ');
+        return [
+          renderTable([node], columns),
+          '',
+          `location:  ${node.lat ?? '-'}, ${node.lon ?? '-'}`,
+          `labels:    ${labels || '-'}`,
+          `agent:     ${node.agentVersion}, joined ${age(node.joinedAt)} ago`,
+        ].join('\n');
+      });
+    }));
+}

@@ -1,0 +1,69 @@
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { AtollError } from '../../core/errors.js';
+import { parseDurationMs } from '../../core/quantities.js';
+import { DEFAULT_PORT, startServer } from '../../server/server.js';
+import { action } from '../common.js';
+import { DEFAULT_DATA_DIR, SERVER_URL_FILE } from '../connection.js';
+
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new AtollError('invalid_request', `--port: expected 0..65535, got ${JSON.stringify(value)}`);
+  return port;
+}
+
+export function parseDurationFlag(flag: string): (value: string) => number {
+  return (value) => {
+    const ms = parseDurationMs(value);
+    if (ms === undefined || ms <= 0) throw new AtollError('invalid_request', `${flag}: expected a duration like 500ms or 2s, got ${JSON.stringify(value)}`);
+    return ms;
+  };
+}
+
+export function registerServerCommand(program: Command): void {
+  program
+    .command('server')
+    .description('run the control plane (HTTP API, agent gateway, scheduler) with state in <data-dir>')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 picks a free one)', parsePort, DEFAULT_PORT)
+    .option('--data-dir <dir>', 'where state, tokens and the database live', DEFAULT_DATA_DIR)
+    .option('--heartbeat <duration>', 'agent heartbeat interval', parseDurationFlag('--heartbeat'), 1000)
+    .option('--unreachable-after <duration>', 'mark a node unreachable after this long without a heartbeat (default 5 heartbeats)', parseDurationFlag('--unreachable-after'))
+    .option('--lost-after <duration>', "re-place an unreachable node's work after this long (default 5 heartbeats)", parseDurationFlag('--lost-after'))
+    .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
+    .action(action(async (flags: { host: string; port: number; dataDir: string; heartbeat: number; unreachableAfter?: number; lostAfter?: number; logLevel: string }) => {
+      const server = await startServer({
+        host: flags.host,
+        port: flags.port,
+        dataDir: flags.dataDir,
+        heartbeatMs: flags.heartbeat,
+        logLevel: flags.logLevel,
+        ...(flags.unreachableAfter === undefined ? {} : { unreachableAfterMs: flags.unreachableAfter }),
+        ...(flags.lostAfter === undefined ? {} : { lostAfterMs: flags.lostAfter }),
+      });
+      writeFileSync(join(resolve(flags.dataDir), SERVER_URL_FILE), `${server.url}\n`);
+      const lines = [
+        `atoll control plane listening on ${server.url}`,
+        `  admin API token: ${server.tokens.adminTokenFile}${server.tokens.created ? ' (new)' : ''}`,
+        `  agent join token: ${server.tokens.joinTokenFile}${server.tokens.created ? ' (new)' : ''}`,
+        `  state: ${resolve(flags.dataDir)}`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        process.stdout.write(`received ${signal}, shutting down\n`);
+        server.close().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            process.stderr.write(`error during shutdown: ${String(error)}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+    }));
+}

@@ -1,0 +1,37 @@
+import { Command, CommanderError } from 'commander';
+import { AGENT_VERSION } from '../agent/agent.js';
+import { registerAgentCommand } from './commands/agent-command.js';
+import { registerJobCommands } from './commands/jobs-command.js';
+import { registerLogsCommand } from './commands/logs-command.js';
+import { registerNodesCommands } from './commands/nodes-command.js';
+import { registerRunCommand } from './commands/run-command.js';
+import { registerSchemaCommand } from './commands/schema-command.js';
+import { registerServerCommand } from './commands/server-command.js';
+import { registerUpCommand } from './commands/up-command.js';
+import { reportError } from './common.js';
+
+const program = new Command('atoll')
+  .description('Run compute across many small nodes over providers, regions and edge sites, from one control plane.')
+  .version(AGENT_VERSION)
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+registerUpCommand(program);
+registerServerCommand(program);
+registerAgentCommand(program);
+registerRunCommand(program);
+registerJobCommands(program);
+registerLogsCommand(program);
+registerNodesCommands(program);
+registerSchemaCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // Commander already printed its message (or the help/version text).
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+  } else {
+    reportError(error);
+  }
+}

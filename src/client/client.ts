@@ -1,0 +1,182 @@
+import type { JobSpecInput } from '../core/job-spec.js';
+import type { AttemptRecord, EventRecord, JobView, LogChunk, NodeRecord, TaskRecord } from '../core/types.js';
+import type { Explanation } from '../scheduler/engine.js';
+import { readSse, type SseMessage } from './sse-reader.js';
+
+// The typed HTTP client used by the CLI, the dashboard and the tests. It speaks only /v1.
+
+export interface Listing<T> {
+  readonly items: readonly T[];
+  readonly total: number;
+}
+
+export type TaskView = TaskRecord & { readonly history: readonly AttemptRecord[] };
+
+export interface TaskExplanation {
+  readonly taskId: string;
+  readonly node: string | null;
+  readonly explanation: Explanation | null;
+  readonly waiting: string | null;
+}
+
+export interface ApiProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** An error answer from the control plane, with its stable code and field problems. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly problems: readonly ApiProblem[] = [],
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface ClientOptions {
+  readonly server: string;
+  readonly token: string;
+}
+
+type Query = Readonly<Record<string, string | number | boolean | undefined>>;
+
+export class AtollClient {
+  constructor(private readonly options: ClientOptions) {}
+
+  get server(): string {
+    return this.options.server;
+  }
+
+  submitJob(spec: JobSpecInput | unknown): Promise<JobView> {
+    return this.request('POST', '/v1/jobs', { body: spec });
+  }
+
+  listJobs(query: { namespace?: string; state?: string; limit?: number; offset?: number } = {}): Promise<Listing<JobView>> {
+    return this.request('GET', '/v1/jobs', { query });
+  }
+
+  getJob(id: string): Promise<JobView> {
+    return this.request('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+  }
+
+  cancelJob(id: string): Promise<JobView> {
+    return this.request('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  listTasks(jobId: string, query: { state?: string; limit?: number; offset?: number } = {}): Promise<Listing<TaskRecord>> {
+    return this.request('GET', `/v1/jobs/${encodeURIComponent(jobId)}/tasks`, { query });
+  }
+
+  /** Every task of a job, fetched page by page. */
+  async allTasks(jobId: string, pageSize = 10_000): Promise<TaskRecord[]> {
+    const out: TaskRecord[] = [];
+    for (;;) {
+      const page = await this.listTasks(jobId, { limit: pageSize, offset: out.length });
+      out.push(...page.items);
+      if (page.items.length === 0 || out.length >= page.total) return out;
+    }
+  }
+
+  getTask(id: string): Promise<TaskView> {
+    return this.request('GET', `/v1/tasks/${encodeURIComponent(id)}`);
+  }
+
+  explainTask(id: string): Promise<TaskExplanation> {
+    return this.request('GET', `/v1/tasks/${encodeURIComponent(id)}/explanation`);
+  }
+
+  getLogs(id: string, query: { attempt?: number | 'all'; after?: number } = {}): Promise<{ items: LogChunk[]; state: string }> {
+    return this.request('GET', `/v1/tasks/${encodeURIComponent(id)}/logs`, { query });
+  }
+
+  /** Streams log chunks until the task ends (the server sends `end`) or the signal aborts. */
+  async *followLogs(id: string, query: { attempt?: number | 'all' } = {}, signal?: AbortSignal): AsyncGenerator<SseMessage> {
+    yield* this.stream(`/v1/tasks/${encodeURIComponent(id)}/logs`, { ...query, follow: true }, signal);
+  }
+
+  listNodes(query: { state?: string } = {}): Promise<Listing<NodeRecord>> {
+    return this.request('GET', '/v1/nodes', { query });
+  }
+
+  getNode(name: string): Promise<NodeRecord> {
+    return this.request('GET', `/v1/nodes/${encodeURIComponent(name)}`);
+  }
+
+  listEvents(query: { after?: number; job?: string; limit?: number } = {}): Promise<{ items: EventRecord[] }> {
+    return this.request('GET', '/v1/events', { query });
+  }
+
+  /** The event log from `after`, then live, as server-sent events. */
+  async *followEvents(query: { after?: number; job?: string } = {}, signal?: AbortSignal): AsyncGenerator<SseMessage> {
+    yield* this.stream('/v1/events', { ...query, follow: true }, signal);
+  }
+
+  jobSchema(): Promise<Record<string, unknown>> {
+    return this.request('GET', '/v1/schema/job');
+  }
+
+  private url(path: string, query: Query = {}): URL {
+    const url = new URL(path, this.options.server);
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, String(value));
+    return url;
+  }
+
+  private async request<T>(method: string, path: string, options: { query?: Query; body?: unknown } = {}): Promise<T> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}` };
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(this.url(path, options.query), {
+        method,
+        headers,
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+      });
+    } catch (error) {
+      throw new ApiError(0, 'unavailable', `cannot reach the control plane at ${this.options.server}: ${describeFetchError(error)}`);
+    }
+    const text = await response.text();
+    const body: unknown = text === '' ? undefined : safeJson(text);
+    if (!response.ok) throw errorFrom(response.status, body, text);
+    return body as T;
+  }
+
+  private async *stream(path: string, query: Query, signal?: AbortSignal): AsyncGenerator<SseMessage> {
+    let response: Response;
+    try {
+      response = await fetch(this.url(path, query), {
+        headers: { authorization: `Bearer ${this.options.token}`, accept: 'text/event-stream' },
+        ...(signal ? { signal } : {}),
+      });
+    } catch (error) {
+      throw new ApiError(0, 'unavailable', `cannot reach the control plane at ${this.options.server}: ${describeFetchError(error)}`);
+    }
+    if (!response.ok || !response.body) {
+      const text = await response.text();
+      throw errorFrom(response.status, safeJson(text), text);
+    }
+    yield* readSse(response.body);
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // Not JSON (a proxy's HTML error page, say): the caller reports the raw text instead.
+    return undefined;
+  }
+}
+
+function errorFrom(status: number, body: unknown, text: string): ApiError {
+  const error = (body as { error?: { code?: string; message?: string; problems?: ApiProblem[] } } | undefined)?.error;
+  return new ApiError(status, error?.code ?? 'http_error', error?.message ?? `HTTP ${status}: ${text.slice(0, 200)}`, error?.problems ?? []);
+}
+
+function describeFetchError(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
+}

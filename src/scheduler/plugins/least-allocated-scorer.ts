@@ -1,0 +1,20 @@
+import type { ScorePlugin } from '../framework/plugin.js';
+
+/**
+ * Prefers emptier nodes, as Kubernetes' LeastAllocated does: the mean over cpu and memory of
+ * the fraction left free once the task is placed, times 100. Spreads load across the fleet.
+ */
+export const leastAllocatedScorer: ScorePlugin = {
+  name: 'least-allocated',
+  scope: 'node',
+  score(cycle, task, node) {
+    const cpu = freeFraction(node.capacity.cpuMillis, cycle.allocatedCpuMillis(node) + task.resources.cpuMillis);
+    const memory = freeFraction(node.capacity.memoryBytes, cycle.allocatedMemoryBytes(node) + task.resources.memoryBytes);
+    return ((cpu + memory) / 2) * 100;
+  },
+};
+
+function freeFraction(capacity: number, used: number): number {
+  if (capacity <= 0) return 0;
+  return Math.max(0, (capacity - used) / capacity);
+}

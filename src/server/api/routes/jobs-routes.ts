@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { jobSpecJsonSchema } from '../../../core/job-spec.js';
+import type { ControlPlane } from '../../control-plane.js';
+import { pageQuery, parseQuery } from '../params.js';
+
+const jobListQuery = z.strictObject({
+  ...pageQuery,
+  namespace: z.string().max(63).optional(),
+  state: z.enum(['pending', 'running', 'succeeded', 'failed', 'cancelled']).optional(),
+});
+const taskListQuery = z.strictObject({
+  ...pageQuery,
+  state: z.enum(['pending', 'assigned', 'running', 'succeeded', 'failed', 'cancelled']).optional(),
+});
+const noQuery = z.strictObject({});
+
+export function registerJobRoutes(app: FastifyInstance, plane: ControlPlane): void {
+  app.post('/v1/jobs', async (request, reply) => {
+    parseQuery(noQuery, request.query);
+    const job = await plane.submitJob(request.body);
+    return reply.status(201).send(job);
+  });
+
+  app.get('/v1/jobs', async (request) => plane.listJobs(parseQuery(jobListQuery, request.query)));
+
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (request) => {
+    parseQuery(noQuery, request.query);
+    return plane.jobView(request.params.id);
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', async (request) => {
+    parseQuery(noQuery, request.query);
+    return plane.cancelJob(request.params.id);
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/tasks', async (request) => {
+    const query = parseQuery(taskListQuery, request.query);
+    await plane.jobView(request.params.id);
+    const listing = await plane.store.listTasks(request.params.id, query);
+    return {
+      total: listing.total,
+      items: listing.items.map((task) => {
+        const waiting = task.state === 'pending' ? plane.waitingReason(task.id) : undefined;
+        return waiting === undefined ? task : { ...task, reason: waiting };
+      }),
+    };
+  });
+
+  app.get('/v1/schema/job', async (request) => {
+    parseQuery(noQuery, request.query);
+    return jobSpecJsonSchema();
+  });
+}

@@ -1,0 +1,54 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/** Keeps proxies and clients from timing out an idle stream. */
+const KEEPALIVE_MS = 15_000;
+
+export interface SseStream {
+  send(event: string, data: unknown, id?: number): void;
+  end(): void;
+  readonly closed: boolean;
+  onClose(run: () => void): void;
+}
+
+/** Takes over the reply and turns it into a server-sent event stream. */
+export function openSse(request: FastifyRequest, reply: FastifyReply): SseStream {
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  raw.write(': atoll stream\n\n');
+  let closed = false;
+  const closers: (() => void)[] = [];
+  const keepalive = setInterval(() => raw.write(': keepalive\n\n'), KEEPALIVE_MS);
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    clearInterval(keepalive);
+    for (const run of closers) run();
+  };
+  request.raw.on('close', close);
+  return {
+    send(event, data, id) {
+      if (closed) return;
+      raw.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    end() {
+      close();
+      raw.end();
+    },
+    get closed() {
+      return closed;
+    },
+    onClose(run) {
+      closers.push(run);
+    },
+  };
+}
+
+export function wantsStream(request: FastifyRequest, follow: boolean | undefined): boolean {
+  return follow === true || (request.headers.accept ?? '').includes('text/event-stream');
+}

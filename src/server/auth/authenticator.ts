@@ -1,0 +1,33 @@
+import { AtollError } from '../../core/errors.js';
+import type { Store, TokenKind, TokenRecord } from '../../store/store.js';
+import { bearerSecret, hashSecret } from './tokens.js';
+
+/** Resolves bearer secrets to token records, caching lookups (tokens change rarely). */
+export class Authenticator {
+  private readonly cache = new Map<string, TokenRecord | null>();
+
+  constructor(private readonly store: Store) {}
+
+  /** The token behind an Authorization header if it is live and of one of the kinds accepted. */
+  async authenticate(header: string | undefined, accepted: readonly TokenKind[]): Promise<TokenRecord> {
+    const secret = bearerSecret(header);
+    if (!secret) {
+      throw new AtollError('unauthorized', 'missing credentials: send `Authorization: Bearer <token>` (the admin token is in <data-dir>/admin.token)');
+    }
+    const hash = hashSecret(secret);
+    let token = this.cache.get(hash);
+    if (token === undefined) {
+      token = (await this.store.findToken(hash)) ?? null;
+      this.cache.set(hash, token);
+    }
+    if (!token || token.revokedAt !== null || !accepted.includes(token.kind)) {
+      throw new AtollError('unauthorized', 'invalid or revoked token for this endpoint');
+    }
+    return token;
+  }
+
+  /** Forget cached lookups after tokens are added or revoked. */
+  invalidate(): void {
+    this.cache.clear();
+  }
+}

@@ -1,0 +1,35 @@
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Clock } from '../../core/clock.js';
+import type { Store } from '../../store/store.js';
+import { newToken } from './tokens.js';
+
+export interface BootstrapFiles {
+  readonly adminTokenFile: string;
+  readonly joinTokenFile: string;
+  /** True when this start created the tokens. */
+  readonly created: boolean;
+}
+
+/**
+ * On first start, create the admin API token and the join token and write their secrets to
+ * files only the owner can read. Later starts keep them: the store holds only their hashes.
+ */
+export async function bootstrapTokens(store: Store, dataDir: string, clock: Clock): Promise<BootstrapFiles> {
+  const adminTokenFile = join(dataDir, 'admin.token');
+  const joinTokenFile = join(dataDir, 'join.token');
+  const [admins, joins] = await Promise.all([store.listTokens('admin'), store.listTokens('join')]);
+  if (admins.length > 0 && joins.length > 0) {
+    if (!existsSync(adminTokenFile) || !existsSync(joinTokenFile)) {
+      throw new Error(`tokens exist in the store but ${adminTokenFile} or ${joinTokenFile} is missing; restore the files or start with a new --data-dir`);
+    }
+    return { adminTokenFile, joinTokenFile, created: false };
+  }
+  const admin = newToken('admin', clock.now());
+  const joinToken = newToken('join', clock.now());
+  await writeFile(adminTokenFile, `${admin.secret}\n`, { mode: 0o600 });
+  await writeFile(joinTokenFile, `${joinToken.secret}\n`, { mode: 0o600 });
+  await store.write({ tokens: [admin.record, joinToken.record] });
+  return { adminTokenFile, joinTokenFile, created: true };
+}

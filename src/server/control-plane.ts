@@ -1,0 +1,440 @@
+import type { Clock } from '../core/clock.js';
+import { AtollError, notFound } from '../core/errors.js';
+import { newJobId, taskId as makeTaskId } from '../core/ids.js';
+import { parseJobSpec } from '../core/job-spec.js';
+import { isTerminalJob } from '../core/states.js';
+import type { AttemptRecord, JobRecord, JobView, NodeRecord, TaskRecord } from '../core/types.js';
+import type { AttemptAssignment, HelloMessage, ServerMessage } from '../protocol/messages.js';
+import { schedule, snapshotNodeFrom, type Explanation, type PlacementRequest } from '../scheduler/engine.js';
+import type { JobFilter, Listing, Store, TokenRecord } from '../store/store.js';
+import { EventBus } from './event-bus.js';
+import { CommitQueue } from './state/commit-queue.js';
+import { HotState, type LiveNode, newLiveNode } from './state/hot-state.js';
+import { StateMachine } from './state/state-machine.js';
+import type { AgentMessage } from '../protocol/messages.js';
+
+export interface ControlPlaneOptions {
+  readonly clock: Clock;
+  /** How often agents send heartbeats. */
+  readonly heartbeatMs: number;
+  /** A node with no heartbeat for this long is unreachable. */
+  readonly unreachableAfterMs: number;
+  /** An unreachable node's attempts are declared lost (and re-placed) after this long. */
+  readonly lostAfterMs: number;
+  /** Most pending tasks considered in one scheduling round. */
+  readonly maxTasksPerRound: number;
+  readonly onFatal: (error: unknown) => void;
+}
+
+/** What the control plane needs from an agent's connection. */
+export interface AgentLink {
+  send(message: ServerMessage): void;
+  close(code: number, reason: string): void;
+}
+
+/** How often a node's last-seen time and usage are written through while it is healthy. */
+const NODE_SEEN_PERSIST_MS = 30_000;
+
+/**
+ * The control plane's core: hot state, the state machine, the scheduling round and the agent
+ * message handlers. HTTP and WebSocket code call into it; it never calls out except through
+ * AgentLink and the store.
+ */
+export class ControlPlane {
+  readonly bus = new EventBus();
+  private readonly hot = new HotState();
+  private readonly sm: StateMachine;
+  private readonly links = new Map<string, AgentLink>();
+  private readonly lastUnplaceableMessage = new Map<string, string>();
+  private roundScheduled = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private livenessTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly store: Store,
+    private readonly options: ControlPlaneOptions,
+  ) {
+    const queue = new CommitQueue(store, (changes) => this.bus.publish(changes.events, changes.logs), options.onFatal);
+    this.sm = new StateMachine(this.hot, queue, options.clock);
+  }
+
+  /** Rebuilds hot state from the store and starts the liveness loop. */
+  static async start(store: Store, options: ControlPlaneOptions): Promise<ControlPlane> {
+    const plane = new ControlPlane(store, options);
+    await plane.rebuild();
+    plane.livenessTimer = setInterval(() => plane.checkLiveness(), Math.max(50, Math.floor(options.heartbeatMs / 2)));
+    plane.requestSchedule();
+    return plane;
+  }
+
+  private async rebuild(): Promise<void> {
+    const now = this.options.clock.now();
+    const active = await this.store.loadActiveState();
+    const seqs = await this.store.maxSeqs();
+    this.hot.lastEventSeq = seqs.event;
+    this.hot.lastLogSeq = seqs.log;
+    // No agent is connected yet: every node waits for its agent to say hello again.
+    for (const record of active.nodes) this.hot.nodes.set(record.name, newLiveNode(record, false, now));
+    const counts = await this.store.countTasksByState(active.jobs.map((j) => j.id));
+    for (const job of active.jobs) {
+      this.hot.jobs.set(job.id, { record: job, counts: { ...counts.get(job.id)! }, firstFailure: null });
+    }
+    for (const task of active.tasks) {
+      this.hot.tasks.set(task.id, task);
+      if (task.state === 'pending') this.hot.pending.add(task.id);
+    }
+    for (const attempt of active.attempts) {
+      this.hot.attempts.set(attempt.id, attempt);
+      const node = this.hot.nodes.get(attempt.node);
+      const job = this.hot.jobs.get(attempt.jobId);
+      if (!node || !job) continue;
+      node.attemptIds.add(attempt.id);
+      node.allocatedCpuMillis += job.record.spec.resources.cpu;
+      node.allocatedMemoryBytes += job.record.spec.resources.memory;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.livenessTimer);
+    clearTimeout(this.retryTimer);
+    for (const link of this.links.values()) link.close(1001, 'control plane shutting down');
+    this.links.clear();
+    await this.sm.committed();
+  }
+
+  // ---- API commands ----
+
+  /** Validates, stores and queues a job; resolves after it is committed. */
+  async submitJob(input: unknown): Promise<JobView> {
+    const spec = parseJobSpec(input);
+    const now = this.options.clock.now();
+    const job: JobRecord = {
+      id: newJobId(spec.name), name: spec.name, namespace: spec.namespace, state: 'pending', spec,
+      taskCount: spec.tasks, createdAt: now, startedAt: null, finishedAt: null, reason: null,
+    };
+    const tasks: TaskRecord[] = [];
+    for (let index = 0; index < spec.tasks; index += 1) {
+      tasks.push({
+        id: makeTaskId(job.id, index), jobId: job.id, index, state: 'pending', node: null, attempts: 0, failures: 0,
+        currentAttemptId: null, epoch: 0, exitCode: null, reason: null, notBefore: 0, createdAt: now, startedAt: null, finishedAt: null,
+      });
+    }
+    this.sm.submitJob(job, tasks);
+    await this.sm.committed();
+    this.requestSchedule();
+    return this.jobView(job.id);
+  }
+
+  async cancelJob(jobId: string, reason = 'cancelled by user'): Promise<JobView> {
+    if (!this.hot.jobs.has(jobId)) {
+      const stored = await this.store.getJob(jobId);
+      if (!stored) throw notFound('job', jobId);
+      if (isTerminalJob(stored.state)) throw new AtollError('conflict', `job ${jobId} already ${stored.state}; nothing to cancel`);
+    }
+    const stopped = this.sm.cancelJob(jobId, reason);
+    this.sm.afterCommit(() => this.sendCancels(stopped, reason));
+    await this.sm.committed();
+    this.requestSchedule();
+    return this.jobView(jobId);
+  }
+
+  // ---- API reads (committed state, with live counts for active jobs) ----
+
+  async jobView(jobId: string): Promise<JobView> {
+    const job = await this.store.getJob(jobId);
+    if (!job) throw notFound('job', jobId);
+    const [view] = await this.withCounts([job]);
+    return view!;
+  }
+
+  async listJobs(filter: JobFilter): Promise<Listing<JobView>> {
+    const listing = await this.store.listJobs(filter);
+    return { items: await this.withCounts(listing.items), total: listing.total };
+  }
+
+  private async withCounts(jobs: readonly JobRecord[]): Promise<JobView[]> {
+    const counts = await this.store.countTasksByState(jobs.map((j) => j.id));
+    return jobs.map((job) => ({ ...job, counts: counts.get(job.id)! }));
+  }
+
+  /** Why a pending task is still waiting, if it has been considered. */
+  waitingReason(taskId: string): string | undefined {
+    return this.hot.waitingReasons.get(taskId);
+  }
+
+  /** Nodes with their live state (the store may lag behind heartbeats). */
+  listNodes(): NodeRecord[] {
+    return [...this.hot.nodes.values()].map((n) => n.record).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  getNode(name: string): NodeRecord {
+    const node = this.hot.nodes.get(name);
+    if (!node) throw notFound('node', name);
+    return node.record;
+  }
+
+  async explanation(taskId: string): Promise<Explanation | undefined> {
+    const jobId = taskId.split('.')[0] ?? '';
+    const events = await this.store.listEvents({ afterSeq: 0, limit: 10_000, jobId });
+    const placed = events.filter((e) => e.type === 'task.placed' && e.taskId === taskId).at(-1);
+    return placed?.data.explanation as Explanation | undefined;
+  }
+
+  // ---- agents ----
+
+  isConnected(nodeName: string): boolean {
+    return this.links.has(nodeName);
+  }
+
+  /** Revokes the node's earlier credentials and stores the new one, so only the latest agent can connect. */
+  async replaceNodeCredential(nodeName: string, token: TokenRecord): Promise<void> {
+    await this.store.write({ revokeNodeTokens: [{ node: nodeName, at: this.options.clock.now() }], tokens: [token] });
+  }
+
+  agentConnected(nodeName: string, link: AgentLink, hello: HelloMessage): void {
+    const now = this.options.clock.now();
+    const previous = this.links.get(nodeName);
+    if (previous && previous !== link) previous.close(4000, 'replaced by a newer connection from the same node');
+    this.links.set(nodeName, link);
+    const { node } = hello;
+    const existing = this.hot.nodes.get(nodeName);
+    const record: NodeRecord = {
+      name: nodeName, provider: node.provider, region: node.region, zone: node.zone, site: node.site, kind: node.kind,
+      jurisdiction: node.jurisdiction ?? null, lat: node.geo?.lat ?? null, lon: node.geo?.lon ?? null,
+      capacity: { cpuMillis: node.cpu, memoryBytes: node.memory }, priceHour: node.priceHour, labels: node.labels,
+      state: 'ready', agentVersion: hello.agentVersion, joinedAt: existing?.record.joinedAt ?? now, lastSeenAt: now,
+      usage: existing?.record.usage ?? { runningAttempts: 0, cpuMillis: 0, memoryBytes: 0, loadAvg1: 0 },
+    };
+    const live = this.sm.nodeJoined(record);
+    this.reconcile(live, link, hello);
+    link.send({ type: 'welcome', protocol: hello.protocol, node: nodeName, heartbeatMs: this.options.heartbeatMs });
+    this.requestSchedule();
+  }
+
+  /**
+   * The agent says what it runs and which results it still holds. Attempts we think it runs but
+   * it does not know are lost; attempts it runs that are no longer current are told to stop.
+   */
+  private reconcile(live: LiveNode, link: AgentLink, hello: HelloMessage): void {
+    const reported = new Set(hello.running.map((r) => r.attemptId));
+    const held = new Set(hello.finished);
+    for (const id of [...live.attemptIds]) {
+      const attempt = this.hot.attempts.get(id);
+      if (attempt && !reported.has(id) && !held.has(id)) this.sm.loseAttempt(attempt, `${live.record.name} restarted without it`);
+    }
+    const stale = hello.running.filter((r) => {
+      const attempt = this.hot.attempts.get(r.attemptId);
+      return !attempt || attempt.node !== live.record.name || attempt.epoch !== r.epoch;
+    });
+    if (stale.length > 0) {
+      const reason = 'replaced: the control plane gave this task to another attempt';
+      this.sm.afterCommit(() => link.send({ type: 'attempts.cancel', attempts: stale.map((s) => ({ attemptId: s.attemptId, reason })) }));
+    }
+  }
+
+  agentDisconnected(nodeName: string, link: AgentLink): void {
+    if (this.links.get(nodeName) !== link) return;
+    this.links.delete(nodeName);
+    const live = this.hot.nodes.get(nodeName);
+    if (!live || this.closed) return;
+    live.connected = false;
+    live.unreachableSince = this.options.clock.now();
+    this.sm.setNodeState(live, 'unreachable', 'agent connection closed');
+  }
+
+  agentMessage(nodeName: string, link: AgentLink, message: AgentMessage): void {
+    const live = this.hot.nodes.get(nodeName);
+    if (!live || this.links.get(nodeName) !== link) return;
+    switch (message.type) {
+      case 'hello':
+        throw new AtollError('invalid_request', 'hello may only be the first message');
+      case 'heartbeat':
+        return this.onHeartbeat(live, message.usage);
+      case 'attempts.started':
+        for (const started of message.attempts) {
+          const attempt = this.currentAttemptOn(live, started.attemptId, started.epoch);
+          if (attempt) this.sm.markStarted(attempt, started.startedAt);
+        }
+        return;
+      case 'attempts.logs':
+        return this.onLogs(live, message.chunks);
+      case 'attempts.results':
+        return this.onResults(live, link, message.results);
+    }
+  }
+
+  private onHeartbeat(live: LiveNode, usage: NodeRecord['usage']): void {
+    const now = this.options.clock.now();
+    const persist = now - live.record.lastSeenAt >= NODE_SEEN_PERSIST_MS;
+    live.lastHeartbeatAt = now;
+    live.record = { ...live.record, usage, lastSeenAt: now };
+    if (live.record.state === 'unreachable') {
+      live.unreachableSince = null;
+      this.sm.setNodeState(live, 'ready', 'heartbeats resumed');
+      this.requestSchedule();
+    } else if (persist) {
+      this.sm.persistNodeSeen(live);
+    }
+  }
+
+  private onLogs(live: LiveNode, chunks: Extract<AgentMessage, { type: 'attempts.logs' }>['chunks']): void {
+    const byAttempt = new Map<string, typeof chunks[number][]>();
+    for (const chunk of chunks) {
+      const list = byAttempt.get(chunk.attemptId) ?? [];
+      list.push(chunk);
+      byAttempt.set(chunk.attemptId, list);
+    }
+    for (const [id, list] of byAttempt) {
+      const attempt = this.hot.attempts.get(id);
+      if (attempt && attempt.node === live.record.name) this.sm.appendLogs(attempt, list);
+    }
+  }
+
+  private onResults(live: LiveNode, link: AgentLink, results: Extract<AgentMessage, { type: 'attempts.results' }>['results']): void {
+    for (const result of results) {
+      const attempt = this.currentAttemptOn(live, result.attemptId, result.epoch);
+      if (attempt) this.sm.finishAttempt(attempt, result);
+      else this.sm.recordIgnoredResult(live.record.name, result, this.whyNotCurrent(live, result.attemptId));
+    }
+    const ids = results.map((r) => r.attemptId);
+    // Acknowledge only after the results (or their refusal) are committed: the agent then forgets them.
+    this.sm.afterCommit(() => link.send({ type: 'results.ack', attemptIds: ids }));
+    this.requestSchedule();
+  }
+
+  /** Fencing: only the task's current attempt, on the node it was given to, with its epoch, counts. */
+  private currentAttemptOn(live: LiveNode, attemptId: string, epoch: number): AttemptRecord | undefined {
+    const attempt = this.hot.attempts.get(attemptId);
+    if (!attempt || attempt.node !== live.record.name || attempt.epoch !== epoch) return undefined;
+    const task = this.hot.tasks.get(attempt.taskId);
+    return task?.currentAttemptId === attempt.id ? attempt : undefined;
+  }
+
+  private whyNotCurrent(live: LiveNode, attemptId: string): string {
+    const attempt = this.hot.attempts.get(attemptId);
+    if (attempt && attempt.node !== live.record.name) return `attempt belongs to node ${attempt.node}, not ${live.record.name}`;
+    return 'attempt is not current (it finished, was lost, cancelled or replaced)';
+  }
+
+  private sendCancels(attempts: readonly AttemptRecord[], reason: string): void {
+    const byNode = groupBy(attempts, (a) => a.node);
+    for (const [node, list] of byNode) {
+      this.links.get(node)?.send({ type: 'attempts.cancel', attempts: list.map((a) => ({ attemptId: a.id, reason })) });
+    }
+  }
+
+  // ---- liveness ----
+
+  private checkLiveness(): void {
+    const now = this.options.clock.now();
+    for (const jobId of this.lastUnplaceableMessage.keys()) if (!this.hot.jobs.has(jobId)) this.lastUnplaceableMessage.delete(jobId);
+    for (const live of this.hot.nodes.values()) {
+      if (live.record.state === 'ready' && now - live.lastHeartbeatAt > this.options.unreachableAfterMs) {
+        live.unreachableSince = now;
+        this.sm.setNodeState(live, 'unreachable', `no heartbeat for ${now - live.lastHeartbeatAt} ms`);
+      }
+      if (live.record.state === 'unreachable' && live.unreachableSince !== null && now - live.unreachableSince > this.options.lostAfterMs) {
+        this.sm.setNodeState(live, 'down', `unreachable for more than ${this.options.lostAfterMs} ms`);
+        for (const id of [...live.attemptIds]) {
+          const attempt = this.hot.attempts.get(id);
+          if (attempt) this.sm.loseAttempt(attempt, `node ${live.record.name} is down`);
+        }
+        this.requestSchedule();
+      }
+    }
+  }
+
+  // ---- scheduling ----
+
+  requestSchedule(): void {
+    if (this.roundScheduled || this.closed) return;
+    this.roundScheduled = true;
+    setImmediate(() => this.scheduleRound());
+  }
+
+  private scheduleRound(): void {
+    this.roundScheduled = false;
+    if (this.closed) return;
+    const now = this.options.clock.now();
+    const ready: TaskRecord[] = [];
+    let earliestRetry = Number.POSITIVE_INFINITY;
+    for (const id of this.hot.pending) {
+      const task = this.hot.tasks.get(id);
+      if (!task) continue;
+      if (task.notBefore > now) {
+        earliestRetry = Math.min(earliestRetry, task.notBefore);
+        continue;
+      }
+      ready.push(task);
+      if (ready.length >= this.options.maxTasksPerRound) break;
+    }
+    this.armRetryTimer(earliestRetry, now);
+    if (ready.length === 0) return;
+
+    const nodes = [...this.hot.nodes.values()];
+    const snapshot = {
+      now,
+      nodes: nodes.map((n) => snapshotNodeFrom(n.record, { cpuMillis: n.allocatedCpuMillis, memoryBytes: n.allocatedMemoryBytes })),
+    };
+    const requests: PlacementRequest[] = ready.map((task) => {
+      const spec = this.hot.jobs.get(task.jobId)!.record.spec;
+      return {
+        taskId: task.id, jobId: task.jobId, groupKey: task.jobId,
+        resources: { cpuMillis: spec.resources.cpu, memoryBytes: spec.resources.memory },
+        constraints: spec.constraints,
+      };
+    });
+    const plan = schedule(snapshot, requests, { seed: now });
+
+    const runs = new Map<string, AttemptAssignment[]>();
+    for (const assignment of plan.assignments) {
+      const live = this.hot.nodes.get(assignment.node)!;
+      const attempt = this.sm.placeTask(assignment.taskId, live, assignment.explanation);
+      const list = runs.get(assignment.node) ?? [];
+      list.push(this.assignmentFor(attempt));
+      runs.set(assignment.node, list);
+    }
+    this.sm.afterCommit(() => {
+      for (const [node, attempts] of runs) this.links.get(node)?.send({ type: 'attempts.run', attempts });
+    });
+
+    for (const [jobId, unplaced] of groupBy(plan.unplaced, (u) => this.hot.tasks.get(u.taskId)!.jobId)) {
+      const first = unplaced[0]!;
+      for (const u of unplaced) this.hot.waitingReasons.set(u.taskId, u.message);
+      if (this.lastUnplaceableMessage.get(jobId) === first.message) continue;
+      this.lastUnplaceableMessage.set(jobId, first.message);
+      this.sm.noteUnplaceable(jobId, unplaced.map((u) => u.taskId), first.message, first.reasons);
+    }
+    // A full round means more may be ready; anything else waits for capacity, a node or a retry.
+    if (ready.length >= this.options.maxTasksPerRound && plan.assignments.length > 0) this.requestSchedule();
+  }
+
+  private armRetryTimer(earliest: number, now: number): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (Number.isFinite(earliest)) this.retryTimer = setTimeout(() => this.requestSchedule(), Math.max(1, earliest - now));
+  }
+
+  private assignmentFor(attempt: AttemptRecord): AttemptAssignment {
+    const task = this.hot.tasks.get(attempt.taskId)!;
+    const spec = this.hot.jobs.get(attempt.jobId)!.record.spec;
+    return {
+      attemptId: attempt.id, epoch: attempt.epoch, taskId: task.id, jobId: task.jobId, index: task.index,
+      command: spec.command, env: spec.env, cpuMillis: spec.resources.cpu, memoryBytes: spec.resources.memory,
+      timeoutMs: spec.timeout ?? null, killGraceMs: spec.killGrace,
+    };
+  }
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
+}

@@ -1,0 +1,92 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { isAtollError } from '../../core/errors.js';
+import { parseOrThrow } from '../../core/validation.js';
+import { agentMessage, helloMessage, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, type ServerMessage } from '../../protocol/messages.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { AgentLink, ControlPlane } from '../control-plane.js';
+
+export const AGENT_CONNECT_PATH = '/v1/agents/connect';
+/** An agent that connects but says nothing is dropped after this long. */
+const HELLO_TIMEOUT_MS = 10_000;
+
+/**
+ * Accepts the agents' outbound WebSockets. The node credential is checked at upgrade time, so an
+ * unauthenticated peer never gets a socket; the first message must be a hello for that node.
+ */
+export class AgentGateway {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+
+  constructor(
+    private readonly plane: ControlPlane,
+    private readonly auth: Authenticator,
+    private readonly log: Logger,
+  ) {}
+
+  attach(server: Server): void {
+    server.on('upgrade', (request, socket, head) => void this.upgrade(request, socket, head));
+  }
+
+  close(): void {
+    for (const client of this.wss.clients) client.terminate();
+    this.wss.close();
+  }
+
+  private async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const path = (request.url ?? '').split('?')[0];
+    if (path !== AGENT_CONNECT_PATH) return refuse(socket, 404, 'Not Found');
+    let node: string;
+    try {
+      const token = await this.auth.authenticate(request.headers.authorization, ['node']);
+      node = token.node as string;
+    } catch (error) {
+      if (isAtollError(error) && error.code === 'unauthorized') return refuse(socket, 401, 'Unauthorized');
+      this.log.error({ err: error }, 'agent authentication failed');
+      return refuse(socket, 500, 'Internal Server Error');
+    }
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.serve(ws, node));
+  }
+
+  private serve(ws: WebSocket, node: string): void {
+    const link: AgentLink = {
+      send: (message: ServerMessage) => {
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+      },
+      close: (code, reason) => ws.close(code, reason),
+    };
+    let greeted = false;
+    const helloTimer = setTimeout(() => ws.close(4408, 'no hello received'), HELLO_TIMEOUT_MS);
+    ws.on('message', (data, isBinary) => {
+      try {
+        if (isBinary) throw new Error('binary frames are not part of the protocol');
+        const json: unknown = JSON.parse(data.toString());
+        if (!greeted) {
+          const hello = parseOrThrow(helloMessage, json, 'hello message');
+          if (hello.node.name !== node) throw new Error(`this credential speaks for node ${node}, not ${hello.node.name}`);
+          if (hello.protocol !== PROTOCOL_VERSION) throw new Error(`protocol ${hello.protocol} is not supported; this server speaks ${PROTOCOL_VERSION}`);
+          greeted = true;
+          clearTimeout(helloTimer);
+          this.plane.agentConnected(node, link, hello);
+          return;
+        }
+        this.plane.agentMessage(node, link, parseOrThrow(agentMessage, json, 'agent message'));
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        this.log.warn({ node, err: error }, 'closing agent connection after a bad message');
+        link.send({ type: 'error', code: 'protocol_error', message });
+        ws.close(1008, 'protocol error');
+      }
+    });
+    ws.on('close', () => {
+      clearTimeout(helloTimer);
+      if (greeted) this.plane.agentDisconnected(node, link);
+    });
+    ws.on('error', (error) => this.log.warn({ node, err: error }, 'agent connection error'));
+  }
+}
+
+function refuse(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}

@@ -1,0 +1,114 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { systemClock, type Clock } from '../core/clock.js';
+import type { TokenKind } from '../store/store.js';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import { sendError } from './api/error-mapping.js';
+import { registerAgentRoutes } from './api/routes/agents-routes.js';
+import { registerEventRoutes } from './api/routes/events-routes.js';
+import { registerJobRoutes } from './api/routes/jobs-routes.js';
+import { registerNodeRoutes } from './api/routes/nodes-routes.js';
+import { registerTaskRoutes } from './api/routes/tasks-routes.js';
+import { Authenticator } from './auth/authenticator.js';
+import { bootstrapTokens, type BootstrapFiles } from './auth/bootstrap.js';
+import { ControlPlane } from './control-plane.js';
+import { AgentGateway } from './gateway/agent-gateway.js';
+
+export interface ServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly heartbeatMs?: number;
+  readonly unreachableAfterMs?: number;
+  readonly lostAfterMs?: number;
+  readonly logLevel?: string;
+  readonly clock?: Clock;
+  /** Where fatal store errors go; the CLI exits the process. */
+  readonly onFatal?: (error: unknown) => void;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly plane: ControlPlane;
+  readonly tokens: BootstrapFiles;
+  readonly routes: readonly { method: string; url: string }[];
+  close(): Promise<void>;
+}
+
+export const DEFAULT_PORT = 7700;
+const BODY_LIMIT_BYTES = 1024 * 1024;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Token kinds accepted by the route; default admin only. */
+    auth?: readonly TokenKind[] | 'none';
+  }
+}
+
+/** Starts the control plane: store, hot state, HTTP API, agent gateway. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const log = pino({ level: options.logLevel ?? 'info', redact: ['req.headers.authorization'] }, pino.destination(2));
+  const clock = options.clock ?? systemClock;
+  const store = openSqliteStore(join(dataDir, 'atoll.db'));
+  await store.migrate();
+  const tokens = await bootstrapTokens(store, dataDir, clock);
+  const heartbeatMs = options.heartbeatMs ?? 1000;
+  const plane = await ControlPlane.start(store, {
+    clock,
+    heartbeatMs,
+    unreachableAfterMs: options.unreachableAfterMs ?? heartbeatMs * 5,
+    lostAfterMs: options.lostAfterMs ?? heartbeatMs * 5,
+    maxTasksPerRound: 2000,
+    onFatal: options.onFatal ?? ((error) => {
+      log.fatal({ err: error }, 'store write failed; exiting so a restart rebuilds state from the store');
+      process.exit(70);
+    }),
+  });
+  const auth = new Authenticator(store);
+  const routes: { method: string; url: string }[] = [];
+  const app = buildApp(plane, auth, log, routes);
+  const gateway = new AgentGateway(plane, auth, log);
+  gateway.attach(app.server);
+  await app.listen({ host: options.host, port: options.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  return {
+    url, app, plane, tokens, routes,
+    async close() {
+      gateway.close();
+      await plane.close();
+      await app.close();
+      await store.close();
+    },
+  };
+}
+
+function buildApp(plane: ControlPlane, auth: Authenticator, log: Logger, routes: { method: string; url: string }[]): FastifyInstance {
+  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true });
+  app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
+  );
+  // Authentication runs before routing decisions are visible, so unknown paths also need a token.
+  app.addHook('onRequest', async (request) => {
+    const accepted = request.routeOptions.config?.auth ?? ['admin'];
+    if (accepted === 'none') return;
+    await auth.authenticate(request.headers.authorization, accepted);
+  });
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+  });
+  app.get('/healthz', { config: { auth: 'none' } }, async () => ({ ok: true }));
+  registerJobRoutes(app, plane);
+  registerTaskRoutes(app, plane);
+  registerNodeRoutes(app, plane);
+  registerEventRoutes(app, plane);
+  registerAgentRoutes(app, plane, auth);
+  return app;
+}

@@ -1,0 +1,55 @@
+import type { NodeState } from '../../core/states.js';
+import type { AttemptRecord, JobRecord, NodeRecord, TaskCounts, TaskRecord } from '../../core/types.js';
+
+// What the control plane keeps in memory: every node, and the jobs, tasks and attempts that are
+// not finished yet. Finished records live only in the store. Rebuilt from the store at start-up.
+
+export interface LiveNode {
+  record: NodeRecord;
+  /** Resources reserved by the node's active attempts. */
+  allocatedCpuMillis: number;
+  allocatedMemoryBytes: number;
+  connected: boolean;
+  lastHeartbeatAt: number;
+  /** When the node became unreachable; null while reachable. */
+  unreachableSince: number | null;
+  readonly attemptIds: Set<string>;
+}
+
+export interface LiveJob {
+  record: JobRecord;
+  counts: Record<keyof TaskCounts, number>;
+  /** First final task failure, quoted in the job's reason. */
+  firstFailure: string | null;
+}
+
+export class HotState {
+  readonly nodes = new Map<string, LiveNode>();
+  readonly jobs = new Map<string, LiveJob>();
+  readonly tasks = new Map<string, TaskRecord>();
+  readonly attempts = new Map<string, AttemptRecord>();
+  /** Pending task ids in submission order (a Set keeps insertion order and O(1) removal). */
+  readonly pending = new Set<string>();
+  /** Why a pending task could not be placed in the last round it was considered. */
+  readonly waitingReasons = new Map<string, string>();
+  /** Log bytes stored per active attempt, to enforce the server-side cap. */
+  readonly logBytes = new Map<string, number>();
+  lastEventSeq = 0;
+  lastLogSeq = 0;
+
+  nodesInState(state: NodeState): LiveNode[] {
+    return [...this.nodes.values()].filter((n) => n.record.state === state);
+  }
+}
+
+export function newLiveNode(record: NodeRecord, connected: boolean, now: number): LiveNode {
+  return {
+    record,
+    allocatedCpuMillis: 0,
+    allocatedMemoryBytes: 0,
+    connected,
+    lastHeartbeatAt: now,
+    unreachableSince: connected ? null : now,
+    attemptIds: new Set(),
+  };
+}

@@ -1,0 +1,332 @@
+import type { Clock } from '../../core/clock.js';
+import { AtollError } from '../../core/errors.js';
+import { attemptId as makeAttemptId } from '../../core/ids.js';
+import {
+  ATTEMPT_TRANSITIONS,
+  canTransition,
+  JOB_TRANSITIONS,
+  type AttemptState,
+  type JobState,
+  type NodeState,
+  type TaskState,
+  TASK_TRANSITIONS,
+} from '../../core/states.js';
+import type { AttemptRecord, EventType, JobRecord, LogChunk, NodeRecord, TaskRecord } from '../../core/types.js';
+import type { AttemptResult } from '../../protocol/messages.js';
+import type { Explanation } from '../../scheduler/engine.js';
+import { emptyCounts } from '../../store/store.js';
+import type { CommitQueue } from './commit-queue.js';
+import { type HotState, type LiveJob, type LiveNode, newLiveNode } from './hot-state.js';
+
+/** Stored log bytes per attempt; the agent caps each stream too, this guards the store. */
+export const MAX_LOG_BYTES_PER_ATTEMPT = 2 * 2 ** 20;
+
+/**
+ * The one writer of state (DESIGN.md). Every change checks its transition against the tables in
+ * core/states.ts, updates the hot state, and records the row change and its event in the open
+ * batch of the commit queue, so a change and its event are always committed together.
+ */
+export class StateMachine {
+  constructor(
+    readonly hot: HotState,
+    private readonly queue: CommitQueue,
+    private readonly clock: Clock,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  committed(): Promise<void> {
+    return this.queue.committed();
+  }
+
+  afterCommit(run: () => void): void {
+    this.queue.changes.afterCommit.push(run);
+  }
+
+  // ---- jobs ----
+
+  submitJob(job: JobRecord, tasks: readonly TaskRecord[]): void {
+    const changes = this.queue.changes;
+    changes.jobs.push(job);
+    changes.tasks.push(...tasks);
+    const live: LiveJob = { record: job, counts: { ...emptyCounts(), pending: tasks.length }, firstFailure: null };
+    this.hot.jobs.set(job.id, live);
+    for (const task of tasks) {
+      this.hot.tasks.set(task.id, task);
+      this.hot.pending.add(task.id);
+    }
+    this.event('job.submitted', { jobId: job.id }, { name: job.name, namespace: job.namespace, tasks: tasks.length });
+  }
+
+  cancelJob(jobId: string, reason: string): AttemptRecord[] {
+    const live = this.requireLiveJob(jobId);
+    this.event('job.cancel_requested', { jobId }, { reason });
+    const stopped: AttemptRecord[] = [];
+    for (const task of this.tasksOfJob(jobId)) {
+      const attempt = task.currentAttemptId ? this.hot.attempts.get(task.currentAttemptId) : undefined;
+      if (attempt) {
+        this.moveAttempt(attempt, 'cancelled', { reason, finishedAt: this.clock.now() });
+        stopped.push(attempt);
+      }
+      this.moveTask(task, 'cancelled', { reason, finishedAt: this.clock.now() });
+    }
+    this.finishJob(live, 'cancelled', reason);
+    return stopped;
+  }
+
+  private finishJob(live: LiveJob, state: JobState, reason: string | null): void {
+    const now = this.clock.now();
+    this.moveJob(live, state, { finishedAt: now, reason });
+    this.event('job.finished', { jobId: live.record.id }, { state, reason, counts: { ...live.counts } });
+    this.hot.jobs.delete(live.record.id);
+  }
+
+  /** A job ends when its last task does: succeeded if all succeeded, failed otherwise. */
+  private maybeFinishJob(live: LiveJob): void {
+    const { counts } = live;
+    if (counts.pending + counts.assigned + counts.running > 0) return;
+    if (counts.failed === 0 && counts.cancelled === 0) {
+      this.finishJob(live, 'succeeded', null);
+      return;
+    }
+    const total = live.record.taskCount;
+    const first = live.firstFailure ? ` (first: ${live.firstFailure})` : '';
+    this.finishJob(live, 'failed', `${counts.failed + counts.cancelled} of ${total} tasks did not succeed${first}`);
+  }
+
+  // ---- placement and attempts ----
+
+  /** Creates the task's next attempt on `node` with a new fencing epoch. */
+  placeTask(taskId: string, node: LiveNode, explanation: Explanation): AttemptRecord {
+    const task = this.requireTask(taskId);
+    const job = this.requireLiveJob(task.jobId);
+    const epoch = task.epoch + 1;
+    const now = this.clock.now();
+    const attempt: AttemptRecord = {
+      id: makeAttemptId(task.id, epoch), taskId: task.id, jobId: task.jobId, epoch, node: node.record.name,
+      state: 'assigned', exitCode: null, reason: null, createdAt: now, startedAt: null, finishedAt: null,
+    };
+    this.queue.changes.attempts.push(attempt);
+    this.hot.attempts.set(attempt.id, attempt);
+    node.attemptIds.add(attempt.id);
+    node.allocatedCpuMillis += job.record.spec.resources.cpu;
+    node.allocatedMemoryBytes += job.record.spec.resources.memory;
+    this.hot.waitingReasons.delete(task.id);
+    this.moveTask(task, 'assigned', { node: node.record.name, epoch, currentAttemptId: attempt.id, attempts: task.attempts + 1, reason: null });
+    this.event('task.placed', { jobId: task.jobId, taskId: task.id, attemptId: attempt.id, node: node.record.name }, { epoch, score: explanation.chosen.total, explanation });
+    return attempt;
+  }
+
+  markStarted(attempt: AttemptRecord, startedAt: number): void {
+    if (attempt.state !== 'assigned') return;
+    this.moveAttempt(attempt, 'running', { startedAt });
+    const task = this.requireTask(attempt.taskId);
+    this.moveTask(task, 'running', { startedAt: task.startedAt ?? startedAt });
+    const live = this.requireLiveJob(task.jobId);
+    if (live.record.state === 'pending') {
+      this.moveJob(live, 'running', { startedAt });
+      this.event('job.started', { jobId: live.record.id }, {});
+    }
+    this.event('attempt.started', { jobId: attempt.jobId, taskId: attempt.taskId, attemptId: attempt.id, node: attempt.node }, { epoch: attempt.epoch });
+  }
+
+  /** Applies a result from the task's current attempt. The caller has checked fencing. */
+  finishAttempt(attempt: AttemptRecord, result: AttemptResult): void {
+    const now = this.clock.now();
+    const task = this.requireTask(attempt.taskId);
+    const live = this.requireLiveJob(task.jobId);
+    if (attempt.state === 'assigned' && result.startedAt !== null) this.markStarted(attempt, result.startedAt);
+    const current = this.requireAttempt(attempt.id);
+    const state: AttemptState = result.outcome;
+    this.moveAttempt(current, state, {
+      exitCode: result.exitCode, reason: result.reason, finishedAt: result.finishedAt,
+      startedAt: current.startedAt ?? result.startedAt,
+    });
+    this.event('attempt.finished', { jobId: task.jobId, taskId: task.id, attemptId: attempt.id, node: attempt.node }, {
+      outcome: result.outcome, exitCode: result.exitCode, reason: result.reason, epoch: attempt.epoch,
+    });
+    const latest = this.requireTask(task.id);
+    if (result.outcome === 'succeeded') {
+      this.moveTask(latest, 'succeeded', { exitCode: result.exitCode, finishedAt: now, reason: null });
+    } else if (result.outcome === 'cancelled') {
+      // The agent stopped it on its own (e.g. it is shutting down): not the task's fault, run it again.
+      this.requeue(latest, `attempt ${attempt.id} was stopped on ${attempt.node}: ${result.reason ?? 'cancelled'}`, 0);
+    } else {
+      const failures = latest.failures + 1;
+      const retry = live.record.spec.retry;
+      const why = result.reason ?? 'failed';
+      if (failures <= retry.attempts) {
+        // Exponential backoff with full jitter in [0.5, 1.0) of the nominal delay.
+        const delay = Math.round(retry.backoff * 2 ** (failures - 1) * (0.5 + this.random() / 2));
+        this.requeue({ ...latest, failures }, why, delay);
+        this.event('task.retry_scheduled', { jobId: task.jobId, taskId: task.id }, { failures, delayMs: delay, reason: why });
+      } else {
+        const reason = retry.attempts > 0 ? `${why} (after ${failures} attempts)` : why;
+        this.moveTask(latest, 'failed', { failures, exitCode: result.exitCode, reason, finishedAt: now });
+        live.firstFailure ??= `task ${task.index}: ${reason}`;
+      }
+    }
+    this.maybeFinishJob(live);
+  }
+
+  /** The attempt's node is gone or no longer runs it: put the task back without charging its retry budget. */
+  loseAttempt(attempt: AttemptRecord, why: string): void {
+    this.moveAttempt(attempt, 'lost', { reason: why, finishedAt: this.clock.now() });
+    this.event('attempt.lost', { jobId: attempt.jobId, taskId: attempt.taskId, attemptId: attempt.id, node: attempt.node }, { reason: why });
+    const task = this.hot.tasks.get(attempt.taskId);
+    if (task && task.currentAttemptId === attempt.id) this.requeue(task, why, 0);
+  }
+
+  recordIgnoredResult(node: string, result: AttemptResult, why: string): void {
+    const jobId = result.attemptId.split('.')[0] ?? null;
+    this.event('attempt.result_ignored', { jobId, attemptId: result.attemptId, node }, {
+      epoch: result.epoch, outcome: result.outcome, reason: why,
+    });
+  }
+
+  noteUnplaceable(jobId: string, taskIds: readonly string[], message: string, reasons: Readonly<Record<string, number>>): void {
+    for (const id of taskIds) this.hot.waitingReasons.set(id, message);
+    this.event('task.unplaceable', { jobId }, { tasks: taskIds.length, message, reasons });
+  }
+
+  private requeue(task: TaskRecord, why: string, delayMs: number): void {
+    const notBefore = this.clock.now() + delayMs;
+    this.moveTask(task, 'pending', { node: null, currentAttemptId: null, reason: why, notBefore, failures: task.failures });
+    this.hot.waitingReasons.set(task.id, why);
+  }
+
+  // ---- nodes ----
+
+  /** A node said hello: create or refresh its record and mark it ready. */
+  nodeJoined(record: NodeRecord): LiveNode {
+    const existing = this.hot.nodes.get(record.name);
+    const now = this.clock.now();
+    const live = existing ?? newLiveNode(record, true, now);
+    const previous = existing?.record.state;
+    live.record = record;
+    live.connected = true;
+    live.lastHeartbeatAt = now;
+    live.unreachableSince = null;
+    this.hot.nodes.set(record.name, live);
+    this.queue.changes.nodes.push(record);
+    if (!existing) this.event('node.joined', { node: record.name }, { provider: record.provider, region: record.region, jurisdiction: record.jurisdiction });
+    else if (previous !== record.state) this.event('node.state_changed', { node: record.name }, { from: previous, to: record.state, reason: 'agent connected' });
+    return live;
+  }
+
+  setNodeState(live: LiveNode, state: NodeState, reason: string): void {
+    const from = live.record.state;
+    if (from === state) return;
+    live.record = { ...live.record, state, lastSeenAt: live.lastHeartbeatAt };
+    this.queue.changes.nodePatches.push({ name: live.record.name, state, lastSeenAt: live.lastHeartbeatAt });
+    this.event('node.state_changed', { node: live.record.name }, { from, to: state, reason });
+  }
+
+  /** Heartbeats update memory only; lastSeenAt reaches the store with the next state change or refresh. */
+  persistNodeSeen(live: LiveNode): void {
+    this.queue.changes.nodePatches.push({ name: live.record.name, lastSeenAt: live.record.lastSeenAt, usage: live.record.usage });
+  }
+
+  // ---- logs ----
+
+  appendLogs(attempt: AttemptRecord, chunks: readonly { stream: 'stdout' | 'stderr'; time: number; data: string }[]): LogChunk[] {
+    const stored: LogChunk[] = [];
+    let used = this.hot.logBytes.get(attempt.id) ?? 0;
+    for (const chunk of chunks) {
+      if (used >= MAX_LOG_BYTES_PER_ATTEMPT) break;
+      const bytes = Buffer.byteLength(chunk.data);
+      const data = used + bytes > MAX_LOG_BYTES_PER_ATTEMPT ? `${chunk.data.slice(0, MAX_LOG_BYTES_PER_ATTEMPT - used)}\n[atoll: log truncated at ${MAX_LOG_BYTES_PER_ATTEMPT} bytes]\n` : chunk.data;
+      used += bytes;
+      const log: LogChunk = { seq: ++this.hot.lastLogSeq, attemptId: attempt.id, taskId: attempt.taskId, stream: chunk.stream, time: chunk.time, data };
+      stored.push(log);
+    }
+    this.hot.logBytes.set(attempt.id, used);
+    this.queue.changes.logs.push(...stored);
+    return stored;
+  }
+
+  // ---- transitions ----
+
+  private moveJob(live: LiveJob, to: JobState, patch: Partial<JobRecord>): void {
+    const from = live.record.state;
+    if (!canTransition(JOB_TRANSITIONS, from, to)) throw illegal('job', live.record.id, from, to);
+    live.record = { ...live.record, ...patch, state: to };
+    this.queue.changes.jobPatches.push({ id: live.record.id, ...patch, state: to });
+  }
+
+  private moveTask(task: TaskRecord, to: TaskState, patch: Partial<TaskRecord>): void {
+    const from = task.state;
+    if (!canTransition(TASK_TRANSITIONS, from, to)) throw illegal('task', task.id, from, to);
+    const next: TaskRecord = { ...task, ...patch, state: to };
+    const live = this.hot.jobs.get(task.jobId);
+    if (live) {
+      live.counts[from] -= 1;
+      live.counts[to] += 1;
+    }
+    if (from === 'pending') this.hot.pending.delete(task.id);
+    if (to === 'pending') this.hot.pending.add(task.id);
+    if (TASK_TRANSITIONS[to].length === 0) {
+      this.hot.tasks.delete(task.id);
+      this.hot.waitingReasons.delete(task.id);
+    } else {
+      this.hot.tasks.set(task.id, next);
+    }
+    this.queue.changes.taskPatches.push({ id: task.id, ...patch, state: to });
+  }
+
+  private moveAttempt(attempt: AttemptRecord, to: AttemptState, patch: Partial<AttemptRecord>): void {
+    const from = attempt.state;
+    if (!canTransition(ATTEMPT_TRANSITIONS, from, to)) throw illegal('attempt', attempt.id, from, to);
+    const next: AttemptRecord = { ...attempt, ...patch, state: to };
+    if (ATTEMPT_TRANSITIONS[to].length === 0) {
+      this.hot.attempts.delete(attempt.id);
+      this.hot.logBytes.delete(attempt.id);
+      this.releaseResources(attempt);
+    } else {
+      this.hot.attempts.set(attempt.id, next);
+    }
+    this.queue.changes.attemptPatches.push({ id: attempt.id, ...patch, state: to });
+  }
+
+  private releaseResources(attempt: AttemptRecord): void {
+    const node = this.hot.nodes.get(attempt.node);
+    const job = this.hot.jobs.get(attempt.jobId);
+    if (!node || !node.attemptIds.delete(attempt.id) || !job) return;
+    node.allocatedCpuMillis -= job.record.spec.resources.cpu;
+    node.allocatedMemoryBytes -= job.record.spec.resources.memory;
+  }
+
+  private event(type: EventType, refs: { jobId?: string | null; taskId?: string; attemptId?: string; node?: string }, data: Record<string, unknown>): void {
+    this.queue.changes.events.push({
+      seq: ++this.hot.lastEventSeq, time: this.clock.now(), type,
+      jobId: refs.jobId ?? null, taskId: refs.taskId ?? null, attemptId: refs.attemptId ?? null, node: refs.node ?? null, data,
+    });
+  }
+
+  // ---- lookups ----
+
+  tasksOfJob(jobId: string): TaskRecord[] {
+    return [...this.hot.tasks.values()].filter((t) => t.jobId === jobId);
+  }
+
+  private requireTask(id: string): TaskRecord {
+    const task = this.hot.tasks.get(id);
+    if (!task) throw new AtollError('internal', `task ${id} is not active`);
+    return task;
+  }
+
+  private requireAttempt(id: string): AttemptRecord {
+    const attempt = this.hot.attempts.get(id);
+    if (!attempt) throw new AtollError('internal', `attempt ${id} is not active`);
+    return attempt;
+  }
+
+  private requireLiveJob(id: string): LiveJob {
+    const live = this.hot.jobs.get(id);
+    if (!live) throw new AtollError('conflict', `job ${id} has already finished`);
+    return live;
+  }
+}
+
+function illegal(kind: string, id: string, from: string, to: string): AtollError {
+  return new AtollError('internal', `illegal ${kind} transition for ${id}: ${from} -> ${to}`);
+}
