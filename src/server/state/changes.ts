@@ -6,27 +6,57 @@ export class Changes {
   readonly jobs: JobRecord[] = [];
   readonly tasks: TaskRecord[] = [];
   readonly attempts: AttemptRecord[] = [];
-  readonly jobPatches: JobPatch[] = [];
-  readonly taskPatches: TaskPatch[] = [];
-  readonly attemptPatches: AttemptPatch[] = [];
+  // Patches to one row within a batch are merged, so a task placed, started and finished
+  // between two commits costs one UPDATE, not three.
+  private readonly jobPatchMap = new Map<string, JobPatch>();
+  private readonly taskPatchMap = new Map<string, TaskPatch>();
+  private readonly attemptPatchMap = new Map<string, AttemptPatch>();
+  private readonly nodePatchMap = new Map<string, NodePatch>();
   readonly nodes: NodeRecord[] = [];
-  readonly nodePatches: NodePatch[] = [];
   readonly tokens: TokenRecord[] = [];
   readonly logs: LogChunk[] = [];
   readonly events: EventRecord[] = [];
   /** Run in order once the batch is committed: sends to agents, acks, API answers. */
   readonly afterCommit: (() => void)[] = [];
 
+  patchJob(patch: JobPatch): void {
+    this.jobPatchMap.set(patch.id, { ...this.jobPatchMap.get(patch.id), ...patch });
+  }
+
+  patchTask(patch: TaskPatch): void {
+    this.taskPatchMap.set(patch.id, { ...this.taskPatchMap.get(patch.id), ...patch });
+  }
+
+  patchAttempt(patch: AttemptPatch): void {
+    this.attemptPatchMap.set(patch.id, { ...this.attemptPatchMap.get(patch.id), ...patch });
+  }
+
+  patchNode(patch: NodePatch): void {
+    this.nodePatchMap.set(patch.name, { ...this.nodePatchMap.get(patch.name), ...patch });
+  }
+
   isEmpty(): boolean {
     return (
-      this.jobs.length + this.tasks.length + this.attempts.length + this.jobPatches.length + this.taskPatches.length +
-        this.attemptPatches.length + this.nodes.length + this.nodePatches.length + this.tokens.length + this.logs.length +
+      this.jobs.length + this.tasks.length + this.attempts.length + this.jobPatchMap.size + this.taskPatchMap.size +
+        this.attemptPatchMap.size + this.nodes.length + this.nodePatchMap.size + this.tokens.length + this.logs.length +
         this.events.length ===
       0
     );
   }
 
   toWriteBatch(): WriteBatch {
-    return this;
+    return {
+      jobs: this.jobs,
+      tasks: this.tasks,
+      attempts: this.attempts,
+      jobPatches: [...this.jobPatchMap.values()],
+      taskPatches: [...this.taskPatchMap.values()],
+      attemptPatches: [...this.attemptPatchMap.values()],
+      nodes: this.nodes,
+      nodePatches: [...this.nodePatchMap.values()],
+      tokens: this.tokens,
+      logs: this.logs,
+      events: this.events,
+    };
   }
 }

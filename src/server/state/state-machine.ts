@@ -217,13 +217,13 @@ export class StateMachine {
     const from = live.record.state;
     if (from === state) return;
     live.record = { ...live.record, state, lastSeenAt: live.lastHeartbeatAt };
-    this.queue.changes.nodePatches.push({ name: live.record.name, state, lastSeenAt: live.lastHeartbeatAt });
+    this.queue.changes.patchNode({ name: live.record.name, state, lastSeenAt: live.lastHeartbeatAt });
     this.event('node.state_changed', { node: live.record.name }, { from, to: state, reason });
   }
 
   /** Heartbeats update memory only; lastSeenAt reaches the store with the next state change or refresh. */
   persistNodeSeen(live: LiveNode): void {
-    this.queue.changes.nodePatches.push({ name: live.record.name, lastSeenAt: live.record.lastSeenAt, usage: live.record.usage });
+    this.queue.changes.patchNode({ name: live.record.name, lastSeenAt: live.record.lastSeenAt, usage: live.record.usage });
   }
 
   // ---- logs ----
@@ -250,7 +250,7 @@ export class StateMachine {
     const from = live.record.state;
     if (!canTransition(JOB_TRANSITIONS, from, to)) throw illegal('job', live.record.id, from, to);
     live.record = { ...live.record, ...patch, state: to };
-    this.queue.changes.jobPatches.push({ id: live.record.id, ...patch, state: to });
+    this.queue.changes.patchJob({ id: live.record.id, ...patch, state: to });
   }
 
   private moveTask(task: TaskRecord, to: TaskState, patch: Partial<TaskRecord>): void {
@@ -270,7 +270,7 @@ export class StateMachine {
     } else {
       this.hot.tasks.set(task.id, next);
     }
-    this.queue.changes.taskPatches.push({ id: task.id, ...patch, state: to });
+    this.queue.changes.patchTask({ id: task.id, ...patch, state: to });
   }
 
   private moveAttempt(attempt: AttemptRecord, to: AttemptState, patch: Partial<AttemptRecord>): void {
@@ -284,7 +284,7 @@ export class StateMachine {
     } else {
       this.hot.attempts.set(attempt.id, next);
     }
-    this.queue.changes.attemptPatches.push({ id: attempt.id, ...patch, state: to });
+    this.queue.changes.patchAttempt({ id: attempt.id, ...patch, state: to });
   }
 
   private releaseResources(attempt: AttemptRecord): void {

@@ -74,6 +74,8 @@ export async function up(db: Kysely<unknown>, _dialect: SqlDialectName): Promise
     .execute();
   await db.schema.createIndex('tasks_job_idx').on('tasks').columns(['job_id', 'idx']).unique().execute();
   await db.schema.createIndex('tasks_state').on('tasks').column('state').execute();
+  // Covers the per-job counts by state that every job view shows.
+  await db.schema.createIndex('tasks_job_state').on('tasks').columns(['job_id', 'state']).execute();
 
   await db.schema
     .createTable('attempts')

@@ -2,6 +2,8 @@ import BetterSqlite3 from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, SqliteDialect } from 'kysely';
 import type { Database } from '../schema.js';
 import { SqlStore } from '../sql/sql-store.js';
+import type { WriteBatch } from '../store.js';
+import { SqliteBatchWriter } from './sqlite-batch-writer.js';
 
 /** Statements kept prepared; Kysely asks for a fresh one per query, and preparing is the costly part. */
 const STATEMENT_CACHE_SIZE = 256;
@@ -28,5 +30,19 @@ export function openSqliteStore(path: string): SqlStore {
     },
   };
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }), plugins: [new CamelCasePlugin()] });
-  return new SqlStore(db, 'sqlite');
+  return new SqliteStore(db, new SqliteBatchWriter(sqlite));
+}
+
+/** SqlStore with SQLite's synchronous batch writer on the hot path. */
+class SqliteStore extends SqlStore {
+  constructor(
+    db: Kysely<Database>,
+    private readonly writer: SqliteBatchWriter,
+  ) {
+    super(db, 'sqlite');
+  }
+
+  override async write(batch: WriteBatch): Promise<void> {
+    this.writer.write(batch);
+  }
 }

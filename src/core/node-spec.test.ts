@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { AtollError } from './errors.js';
+import { parseNodeSpec } from './node-spec.js';
+
+const minimal = { name: 'edge-1', cpu: 2, memory: '4Gi' } as const;
+
+function node(patch: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...minimal, ...patch };
+}
+
+function refusal(value: unknown): AtollError {
+  try {
+    parseNodeSpec(value);
+  } catch (error) {
+    expect(error).toBeInstanceOf(AtollError);
+    return error as AtollError;
+  }
+  throw new Error(`expected the node config to be refused: ${JSON.stringify(value)}`);
+}
+
+describe('parseNodeSpec: accepted', () => {
+  it('fills defaults and normalises quantities', () => {
+    expect(parseNodeSpec(minimal)).toEqual({
+      name: 'edge-1',
+      provider: 'local',
+      region: 'local',
+      zone: '',
+      site: '',
+      kind: 'cloud',
+      cpu: 2000,
+      memory: 4 * 2 ** 30,
+      priceHour: 0,
+      labels: {},
+    });
+  });
+
+  it('keeps a full description', () => {
+    const full = {
+      name: 'aws-eu-west-1a',
+      provider: 'aws',
+      region: 'eu-west-1',
+      zone: 'eu-west-1a',
+      site: 'dub',
+      kind: 'edge',
+      jurisdiction: 'IE',
+      geo: { lat: 53.35, lon: -6.26 },
+      cpu: '500m',
+      memory: 512 * 2 ** 20,
+      priceHour: 0.17,
+      labels: { tier: 'gold', 'example.com/gpu': 'a100', 'topology.zone': 'x' },
+    };
+    expect(parseNodeSpec(full)).toEqual({ ...full, cpu: 500, memory: 512 * 2 ** 20 });
+  });
+
+  it.each<{ name: string; patch: Record<string, unknown>; expected: Record<string, unknown> }>([
+    { name: 'cpu as a string of cores', patch: { cpu: '1.5' }, expected: { cpu: 1500 } },
+    { name: 'memory in decimal units', patch: { memory: '2G' }, expected: { memory: 2e9 } },
+    { name: 'onprem kind', patch: { kind: 'onprem' }, expected: { kind: 'onprem' } },
+    { name: 'geo at the edges', patch: { geo: { lat: -90, lon: 180 } }, expected: { geo: { lat: -90, lon: 180 } } },
+    { name: 'free node', patch: { priceHour: 0 }, expected: { priceHour: 0 } },
+    { name: 'single-character label key', patch: { labels: { a: '' } }, expected: { labels: { a: '' } } },
+  ])('$name', ({ patch, expected }) => {
+    expect(parseNodeSpec(node(patch))).toMatchObject(expected);
+  });
+});
+
+describe('parseNodeSpec: refused', () => {
+  it.each<{ name: string; input: unknown; path: string; message?: string | RegExp }>([
+    { name: 'unknown field', input: node({ gpus: 1 }), path: 'gpus', message: 'unknown field; remove it or check its spelling' },
+    { name: 'unknown geo field', input: node({ geo: { lat: 1, lon: 2, alt: 3 } }), path: 'geo.alt', message: /unknown field/ },
+    { name: 'missing cpu', input: { name: 'n', memory: '1Gi' }, path: 'cpu' },
+    { name: 'missing memory', input: { name: 'n', cpu: 1 }, path: 'memory' },
+    { name: 'missing name', input: { cpu: 1, memory: '1Gi' }, path: 'name' },
+    { name: 'name with capitals', input: node({ name: 'Edge-1' }), path: 'name', message: /node name of lowercase letters/ },
+    { name: 'cpu in words', input: node({ cpu: 'many' }), path: 'cpu', message: 'expected a number of cores like 0.5 or 500m, got "many"' },
+    { name: 'zero cpu', input: node({ cpu: 0 }), path: 'cpu', message: 'cpu must be more than 0' },
+    { name: 'memory in words', input: node({ memory: 'lots' }), path: 'memory', message: 'expected a size like 512Mi, got "lots"' },
+    { name: 'zero memory', input: node({ memory: '0' }), path: 'memory', message: 'memory must be more than 0' },
+    { name: 'lowercase jurisdiction', input: node({ jurisdiction: 'de' }), path: 'jurisdiction', message: 'expected an ISO 3166-1 alpha-2 country code like DE or US' },
+    { name: 'three-letter jurisdiction', input: node({ jurisdiction: 'DEU' }), path: 'jurisdiction', message: /ISO 3166-1 alpha-2/ },
+    { name: 'group as jurisdiction', input: node({ jurisdiction: 'EU-27' }), path: 'jurisdiction' },
+    { name: 'latitude beyond the pole', input: node({ geo: { lat: 91, lon: 0 } }), path: 'geo.lat', message: /<=90/ },
+    { name: 'longitude below -180', input: node({ geo: { lat: 0, lon: -181 } }), path: 'geo.lon', message: />=-180/ },
+    { name: 'geo without lon', input: node({ geo: { lat: 0 } }), path: 'geo.lon' },
+    { name: 'unknown kind', input: node({ kind: 'vm' }), path: 'kind', message: 'expected one of "cloud", "edge", "onprem", got "vm"' },
+    { name: 'negative price', input: node({ priceHour: -1 }), path: 'priceHour', message: />=0/ },
+    { name: 'absurd price', input: node({ priceHour: 10_001 }), path: 'priceHour', message: /<=10000/ },
+    { name: 'empty provider', input: node({ provider: '' }), path: 'provider' },
+    { name: 'label key starting with a dash', input: node({ labels: { '-x': 'a' } }), path: 'labels.-x' },
+    { name: 'label key with a space', input: node({ labels: { 'my tier': 'a' } }), path: 'labels.my tier' },
+    { name: 'label value not a string', input: node({ labels: { tier: 1 } }), path: 'labels.tier', message: 'expected string, got number 1' },
+  ])('$name', ({ input, path, message }) => {
+    const error = refusal(input);
+    expect(error.code).toBe('invalid_request');
+    expect(error.message.startsWith('invalid node config:\n')).toBe(true);
+    const problem = error.problems.find((p) => p.path === path);
+    expect(problem, `problems: ${JSON.stringify(error.problems)}`).toBeDefined();
+    if (typeof message === 'string') expect(problem?.message).toBe(message);
+    else if (message) expect(problem?.message).toMatch(message);
+  });
+
+  it('lists every problem with its path', () => {
+    const error = refusal({ name: 'n', cpu: 1, memory: '1Gi', jurisdiction: 'de', geo: { lat: 91, lon: 0 }, kind: 'vm', bogus: 1 });
+    expect(error.problems.map((p) => p.path).sort()).toEqual(['bogus', 'geo.lat', 'jurisdiction', 'kind']);
+  });
+});

@@ -1,0 +1,804 @@
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Clock } from '../../core/clock.js';
+import { AtollError } from '../../core/errors.js';
+import { parseJobSpec, type JobSpecInput } from '../../core/job-spec.js';
+import type { TaskState } from '../../core/states.js';
+import type { AttemptRecord, EventRecord, EventType, JobRecord, NodeRecord, TaskCounts, TaskRecord } from '../../core/types.js';
+import type { AttemptResult } from '../../protocol/messages.js';
+import type { Explanation } from '../../scheduler/engine.js';
+import { seededRandom } from '../../scheduler/framework/random.js';
+import { openSqliteStore } from '../../store/sqlite/sqlite-store.js';
+import type { Store } from '../../store/store.js';
+import { CommitQueue } from './commit-queue.js';
+import { HotState, type LiveNode } from './hot-state.js';
+import { StateMachine } from './state-machine.js';
+
+// Fixtures: a StateMachine over real hot state, a real commit queue and a real in-memory
+// SQLite store, with a clock and a random source the test controls.
+
+const START = 1_000_000;
+
+class ManualClock implements Clock {
+  constructor(public time = START) {}
+  now(): number {
+    return this.time;
+  }
+  advance(ms: number): void {
+    this.time += ms;
+  }
+}
+
+/** A random source whose next value the test sets; `seededRandom` for property runs. */
+class ScriptedRandom {
+  value = 0.5;
+  readonly next = (): number => this.value;
+}
+
+function anExplanation(node: string): Explanation {
+  return { chosen: { node, total: 42, scores: [] }, candidates: [], feasible: 1, tied: 1, reasons: {}, rejected: [] };
+}
+
+function aNodeRecord(name: string, overrides: Partial<NodeRecord> = {}): NodeRecord {
+  return {
+    name, provider: 'local', region: 'local', zone: '', site: '', kind: 'cloud', jurisdiction: null, lat: null, lon: null,
+    capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30 }, priceHour: 0, labels: {}, state: 'ready',
+    agentVersion: 'test', joinedAt: START, lastSeenAt: START,
+    usage: { runningAttempts: 0, cpuMillis: 0, memoryBytes: 0, loadAvg1: 0 }, ...overrides,
+  };
+}
+
+interface Submitted {
+  readonly job: JobRecord;
+  readonly tasks: readonly TaskRecord[];
+}
+
+class Harness {
+  readonly hot = new HotState();
+  readonly clock = new ManualClock();
+  readonly random = new ScriptedRandom();
+  readonly fatal: unknown[] = [];
+  readonly sm: StateMachine;
+  private jobCounter = 0;
+
+  constructor(readonly store: Store, random?: () => number) {
+    const queue = new CommitQueue(store, () => undefined, (error) => this.fatal.push(error));
+    this.sm = new StateMachine(this.hot, queue, this.clock, random ?? this.random.next);
+  }
+
+  static async open(random?: () => number): Promise<Harness> {
+    const store = openSqliteStore(':memory:');
+    await store.migrate();
+    return new Harness(store, random);
+  }
+
+  node(name: string): LiveNode {
+    return this.sm.nodeJoined(aNodeRecord(name));
+  }
+
+  /** Submits a job the way ControlPlane.submitJob does, with a predictable id. */
+  submit(input: Partial<JobSpecInput> = {}): Submitted {
+    const spec = parseJobSpec({ name: 'demo', command: ['true'], ...input });
+    this.jobCounter += 1;
+    const now = this.clock.now();
+    const job: JobRecord = {
+      id: `${spec.name}-${this.jobCounter}`, name: spec.name, namespace: spec.namespace, state: 'pending', spec,
+      taskCount: spec.tasks, createdAt: now, startedAt: null, finishedAt: null, reason: null,
+    };
+    const tasks: TaskRecord[] = Array.from({ length: spec.tasks }, (_, index) => ({
+      id: `${job.id}.${index}`, jobId: job.id, index, state: 'pending', node: null, attempts: 0, failures: 0,
+      currentAttemptId: null, epoch: 0, exitCode: null, reason: null, notBefore: 0, createdAt: now, startedAt: null, finishedAt: null,
+    }));
+    this.sm.submitJob(job, tasks);
+    return { job, tasks };
+  }
+
+  place(taskId: string, node: LiveNode): AttemptRecord {
+    return this.sm.placeTask(taskId, node, anExplanation(node.record.name));
+  }
+
+  /** The task's current attempt as the hot state holds it now (never a stale copy). */
+  current(taskId: string): AttemptRecord {
+    const task = this.hot.tasks.get(taskId);
+    const attempt = task?.currentAttemptId ? this.hot.attempts.get(task.currentAttemptId) : undefined;
+    if (!attempt) throw new Error(`test: task ${taskId} has no current attempt`);
+    return attempt;
+  }
+
+  start(taskId: string): void {
+    this.sm.markStarted(this.current(taskId), this.clock.now());
+  }
+
+  finish(taskId: string, outcome: AttemptResult['outcome'], patch: Partial<AttemptResult> = {}): void {
+    const attempt = this.current(taskId);
+    this.sm.finishAttempt(attempt, resultFor(attempt, outcome, this.clock.now(), patch));
+  }
+
+  /** Place, start and finish in one go. */
+  run(taskId: string, node: LiveNode, outcome: AttemptResult['outcome'], patch: Partial<AttemptResult> = {}): void {
+    this.place(taskId, node);
+    this.start(taskId);
+    this.finish(taskId, outcome, patch);
+  }
+
+  async events(jobId?: string): Promise<EventRecord[]> {
+    await this.sm.committed();
+    return [...(await this.store.listEvents({ afterSeq: 0, limit: 10_000, ...(jobId ? { jobId } : {}) }))];
+  }
+
+  async types(jobId: string): Promise<EventType[]> {
+    return (await this.events(jobId)).map((e) => e.type);
+  }
+
+  async storedCounts(jobId: string): Promise<TaskCounts | undefined> {
+    await this.sm.committed();
+    return (await this.store.countTasksByState([jobId])).get(jobId);
+  }
+
+  async close(): Promise<void> {
+    await this.sm.committed();
+    await this.store.close();
+  }
+}
+
+function resultFor(attempt: AttemptRecord, outcome: AttemptResult['outcome'], now: number, patch: Partial<AttemptResult> = {}): AttemptResult {
+  return {
+    attemptId: attempt.id, epoch: attempt.epoch, outcome,
+    exitCode: outcome === 'succeeded' ? 0 : outcome === 'failed' ? 3 : null,
+    reason: outcome === 'succeeded' ? null : outcome === 'failed' ? 'exit code 3' : 'agent shutting down',
+    startedAt: attempt.startedAt ?? now, finishedAt: now, ...patch,
+  };
+}
+
+function counts(patch: Partial<TaskCounts>): TaskCounts {
+  return { pending: 0, assigned: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, ...patch };
+}
+
+describe('StateMachine', () => {
+  let h: Harness;
+  let node: LiveNode;
+
+  beforeEach(async () => {
+    h = await Harness.open();
+    node = h.node('n1');
+  });
+
+  afterEach(async () => {
+    await h.close();
+    expect(h.fatal).toEqual([]);
+  });
+
+  describe('job lifecycle', () => {
+    it('runs a one-task job to success and records every step', async () => {
+      const { job, tasks } = h.submit({ resources: { cpu: '500m', memory: '1Gi' } });
+      const taskId = tasks[0]!.id;
+      expect(h.hot.jobs.get(job.id)?.counts).toEqual(counts({ pending: 1 }));
+      expect([...h.hot.pending]).toEqual([taskId]);
+
+      h.clock.advance(10);
+      const attempt = h.place(taskId, node);
+      expect(attempt).toMatchObject({ id: `${taskId}.1`, epoch: 1, node: 'n1', state: 'assigned', createdAt: START + 10 });
+      expect(h.hot.tasks.get(taskId)).toMatchObject({ state: 'assigned', epoch: 1, attempts: 1, node: 'n1', currentAttemptId: attempt.id });
+      expect(h.hot.jobs.get(job.id)?.counts).toEqual(counts({ assigned: 1 }));
+      expect(h.hot.pending.size).toBe(0);
+
+      h.clock.advance(10);
+      h.start(taskId);
+      expect(h.hot.jobs.get(job.id)?.record).toMatchObject({ state: 'running', startedAt: START + 20 });
+      expect(h.hot.tasks.get(taskId)).toMatchObject({ state: 'running', startedAt: START + 20 });
+      expect(h.hot.jobs.get(job.id)?.counts).toEqual(counts({ running: 1 }));
+
+      h.clock.advance(10);
+      h.finish(taskId, 'succeeded');
+      // Finished records leave the hot state.
+      expect(h.hot.jobs.has(job.id)).toBe(false);
+      expect(h.hot.tasks.has(taskId)).toBe(false);
+      expect(h.hot.attempts.has(attempt.id)).toBe(false);
+
+      await h.sm.committed();
+      expect(await h.store.getJob(job.id)).toMatchObject({ state: 'succeeded', startedAt: START + 20, finishedAt: START + 30, reason: null });
+      expect(await h.store.getTask(taskId)).toMatchObject({ state: 'succeeded', exitCode: 0, reason: null, finishedAt: START + 30, attempts: 1, failures: 0 });
+      expect(await h.store.listAttempts(taskId)).toEqual([
+        { ...attempt, state: 'succeeded', exitCode: 0, reason: null, startedAt: START + 20, finishedAt: START + 30 },
+      ]);
+      expect(await h.storedCounts(job.id)).toEqual(counts({ succeeded: 1 }));
+
+      const events = await h.events(job.id);
+      expect(events.map((e) => e.type)).toEqual([
+        'job.submitted', 'task.placed', 'job.started', 'attempt.started', 'attempt.finished', 'job.finished',
+      ]);
+      expect(events.find((e) => e.type === 'job.finished')?.data).toEqual({ state: 'succeeded', reason: null, counts: counts({ succeeded: 1 }) });
+      expect(events.find((e) => e.type === 'task.placed')).toMatchObject({ taskId, attemptId: attempt.id, node: 'n1', data: { epoch: 1, score: 42 } });
+      expect(events.find((e) => e.type === 'attempt.finished')?.data).toEqual({ outcome: 'succeeded', exitCode: 0, reason: null, epoch: 1 });
+    });
+
+    it('gives events strictly increasing seqs with no gaps', async () => {
+      const { tasks } = h.submit({ tasks: 3 });
+      for (const task of tasks) h.run(task.id, node, 'succeeded');
+      const events = await h.events();
+      expect(events.length).toBeGreaterThan(10);
+      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+      expect(h.hot.lastEventSeq).toBe(events.length);
+    });
+
+    it('keeps counts in memory and in the store in step while tasks finish', async () => {
+      const { job, tasks } = h.submit({ tasks: 4 });
+      const [t0, t1, t2, t3] = tasks.map((t) => t.id) as [string, string, string, string];
+      h.run(t0, node, 'succeeded');
+      h.place(t1, node);
+      h.start(t1);
+      h.place(t2, node);
+      const expected = counts({ succeeded: 1, running: 1, assigned: 1, pending: 1 });
+      expect(h.hot.jobs.get(job.id)?.counts).toEqual(expected);
+      expect(await h.storedCounts(job.id)).toEqual(expected);
+      expect((await h.store.getJob(job.id))?.state).toBe('running');
+
+      h.finish(t1, 'succeeded');
+      h.finish(t2, 'succeeded');
+      expect(h.hot.jobs.get(job.id)?.counts).toEqual(counts({ succeeded: 3, pending: 1 }));
+      h.run(t3, node, 'succeeded');
+      expect(await h.storedCounts(job.id)).toEqual(counts({ succeeded: 4 }));
+      expect((await h.store.getJob(job.id))?.state).toBe('succeeded');
+      expect((await h.types(job.id)).filter((t) => t === 'job.finished')).toHaveLength(1);
+    });
+
+    it('starts the attempt when a result arrives before the started message', async () => {
+      const { job, tasks } = h.submit();
+      const taskId = tasks[0]!.id;
+      const attempt = h.place(taskId, node);
+      h.sm.finishAttempt(attempt, resultFor(attempt, 'succeeded', START + 50, { startedAt: START + 5 }));
+      expect(await h.types(job.id)).toEqual(['job.submitted', 'task.placed', 'job.started', 'attempt.started', 'attempt.finished', 'job.finished']);
+      expect(await h.store.getJob(job.id)).toMatchObject({ state: 'succeeded', startedAt: START + 5 });
+      expect((await h.store.listAttempts(taskId))[0]).toMatchObject({ state: 'succeeded', startedAt: START + 5, finishedAt: START + 50 });
+    });
+
+    it('fails a job whose only task never started, without a job.started event', async () => {
+      const { job, tasks } = h.submit();
+      const attempt = h.place(tasks[0]!.id, node);
+      h.sm.finishAttempt(attempt, resultFor(attempt, 'failed', START, { startedAt: null, exitCode: null, reason: 'executable not found: nope' }));
+      expect(await h.types(job.id)).toEqual(['job.submitted', 'task.placed', 'attempt.finished', 'job.finished']);
+      expect(await h.store.getJob(job.id)).toMatchObject({
+        state: 'failed', startedAt: null, reason: '1 of 1 tasks did not succeed (first: task 0: executable not found: nope)',
+      });
+    });
+
+    it('ignores a second started message for the same attempt', async () => {
+      const { job, tasks } = h.submit();
+      const taskId = tasks[0]!.id;
+      h.place(taskId, node);
+      h.start(taskId);
+      h.clock.advance(100);
+      h.start(taskId);
+      expect((await h.types(job.id)).filter((t) => t === 'attempt.started')).toHaveLength(1);
+      expect(h.hot.tasks.get(taskId)?.startedAt).toBe(START);
+    });
+  });
+
+  describe('retries', () => {
+    const backoff = 1000;
+
+    it.each([0, 0.25, 0.5, 0.9, 0.998])('waits in [backoff/2, backoff) after the first failure (random %f)', async (r) => {
+      const { job, tasks } = h.submit({ retry: { attempts: 2, backoff: '1s' }, resources: { cpu: 1, memory: '1Gi' } });
+      const taskId = tasks[0]!.id;
+      h.random.value = r;
+      h.clock.advance(5000);
+      const now = h.clock.now();
+      h.run(taskId, node, 'failed');
+
+      const task = h.hot.tasks.get(taskId);
+      expect(task).toMatchObject({ state: 'pending', failures: 1, attempts: 1, node: null, currentAttemptId: null, reason: 'exit code 3' });
+      expect(task?.notBefore).toBe(now + Math.round(backoff * (0.5 + r / 2)));
+      expect(task?.notBefore).toBeGreaterThanOrEqual(now + backoff * 0.5);
+      expect(task?.notBefore).toBeLessThan(now + backoff);
+      expect(h.hot.pending.has(taskId)).toBe(true);
+      expect(h.hot.waitingReasons.get(taskId)).toBe('exit code 3');
+      expect(h.hot.jobs.get(job.id)?.counts).toEqual(counts({ pending: 1 }));
+      expect(node.allocatedCpuMillis).toBe(0);
+
+      const retry = (await h.events(job.id)).find((e) => e.type === 'task.retry_scheduled');
+      expect(retry?.data).toEqual({ failures: 1, delayMs: (task?.notBefore ?? 0) - now, reason: 'exit code 3' });
+      expect(await h.store.getTask(taskId)).toMatchObject({ state: 'pending', failures: 1, notBefore: task?.notBefore });
+    });
+
+    it('doubles the wait for each further failure, then fails the task and the job', async () => {
+      const { job, tasks } = h.submit({ retry: { attempts: 2, backoff: '1s' } });
+      const taskId = tasks[0]!.id;
+      h.random.value = 0.5;
+
+      h.run(taskId, node, 'failed');
+      expect(h.hot.tasks.get(taskId)?.notBefore).toBe(START + 750);
+
+      h.clock.advance(1000);
+      h.run(taskId, node, 'failed');
+      const second = h.hot.tasks.get(taskId);
+      expect(second).toMatchObject({ state: 'pending', failures: 2, attempts: 2, epoch: 2 });
+      expect(second?.notBefore).toBe(START + 1000 + 1500);
+
+      h.clock.advance(3000);
+      h.run(taskId, node, 'failed', { reason: 'exit code 9', exitCode: 9 });
+      expect(h.hot.tasks.has(taskId)).toBe(false);
+      expect(h.hot.jobs.has(job.id)).toBe(false);
+
+      expect(await h.store.getTask(taskId)).toMatchObject({
+        state: 'failed', failures: 3, attempts: 3, epoch: 3, exitCode: 9, reason: 'exit code 9 (after 3 attempts)', finishedAt: START + 4000,
+      });
+      expect(await h.store.getJob(job.id)).toMatchObject({
+        state: 'failed', reason: '1 of 1 tasks did not succeed (first: task 0: exit code 9 (after 3 attempts))',
+      });
+      expect((await h.store.listAttempts(taskId)).map((a) => [a.epoch, a.state])).toEqual([[1, 'failed'], [2, 'failed'], [3, 'failed']]);
+      const types = await h.types(job.id);
+      expect(types.filter((t) => t === 'task.retry_scheduled')).toHaveLength(2);
+      expect(types.filter((t) => t === 'attempt.finished')).toHaveLength(3);
+      expect(types.at(-1)).toBe('job.finished');
+    });
+
+    it('succeeds after a retry and counts the failure', async () => {
+      const { job, tasks } = h.submit({ retry: { attempts: 1 } });
+      const taskId = tasks[0]!.id;
+      h.run(taskId, node, 'failed');
+      h.clock.advance(2000);
+      h.run(taskId, node, 'succeeded');
+      expect(await h.store.getTask(taskId)).toMatchObject({ state: 'succeeded', failures: 1, attempts: 2, reason: null });
+      expect((await h.store.getJob(job.id))?.state).toBe('succeeded');
+    });
+
+    it.each<{ name: string; retry: JobSpecInput['retry']; result: Partial<AttemptResult>; reason: string }>([
+      { name: 'no retries: the reason as given', retry: { attempts: 0 }, result: { reason: 'exit code 1' }, reason: 'exit code 1' },
+      { name: 'no reason from the agent', retry: { attempts: 0 }, result: { reason: null }, reason: 'failed' },
+      { name: 'after retries: the attempt count', retry: { attempts: 1, backoff: 0 }, result: { reason: 'oom' }, reason: 'oom (after 2 attempts)' },
+    ])('final task reason: $name', async ({ retry, result, reason }) => {
+      const { job, tasks } = h.submit({ retry });
+      const taskId = tasks[0]!.id;
+      for (let i = 0; i <= (retry?.attempts ?? 0); i += 1) h.run(taskId, node, 'failed', result);
+      expect((await h.store.getTask(taskId))?.reason).toBe(reason);
+      expect((await h.store.getJob(job.id))?.reason).toBe(`1 of 1 tasks did not succeed (first: task 0: ${reason})`);
+    });
+
+    it('names the first task that finally failed in the job reason', async () => {
+      const { job, tasks } = h.submit({ tasks: 3 });
+      const [t0, t1, t2] = tasks.map((t) => t.id) as [string, string, string];
+      h.run(t2, node, 'failed', { reason: 'exit code 2' });
+      h.run(t0, node, 'succeeded');
+      h.run(t1, node, 'failed', { reason: 'exit code 1' });
+      expect(await h.store.getJob(job.id)).toMatchObject({
+        state: 'failed', reason: '2 of 3 tasks did not succeed (first: task 2: exit code 2)',
+      });
+      expect(await h.storedCounts(job.id)).toEqual(counts({ succeeded: 1, failed: 2 }));
+      const finished = (await h.events(job.id)).find((e) => e.type === 'job.finished');
+      expect(finished?.data).toMatchObject({ state: 'failed', counts: counts({ succeeded: 1, failed: 2 }) });
+    });
+
+    it('keeps the job running while other tasks still run after a final failure', async () => {
+      const { job, tasks } = h.submit({ tasks: 2 });
+      h.place(tasks[1]!.id, node);
+      h.start(tasks[1]!.id);
+      h.run(tasks[0]!.id, node, 'failed');
+      expect(h.hot.jobs.get(job.id)?.record.state).toBe('running');
+      expect(h.hot.jobs.get(job.id)?.counts).toEqual(counts({ failed: 1, running: 1 }));
+    });
+
+    it('runs a task the agent stopped on its own again, without charging a failure', async () => {
+      const { job, tasks } = h.submit();
+      const taskId = tasks[0]!.id;
+      h.run(taskId, node, 'cancelled', { reason: 'agent shutting down' });
+      expect(h.hot.tasks.get(taskId)).toMatchObject({ state: 'pending', failures: 0, attempts: 1, notBefore: START });
+      expect(h.hot.tasks.get(taskId)?.reason).toBe(`attempt ${taskId}.1 was stopped on n1: agent shutting down`);
+      expect(h.hot.jobs.get(job.id)?.record.state).toBe('running');
+      expect((await h.store.listAttempts(taskId))[0]?.state).toBe('cancelled');
+    });
+  });
+
+  describe('lost attempts', () => {
+    it.each<{ name: string; started: boolean }>([
+      { name: 'running', started: true },
+      { name: 'assigned', started: false },
+    ])('requeues the task of a $name attempt without counting a failure', async ({ started }) => {
+      const { job, tasks } = h.submit({ retry: { attempts: 0 }, resources: { cpu: 2, memory: '2Gi' } });
+      const taskId = tasks[0]!.id;
+      h.place(taskId, node);
+      if (started) h.start(taskId);
+      const attempt = h.current(taskId);
+      h.clock.advance(100);
+      h.sm.loseAttempt(attempt, 'node n1 is down');
+
+      expect(h.hot.tasks.get(taskId)).toMatchObject({
+        state: 'pending', failures: 0, attempts: 1, currentAttemptId: null, node: null, reason: 'node n1 is down', notBefore: START + 100,
+      });
+      expect(h.hot.pending.has(taskId)).toBe(true);
+      expect(h.hot.attempts.size).toBe(0);
+      expect(node.allocatedCpuMillis).toBe(0);
+      expect(node.allocatedMemoryBytes).toBe(0);
+      expect(node.attemptIds.size).toBe(0);
+      expect(h.hot.jobs.get(job.id)?.counts).toEqual(counts({ pending: 1 }));
+
+      // Even with no retries left, the replacement runs and can succeed.
+      const next = h.place(taskId, node);
+      expect(next).toMatchObject({ id: `${taskId}.2`, epoch: 2 });
+      h.start(taskId);
+      h.finish(taskId, 'succeeded');
+      expect(await h.store.getTask(taskId)).toMatchObject({ state: 'succeeded', failures: 0, attempts: 2, epoch: 2 });
+      expect((await h.store.listAttempts(taskId)).map((a) => a.state)).toEqual(['lost', 'succeeded']);
+      const lost = (await h.events(job.id)).find((e) => e.type === 'attempt.lost');
+      expect(lost).toMatchObject({ attemptId: attempt.id, node: 'n1', data: { reason: 'node n1 is down' } });
+    });
+  });
+
+  describe('cancelJob', () => {
+    it('cancels pending, assigned and running tasks and stops their attempts', async () => {
+      const { job, tasks } = h.submit({ tasks: 4, resources: { cpu: 1, memory: '1Gi' } });
+      const [t0, t1, t2, t3] = tasks.map((t) => t.id) as [string, string, string, string];
+      h.run(t0, node, 'succeeded');
+      h.place(t1, node);
+      h.place(t2, node);
+      h.start(t2);
+      expect(node.allocatedCpuMillis).toBe(2000);
+
+      h.clock.advance(500);
+      const stopped = h.sm.cancelJob(job.id, 'cancelled by user');
+      expect(stopped.map((a) => a.id).sort()).toEqual([`${t1}.1`, `${t2}.1`]);
+      expect(node.allocatedCpuMillis).toBe(0);
+      expect(node.allocatedMemoryBytes).toBe(0);
+      expect(node.attemptIds.size).toBe(0);
+      expect(h.hot.jobs.has(job.id)).toBe(false);
+      expect(h.hot.tasks.size).toBe(0);
+      expect(h.hot.attempts.size).toBe(0);
+      expect(h.hot.pending.size).toBe(0);
+
+      expect(await h.store.getJob(job.id)).toMatchObject({ state: 'cancelled', reason: 'cancelled by user', finishedAt: START + 500 });
+      expect(await h.storedCounts(job.id)).toEqual(counts({ succeeded: 1, cancelled: 3 }));
+      for (const id of [t1, t2, t3]) expect(await h.store.getTask(id)).toMatchObject({ state: 'cancelled', reason: 'cancelled by user', finishedAt: START + 500 });
+      expect((await h.store.listAttempts(t2))[0]).toMatchObject({ state: 'cancelled', reason: 'cancelled by user' });
+      const types = await h.types(job.id);
+      expect(types.slice(-2)).toEqual(['job.cancel_requested', 'job.finished']);
+      const finished = (await h.events(job.id)).at(-1);
+      expect(finished?.data).toEqual({ state: 'cancelled', reason: 'cancelled by user', counts: counts({ succeeded: 1, cancelled: 3 }) });
+    });
+
+    it('cancels a job that never started', async () => {
+      const { job } = h.submit({ tasks: 2 });
+      expect(h.sm.cancelJob(job.id, 'no longer needed')).toEqual([]);
+      expect(await h.store.getJob(job.id)).toMatchObject({ state: 'cancelled', startedAt: null });
+      expect(await h.types(job.id)).toEqual(['job.submitted', 'job.cancel_requested', 'job.finished']);
+    });
+
+    it('refuses to cancel a finished or unknown job with a conflict', async () => {
+      const { job, tasks } = h.submit();
+      h.run(tasks[0]!.id, node, 'succeeded');
+      const seqBefore = h.hot.lastEventSeq;
+      for (const id of [job.id, 'nope-1']) {
+        expect(() => h.sm.cancelJob(id, 'x')).toThrow(AtollError);
+        try {
+          h.sm.cancelJob(id, 'x');
+        } catch (error) {
+          expect((error as AtollError).code).toBe('conflict');
+        }
+      }
+      expect(h.hot.lastEventSeq).toBe(seqBefore);
+    });
+  });
+
+  describe('node allocation', () => {
+    it('reserves each job\'s resources on placement and releases them when the attempt ends', () => {
+      const other = h.node('n2');
+      const small = h.submit({ name: 'small', tasks: 2, resources: { cpu: '250m', memory: '256Mi' } });
+      const big = h.submit({ name: 'big', resources: { cpu: 2, memory: '4Gi' } });
+      const [s0, s1] = small.tasks.map((t) => t.id) as [string, string];
+      const b0 = big.tasks[0]!.id;
+
+      h.place(s0, node);
+      h.place(b0, node);
+      h.place(s1, other);
+      expect([node.allocatedCpuMillis, node.allocatedMemoryBytes]).toEqual([2250, 256 * 2 ** 20 + 4 * 2 ** 30]);
+      expect([other.allocatedCpuMillis, other.allocatedMemoryBytes]).toEqual([250, 256 * 2 ** 20]);
+      expect([...node.attemptIds].sort()).toEqual([`${b0}.1`, `${s0}.1`]);
+
+      h.start(b0);
+      h.finish(b0, 'succeeded');
+      expect([node.allocatedCpuMillis, node.allocatedMemoryBytes]).toEqual([250, 256 * 2 ** 20]);
+
+      h.finish(s0, 'failed');
+      expect([node.allocatedCpuMillis, node.allocatedMemoryBytes]).toEqual([0, 0]);
+
+      h.sm.loseAttempt(h.current(s1), 'gone');
+      expect([other.allocatedCpuMillis, other.allocatedMemoryBytes]).toEqual([0, 0]);
+      expect(other.attemptIds.size).toBe(0);
+    });
+  });
+
+  describe('refusals and fencing', () => {
+    it('throws on an illegal transition', () => {
+      const { tasks } = h.submit();
+      const taskId = tasks[0]!.id;
+      h.place(taskId, node);
+      expect(() => h.place(taskId, node)).toThrow(/illegal task transition for demo-1\.0: assigned -> assigned/);
+      try {
+        h.place(taskId, node);
+      } catch (error) {
+        expect(error).toBeInstanceOf(AtollError);
+        expect((error as AtollError).code).toBe('internal');
+      }
+    });
+
+    // Known defect (reported, not fixed here): placeTask records the new attempt, adds it to the
+    // node and reserves its resources before moveTask refuses the transition, so after the throw
+    // above the node holds an allocation for an attempt no task points to, and that phantom
+    // attempt is committed with the next batch. Expected: a refused transition changes nothing.
+    it.todo('leaves hot state and the commit batch untouched when placeTask is refused');
+
+    it('refuses to place a task that is not active', () => {
+      const { tasks } = h.submit();
+      const taskId = tasks[0]!.id;
+      h.run(taskId, node, 'succeeded');
+      expect(() => h.place(taskId, node)).toThrow(`task ${taskId} is not active`);
+      expect(() => h.place('nope.0', node)).toThrow('task nope.0 is not active');
+    });
+
+    it('refuses a result for an attempt that already finished', () => {
+      const { tasks } = h.submit({ tasks: 2 });
+      const taskId = tasks[0]!.id;
+      h.place(taskId, node);
+      h.start(taskId);
+      const attempt = h.current(taskId);
+      h.finish(taskId, 'succeeded');
+      expect(() => h.sm.finishAttempt(attempt, resultFor(attempt, 'succeeded', START))).toThrow(AtollError);
+      expect(h.hot.jobs.get(tasks[0]!.jobId)?.counts).toEqual(counts({ succeeded: 1, pending: 1 }));
+    });
+
+    it('records an ignored result as an event without touching the task', async () => {
+      const { job, tasks } = h.submit({ retry: { attempts: 1, backoff: 0 } });
+      const taskId = tasks[0]!.id;
+      h.place(taskId, node);
+      const stale = h.current(taskId);
+      h.sm.loseAttempt(stale, 'gone');
+      h.place(taskId, node);
+      const before = h.hot.tasks.get(taskId);
+      h.sm.recordIgnoredResult('n1', resultFor(stale, 'succeeded', START), 'attempt is not current');
+      expect(h.hot.tasks.get(taskId)).toBe(before);
+      expect(h.hot.jobs.get(job.id)?.counts).toEqual(counts({ assigned: 1 }));
+      const ignored = (await h.events(job.id)).find((e) => e.type === 'attempt.result_ignored');
+      expect(ignored).toMatchObject({ jobId: job.id, attemptId: stale.id, node: 'n1', data: { epoch: 1, outcome: 'succeeded', reason: 'attempt is not current' } });
+    });
+
+    // Known defect (reported, not fixed here): transitions check the state of the record the
+    // caller passes, not the hot copy. loseAttempt(recordOfAnAttemptThatAlreadySucceeded)
+    // passes the check ("running" -> "lost"), emits attempt.lost and commits a patch that
+    // rewrites the stored attempt from succeeded to lost. ControlPlane always passes the hot
+    // copy today, so this is latent. Expected: refuse an attempt that is no longer active.
+    it.todo('refuses loseAttempt/markStarted for an attempt record that is no longer active');
+  });
+
+  describe('waiting reasons', () => {
+    it('records why tasks wait and forgets it once a task is placed', async () => {
+      const { job, tasks } = h.submit({ tasks: 2 });
+      const ids = tasks.map((t) => t.id);
+      h.sm.noteUnplaceable(job.id, ids, 'no node fits: 2 insufficient_cpu', { insufficient_cpu: 2 });
+      expect(h.hot.waitingReasons.get(ids[0]!)).toBe('no node fits: 2 insufficient_cpu');
+      h.place(ids[0]!, node);
+      expect(h.hot.waitingReasons.has(ids[0]!)).toBe(false);
+      expect(h.hot.waitingReasons.get(ids[1]!)).toBe('no node fits: 2 insufficient_cpu');
+      const event = (await h.events(job.id)).find((e) => e.type === 'task.unplaceable');
+      expect(event?.data).toEqual({ tasks: 2, message: 'no node fits: 2 insufficient_cpu', reasons: { insufficient_cpu: 2 } });
+    });
+  });
+});
+
+// ---- property: any legal sequence of operations keeps the invariants ----
+
+type Outcome = AttemptResult['outcome'];
+
+type Op =
+  | { readonly kind: 'place'; readonly task: number; readonly node: number }
+  | { readonly kind: 'start'; readonly task: number }
+  | { readonly kind: 'result'; readonly task: number; readonly outcome: Outcome; readonly reportStart: boolean }
+  /** A late or duplicate result from one of the task's earlier attempts. */
+  | { readonly kind: 'stale'; readonly task: number; readonly pick: number; readonly outcome: Outcome }
+  | { readonly kind: 'lose'; readonly task: number }
+  | { readonly kind: 'cancel'; readonly job: number }
+  | { readonly kind: 'tick'; readonly ms: number }
+  | { readonly kind: 'commit' };
+
+const outcomeArb = fc.constantFrom<Outcome>('succeeded', 'failed', 'failed', 'cancelled');
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('place' as const), task: fc.nat(), node: fc.nat() }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('start' as const), task: fc.nat() }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('result' as const), task: fc.nat(), outcome: outcomeArb, reportStart: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('stale' as const), task: fc.nat(), pick: fc.nat(), outcome: outcomeArb }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('lose' as const), task: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('cancel' as const), job: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 5000 }) }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'commit' as const }) },
+);
+
+const jobArb = fc.record({
+  tasks: fc.integer({ min: 1, max: 4 }),
+  attempts: fc.integer({ min: 0, max: 2 }),
+  cpu: fc.constantFrom('100m', '250m', '1'),
+  memory: fc.constantFrom('64Mi', '1Gi'),
+});
+
+const scenarioArb = fc.record({
+  jobs: fc.array(jobArb, { minLength: 1, maxLength: 3 }),
+  nodes: fc.integer({ min: 1, max: 3 }),
+  ops: fc.array(opArb, { maxLength: 80 }),
+  seed: fc.nat(),
+});
+
+const ACTIVE: readonly TaskState[] = ['pending', 'assigned', 'running'];
+
+/** What must hold in memory after every operation. */
+function checkHotInvariants(h: Harness, jobIds: readonly string[]): void {
+  for (const id of jobIds) {
+    const live = h.hot.jobs.get(id);
+    if (!live) continue;
+    const c = live.counts;
+    expect(c.pending + c.assigned + c.running + c.succeeded + c.failed + c.cancelled).toBe(live.record.taskCount);
+    const active = [...h.hot.tasks.values()].filter((t) => t.jobId === id);
+    for (const state of ACTIVE) expect(c[state], `${id} ${state}`).toBe(active.filter((t) => t.state === state).length);
+  }
+  const pendingIds = [...h.hot.tasks.values()].filter((t) => t.state === 'pending').map((t) => t.id).sort();
+  expect([...h.hot.pending].sort()).toEqual(pendingIds);
+
+  // Every active attempt is its task's current attempt, in the matching state.
+  for (const attempt of h.hot.attempts.values()) {
+    const task = h.hot.tasks.get(attempt.taskId);
+    expect(task?.currentAttemptId).toBe(attempt.id);
+    expect(task?.state).toBe(attempt.state);
+    expect(task?.epoch).toBe(attempt.epoch);
+  }
+  for (const task of h.hot.tasks.values()) {
+    if (task.state === 'pending') expect(task.currentAttemptId).toBeNull();
+    else expect(h.hot.attempts.has(task.currentAttemptId ?? '')).toBe(true);
+  }
+
+  // Node allocations equal the sum of their active attempts' resources.
+  for (const live of h.hot.nodes.values()) {
+    const mine = [...h.hot.attempts.values()].filter((a) => a.node === live.record.name);
+    const spec = (a: AttemptRecord) => h.hot.jobs.get(a.jobId)?.record.spec.resources ?? { cpu: Number.NaN, memory: Number.NaN };
+    expect([...live.attemptIds].sort()).toEqual(mine.map((a) => a.id).sort());
+    expect(live.allocatedCpuMillis).toBe(mine.reduce((sum, a) => sum + spec(a).cpu, 0));
+    expect(live.allocatedMemoryBytes).toBe(mine.reduce((sum, a) => sum + spec(a).memory, 0));
+  }
+}
+
+/** What must hold in the store once everything is committed. */
+async function checkStoreInvariants(h: Harness, submitted: readonly Submitted[]): Promise<void> {
+  await h.sm.committed();
+  const events = await h.store.listEvents({ afterSeq: 0, limit: 10_000 });
+  expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+  expect(h.hot.lastEventSeq).toBe(events.length);
+
+  const stored = await h.store.countTasksByState(submitted.map((s) => s.job.id));
+  for (const { job, tasks } of submitted) {
+    const c = stored.get(job.id)!;
+    expect(c.pending + c.assigned + c.running + c.succeeded + c.failed + c.cancelled).toBe(job.taskCount);
+    const record = await h.store.getJob(job.id);
+    const live = h.hot.jobs.get(job.id);
+    const jobEvents = events.filter((e) => e.jobId === job.id);
+    expect(jobEvents.filter((e) => e.type === 'job.submitted')).toHaveLength(1);
+    const finished = jobEvents.filter((e) => e.type === 'job.finished');
+    if (live) {
+      expect(c).toEqual(live.counts);
+      expect(record).toEqual(live.record);
+      expect(finished).toHaveLength(0);
+    } else {
+      expect(c.pending + c.assigned + c.running).toBe(0);
+      expect(finished).toHaveLength(1);
+      expect(finished[0]?.data).toMatchObject({ state: record?.state, counts: c });
+      if (record?.state === 'succeeded') expect(c.succeeded).toBe(job.taskCount);
+      if (record?.state === 'failed') expect(record.reason).toMatch(new RegExp(`^${c.failed + c.cancelled} of ${job.taskCount} tasks did not succeed`));
+      if (record?.state === 'cancelled') expect(jobEvents.some((e) => e.type === 'job.cancel_requested')).toBe(true);
+    }
+
+    for (const { id } of tasks) {
+      const task = await h.store.getTask(id);
+      const hotTask = h.hot.tasks.get(id);
+      if (hotTask) expect(task).toEqual(hotTask);
+      const attempts = await h.store.listAttempts(id);
+      expect(attempts.map((a) => a.epoch)).toEqual(attempts.map((_, i) => i + 1));
+      expect(task?.attempts).toBe(attempts.length);
+      expect(task?.failures).toBe(attempts.filter((a) => a.state === 'failed').length);
+      for (const attempt of attempts) {
+        const hotAttempt = h.hot.attempts.get(attempt.id);
+        if (hotAttempt) expect(attempt).toEqual(hotAttempt);
+      }
+
+      // A task completes at most once, and only through an accepted result.
+      const succeededResults = events.filter((e) => e.type === 'attempt.finished' && e.taskId === id && e.data.outcome === 'succeeded');
+      expect(succeededResults.length).toBeLessThanOrEqual(1);
+      expect(attempts.filter((a) => a.state === 'succeeded').length).toBe(succeededResults.length);
+      expect(task?.state === 'succeeded').toBe(succeededResults.length === 1);
+
+      // Every attempt's life is in the event log.
+      for (const attempt of attempts) {
+        const mine = events.filter((e) => e.attemptId === attempt.id && e.type !== 'attempt.result_ignored');
+        expect(mine.filter((e) => e.type === 'task.placed')).toHaveLength(1);
+        expect(mine.filter((e) => e.type === 'attempt.started').length).toBe(attempt.startedAt === null ? 0 : 1);
+        const ends = mine.filter((e) => e.type === 'attempt.finished' || e.type === 'attempt.lost');
+        if (attempt.state === 'assigned' || attempt.state === 'running') expect(ends).toHaveLength(0);
+        else if (attempt.state === 'lost') expect(ends.map((e) => e.type)).toEqual(['attempt.lost']);
+        else if (ends.length === 1) expect(ends[0]?.data.outcome).toBe(attempt.state);
+        else {
+          // Stopped because its job was cancelled: the job's cancel event covers it.
+          expect(attempt.state).toBe('cancelled');
+          expect(ends).toHaveLength(0);
+          expect(jobEvents.some((e) => e.type === 'job.cancel_requested')).toBe(true);
+        }
+      }
+    }
+  }
+}
+
+describe('StateMachine property: legal operation sequences keep the invariants', () => {
+  it('holds for random jobs, nodes and operations', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async ({ jobs, nodes, ops, seed }) => {
+        const h = await Harness.open(seededRandom(seed));
+        try {
+          const liveNodes = Array.from({ length: nodes }, (_, i) => h.node(`n${i}`));
+          const submitted = jobs.map((j, i) =>
+            h.submit({ name: `job${i}`, tasks: j.tasks, retry: { attempts: j.attempts, backoff: '1s' }, resources: { cpu: j.cpu, memory: j.memory } }),
+          );
+          const taskIds = submitted.flatMap((s) => s.tasks.map((t) => t.id));
+          const jobIds = submitted.map((s) => s.job.id);
+          const issued = new Map<string, AttemptRecord[]>();
+
+          /** The control plane's fencing: only the current attempt with its epoch may complete a task. */
+          const deliver = (attemptRecord: AttemptRecord, result: AttemptResult): void => {
+            const attempt = h.hot.attempts.get(result.attemptId);
+            const current = attempt && attempt.epoch === result.epoch && h.hot.tasks.get(attempt.taskId)?.currentAttemptId === attempt.id;
+            if (attempt && current) h.sm.finishAttempt(attempt, result);
+            else h.sm.recordIgnoredResult(attemptRecord.node, result, 'attempt is not current');
+          };
+
+          for (const op of ops) {
+            const taskId = taskIds[('task' in op ? op.task : 0) % taskIds.length]!;
+            const task = h.hot.tasks.get(taskId);
+            const attempt = task?.currentAttemptId ? h.hot.attempts.get(task.currentAttemptId) : undefined;
+            switch (op.kind) {
+              case 'place':
+                if (task?.state === 'pending') {
+                  const placed = h.place(taskId, liveNodes[op.node % liveNodes.length]!);
+                  issued.set(taskId, [...(issued.get(taskId) ?? []), placed]);
+                }
+                break;
+              case 'start':
+                if (attempt?.state === 'assigned') h.sm.markStarted(attempt, h.clock.now());
+                break;
+              case 'result':
+                if (attempt) {
+                  deliver(attempt, resultFor(attempt, op.outcome, h.clock.now(), op.reportStart ? {} : { startedAt: attempt.startedAt }));
+                }
+                break;
+              case 'stale': {
+                const earlier = issued.get(taskId) ?? [];
+                const old = earlier[op.pick % Math.max(1, earlier.length)];
+                if (old) deliver(old, resultFor(old, op.outcome, h.clock.now()));
+                break;
+              }
+              case 'lose':
+                if (attempt) h.sm.loseAttempt(attempt, 'node is down');
+                break;
+              case 'cancel': {
+                const jobId = jobIds[op.job % jobIds.length]!;
+                if (h.hot.jobs.has(jobId)) h.sm.cancelJob(jobId, 'cancelled by test');
+                break;
+              }
+              case 'tick':
+                h.clock.advance(op.ms);
+                break;
+              case 'commit':
+                await checkStoreInvariants(h, submitted);
+                break;
+            }
+            checkHotInvariants(h, jobIds);
+          }
+          await checkStoreInvariants(h, submitted);
+          expect(h.fatal).toEqual([]);
+        } finally {
+          await h.close();
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});

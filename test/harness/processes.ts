@@ -1,0 +1,140 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { AtollClient } from '../../src/client/client.js';
+
+// Real processes for integration tests and benchmarks: `atoll server` and `atoll agent` from the
+// built CLI, on loopback, with random ports and temporary data dirs.
+
+/** The package root, found from here both in the sources and in dist/ (benchmarks run compiled). */
+function packageRoot(): string {
+  let dir = import.meta.dirname;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${import.meta.dirname}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+export const ATOLL_BIN = join(packageRoot(), 'bin', 'atoll.js');
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `atoll-${prefix}-`));
+}
+
+/** A free loopback port (the OS picks; the socket is closed before the port is used). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+export interface Proc {
+  readonly child: ChildProcess;
+  output(): string;
+  /** Resolves with the exit code (or signal) once the process has exited. */
+  exited(): Promise<number | string>;
+  kill(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export function startProcess(args: readonly string[], options: { env?: NodeJS.ProcessEnv; nodeArgs?: readonly string[]; cwd?: string } = {}): Proc {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ATOLL_BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exit = new Promise<number | string>((r) => child.once('exit', (code, signal) => r(code ?? signal ?? 'unknown')));
+  return {
+    child,
+    output: () => output,
+    exited: () => exit,
+    kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exit;
+    },
+  };
+}
+
+export interface ServerProc extends Proc {
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly adminToken: string;
+  readonly joinToken: string;
+  readonly client: AtollClient;
+}
+
+export async function startServer(options: { dataDir?: string; port?: number; extraArgs?: readonly string[]; nodeArgs?: readonly string[] } = {}): Promise<ServerProc> {
+  const dataDir = options.dataDir ?? tempDir('server');
+  const port = options.port ?? (await freePort());
+  const proc = startProcess(['server', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', ...(options.extraArgs ?? [])], {
+    ...(options.nodeArgs ? { nodeArgs: options.nodeArgs } : {}),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => {
+    if (proc.child.exitCode !== null) throw new Error(`server exited early:\n${proc.output()}`);
+    return (await fetch(`${url}/healthz`).then((r) => r.ok).catch(() => false)) || undefined;
+  }, 20_000, 'server to answer /healthz');
+  const adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+  const joinToken = readFileSync(join(dataDir, 'join.token'), 'utf8').trim();
+  return { ...proc, url, port, dataDir, adminToken, joinToken, client: new AtollClient({ server: url, token: adminToken }) };
+}
+
+export interface AgentSpec {
+  readonly name: string;
+  readonly cpu?: string;
+  readonly memory?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly extraArgs?: readonly string[];
+}
+
+export function startAgent(serverUrl: string, joinToken: string, spec: AgentSpec, dataDir = tempDir(`agent-${spec.name}`)): Proc & { dataDir: string } {
+  const labels = Object.entries(spec.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+  const proc = startProcess([
+    'agent', '--server', serverUrl, '--join-token', joinToken, '--data-dir', dataDir, '--name', spec.name,
+    '--provider', 'local', '--region', 'test', '--jurisdiction', 'DE', '--geo', '50.1,8.7',
+    '--cpu', spec.cpu ?? '4', '--memory', spec.memory ?? '8Gi', '--log-level', 'warn', ...labels, ...(spec.extraArgs ?? []),
+  ]);
+  return { ...proc, dataDir };
+}
+
+/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs` naming what it waited for. */
+export async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+      if (error instanceof Error && error.message.startsWith('server exited early')) throw error;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}
+
+export async function waitForReadyNodes(client: AtollClient, count: number, timeoutMs = 20_000): Promise<void> {
+  await waitFor(async () => ((await client.listNodes({ state: 'ready' })).items.length >= count ? true : undefined), timeoutMs, `${count} ready nodes`);
+}
+
+export async function waitForJobEnd(client: AtollClient, jobId: string, timeoutMs = 60_000) {
+  return waitFor(async () => {
+    const job = await client.getJob(jobId);
+    return job.finishedAt !== null ? job : undefined;
+  }, timeoutMs, `job ${jobId} to finish`);
+}
