@@ -18,8 +18,9 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
     const file = join(dir, name);
     return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
   };
-  const server = flags.server ?? env.ATOLL_SERVER ?? fromFile(SERVER_URL_FILE) ?? 'http://127.0.0.1:7700';
-  const token = flags.token ?? env.ATOLL_TOKEN ?? fromFile('admin.token');
+  // An empty variable counts as unset, as in most shells' `${VAR:-default}`.
+  const server = flags.server ?? (env.ATOLL_SERVER || undefined) ?? fromFile(SERVER_URL_FILE) ?? 'http://127.0.0.1:7700';
+  const token = flags.token ?? (env.ATOLL_TOKEN || undefined) ?? fromFile('admin.token');
   if (!token) {
     throw new AtollError(
       'unauthorized',

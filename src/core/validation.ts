@@ -29,8 +29,13 @@ function describeIssue(issue: z.core.$ZodIssue): FieldProblem[] {
         path: formatPath([...issue.path, key]),
         message: 'unknown field; remove it or check its spelling',
       }));
-    case 'invalid_type':
-      return [{ path, message: `expected ${issue.expected}, got ${describeValue(input)}` }];
+    case 'invalid_type': {
+      // A schema may carry its own wording (`expected a list of arguments like [...]`); keep it.
+      const expected = issue.message.startsWith('Invalid input') ? `expected ${issue.expected}` : issue.message;
+      return [{ path, message: `${expected}, got ${describeValue(input)}` }];
+    }
+    case 'invalid_key':
+      return [{ path, message: `${issue.issues.map((i) => i.message).join('; ')}, got ${describeValue(input)}` }];
     case 'invalid_value':
       return [{ path, message: `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(input)}` }];
     case 'invalid_union':

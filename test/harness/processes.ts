@@ -101,10 +101,11 @@ export interface AgentSpec {
   readonly extraArgs?: readonly string[];
 }
 
+/** An agent process; an empty joinToken starts it on the credential saved in dataDir alone. */
 export function startAgent(serverUrl: string, joinToken: string, spec: AgentSpec, dataDir = tempDir(`agent-${spec.name}`)): Proc & { dataDir: string } {
   const labels = Object.entries(spec.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
   const proc = startProcess([
-    'agent', '--server', serverUrl, '--join-token', joinToken, '--data-dir', dataDir, '--name', spec.name,
+    'agent', '--server', serverUrl, ...(joinToken ? ['--join-token', joinToken] : []), '--data-dir', dataDir, '--name', spec.name,
     '--provider', 'local', '--region', 'test', '--jurisdiction', 'DE', '--geo', '50.1,8.7',
     '--cpu', spec.cpu ?? '4', '--memory', spec.memory ?? '8Gi', '--log-level', 'warn', ...labels, ...(spec.extraArgs ?? []),
   ]);

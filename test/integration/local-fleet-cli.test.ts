@@ -1,0 +1,111 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import type { JobView, NodeRecord, TaskRecord } from '../../src/core/types.js';
+import { ATOLL_BIN, freePort, startProcess, tempDir, waitFor, type Proc } from '../harness/processes.js';
+
+const REPO = join(ATOLL_BIN, '..', '..');
+const FLEET = join(REPO, 'examples', 'fleet.yaml');
+const HELLO = join(REPO, 'examples', 'jobs', 'hello.yaml');
+
+/** Runs the CLI in `cwd` the way a user would, finding server and token in ./.atoll/. */
+function atoll(cwd: string, args: readonly string[]): { code: number; stdout: string; stderr: string } {
+  try {
+    const stdout = execFileSync(process.execPath, [ATOLL_BIN, ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ATOLL_SERVER: '', ATOLL_TOKEN: '' } });
+    return { code: 0, stdout, stderr: '' };
+  } catch (error) {
+    const e = error as { status: number; stdout: string; stderr: string };
+    return { code: e.status, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function json<T>(cwd: string, args: readonly string[]): T {
+  const result = atoll(cwd, [...args, '-o', 'json']);
+  expect(result.code, result.stderr).toBe(0);
+  return JSON.parse(result.stdout) as T;
+}
+
+function fleetProcesses(dataDir: string): number {
+  const out = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+  return out.split('\n').filter((line) => line.includes(dataDir) && line.includes('atoll.js')).length;
+}
+
+describe('atoll up and the CLI, as a new user runs them', () => {
+  const cwd = tempDir('up');
+  const dataDir = join(cwd, '.atoll');
+  let up: Proc | undefined;
+
+  afterAll(async () => {
+    await up?.kill('SIGINT');
+  });
+
+  const startUp = async (port: number) => {
+    const proc = startProcess(['up', '--fleet', FLEET, '--port', String(port)], { cwd, env: { ATOLL_SERVER: '', ATOLL_TOKEN: '' } });
+    await waitFor(() => (proc.output().includes('nodes are up') ? true : undefined), 45_000, `atoll up to start:\n${proc.output()}`);
+    return proc;
+  };
+
+  it('starts a control plane, eight agents and the example job, and the CLI drives it', async () => {
+    const port = await freePort();
+    up = await startUp(port);
+    expect(up.output()).toContain('npx atoll run examples/jobs/hello.yaml --wait');
+
+    const nodes = json<NodeRecord[]>(cwd, ['nodes']);
+    expect(nodes).toHaveLength(8);
+    for (const node of nodes) {
+      expect(node).toMatchObject({ state: 'ready' });
+      expect(node.provider).toBeTruthy();
+      expect(node.region).toBeTruthy();
+      expect(node.jurisdiction).toMatch(/^[A-Z]{2}$/);
+    }
+    expect(new Set(nodes.map((n) => n.provider))).toEqual(new Set(['aws', 'gcp', 'hetzner', 'azure', 'edge']));
+    const table = atoll(cwd, ['nodes']).stdout;
+    expect(table.split('\n')[0]).toMatch(/^NAME\s+STATE\s+PROVIDER\s+REGION/);
+    expect(table).toContain('edge-paris-shop-11');
+
+    const [example] = json<JobView[]>(cwd, ['jobs']);
+    expect(example?.name).toBe('hello');
+    await waitFor(() => (json<JobView>(cwd, ['job', example!.id]).state === 'succeeded' ? true : undefined), 30_000, 'the example job');
+
+    const run = atoll(cwd, ['run', HELLO, '--wait']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/state:\s+succeeded/);
+    const jobId = /job:\s+(\S+)/.exec(run.stdout)![1]!;
+
+    const tasks = json<TaskRecord[]>(cwd, ['tasks', jobId]);
+    expect(tasks).toHaveLength(24);
+    for (const task of tasks) {
+      expect(Object.keys(task)).toEqual(expect.arrayContaining(['id', 'index', 'state', 'node', 'attempts']));
+      expect(task.state).toBe('succeeded');
+    }
+    const yamlTasks = parseYaml(atoll(cwd, ['tasks', jobId, '-o', 'yaml']).stdout) as TaskRecord[];
+    expect(yamlTasks.map((t) => t.id)).toEqual(tasks.map((t) => t.id));
+
+    const task = tasks[7]!;
+    expect(atoll(cwd, ['logs', task.id]).stdout).toBe(`hello from task 7 of ${jobId} on ${task.node}\n`);
+    expect(atoll(cwd, ['logs', task.id, '--follow']).stdout).toBe(`hello from task 7 of ${jobId} on ${task.node}\n`);
+    const explained = atoll(cwd, ['task', task.id]);
+    expect(explained.stdout).toContain(`placement: ${task.node}`);
+
+    const schema = JSON.parse(atoll(cwd, ['schema', 'job']).stdout) as { properties: Record<string, unknown> };
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['name', 'tasks', 'command', 'resources', 'constraints', 'retry', 'timeout']));
+
+    const failing = atoll(cwd, ['job', 'no-such-job']);
+    expect(failing.code).toBe(1);
+    expect(failing.stderr).toContain('job "no-such-job" does not exist');
+  });
+
+  it('stops every process on Ctrl-C and keeps the state for the next start', async () => {
+    expect(fleetProcesses(dataDir)).toBe(9);
+    up!.child.kill('SIGINT');
+    expect(await up!.exited()).toBe(0);
+    expect(fleetProcesses(dataDir)).toBe(0);
+
+    up = await startUp(await freePort());
+    const jobs = json<JobView[]>(cwd, ['jobs']);
+    expect(jobs.map((j) => j.state)).toEqual(['succeeded', 'succeeded']);
+    expect(up.output()).not.toContain('example job');
+    expect(json<NodeRecord[]>(cwd, ['nodes']).filter((n) => n.state === 'ready')).toHaveLength(8);
+  });
+});
