@@ -42,11 +42,8 @@ describe('readSse', () => {
     { name: 'unknown fields are ignored', body: 'retry: 1000\nfoo: bar\ndata: z\n\n', expected: [msg('z')] },
     { name: 'CRLF line endings', body: 'event: e\r\nid: 7\r\ndata: a\r\ndata: b\r\n\r\n', expected: [msg('a\nb', 'e', '7')] },
     { name: 'extra blank lines between messages', body: 'data: 1\n\n\n\ndata: 2\n\n', expected: [msg('1'), msg('2')] },
-    {
-      name: 'event and id reset between messages',
-      body: 'event: special\nid: 1\ndata: a\n\ndata: b\n\n',
-      expected: [msg('a', 'special', '1'), msg('b')],
-    },
+    { name: 'the event type resets between messages', body: 'event: special\ndata: a\n\ndata: b\n\n', expected: [msg('a', 'special'), msg('b')] },
+    { name: 'each message carries its own id', body: 'id: 1\ndata: a\n\nid: 2\ndata: b\n\n', expected: [msg('a', 'message', '1'), msg('b', 'message', '2')] },
     { name: 'an unterminated last message is dropped', body: 'data: done\n\ndata: partial\n', expected: [msg('done')] },
     { name: 'empty body', body: '', expected: [] },
   ])('$name', async ({ body, expected }) => {

@@ -21,7 +21,7 @@ export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator
         if (data.length > 0) yield { event, data: data.join('\n'), id };
         event = 'message';
         data = [];
-        id = undefined;
+        // Per the SSE standard the last event id carries over to later messages that set none.
       } else if (!line.startsWith(':')) {
         const colon = line.indexOf(':');
         const field = colon < 0 ? line : line.slice(0, colon);

@@ -104,8 +104,8 @@ describe('parseJobSpec: refusals name the field', () => {
     { name: 'cpu is zero', input: spec({ resources: { cpu: 0 } }), path: 'resources.cpu', message: 'cpu must be more than 0' },
     { name: 'cpu rounds to zero', input: spec({ resources: { cpu: 0.0001 } }), path: 'resources.cpu', message: 'cpu must be more than 0' },
     { name: 'cpu is huge', input: spec({ resources: { cpu: 2000 } }), path: 'resources.cpu', message: /<=1024000/ },
-    { name: 'command is a string', input: spec({ command: 'echo hello' }), path: 'command', message: 'expected array, got "echo hello"' },
-    { name: 'command is missing', input: { name: 'hello' }, path: 'command', message: /expected array, got nothing|list of arguments/ },
+    { name: 'command is a string', input: spec({ command: 'echo hello' }), path: 'command', message: 'expected a list of arguments like ["echo", "hello"], got "echo hello"' },
+    { name: 'command is missing', input: { name: 'hello' }, path: 'command', message: 'expected a list of arguments like ["echo", "hello"], got nothing' },
     { name: 'command is empty', input: spec({ command: [] }), path: 'command', message: 'expected at least the program to run' },
     { name: 'command has an empty argument', input: spec({ command: ['echo', ''] }), path: 'command[1]', message: /expected string to have >=1 characters/ },
     { name: 'command has a number', input: spec({ command: ['sleep', 5] }), path: 'command[1]', message: 'expected string, got number 5' },
@@ -124,8 +124,8 @@ describe('parseJobSpec: refusals name the field', () => {
     { name: 'DoesNotExist with values', input: spec({ constraints: [{ key: 'gpu', operator: 'Exists' }, { key: 'spot', operator: 'DoesNotExist', values: [] }] }), path: 'constraints[1].values', message: 'operator DoesNotExist takes no values' },
     { name: 'unknown operator', input: spec({ constraints: [{ key: 'tier', operator: 'Like', values: ['g'] }] }), path: 'constraints[0].operator', message: 'expected one of "In", "NotIn", "Exists", "DoesNotExist", got "Like"' },
     { name: 'empty constraint key', input: spec({ constraints: [{ key: '', operator: 'Exists' }] }), path: 'constraints[0].key', message: /.+/ },
-    { name: 'env key starts with a digit', input: spec({ env: { '1BAD': 'x' } }), path: 'env.1BAD', message: /.+/ },
-    { name: 'env key has a dash', input: spec({ env: { 'MY-VAR': 'x' } }), path: 'env.MY-VAR', message: /.+/ },
+    { name: 'env key starts with a digit', input: spec({ env: { '1BAD': 'x' } }), path: 'env.1BAD', message: 'expected an environment variable name like MY_VAR, got "1BAD"' },
+    { name: 'env key has a dash', input: spec({ env: { 'MY-VAR': 'x' } }), path: 'env.MY-VAR', message: 'expected an environment variable name like MY_VAR, got "MY-VAR"' },
     { name: 'env value is a number', input: spec({ env: { PORT: 8080 } }), path: 'env.PORT', message: 'expected string, got number 8080' },
     { name: 'retry attempts negative', input: spec({ retry: { attempts: -1 } }), path: 'retry.attempts', message: /expected number to be >=0/ },
     { name: 'retry attempts too many', input: spec({ retry: { attempts: 51 } }), path: 'retry.attempts', message: /expected number to be <=50/ },
@@ -177,11 +177,13 @@ describe('parseJobSpec: refusals name the field', () => {
     expect(paths(error.problems)).toEqual(['constraints[2].values']);
   });
 
-  // Known defect (reported, not fixed here): zod reports a bad record key as an `invalid_key`
-  // issue whose own message is "Invalid key in record"; validation.ts shows that and drops the
-  // nested message job-spec.ts defines, so users never see "expected an environment variable
-  // name like MY_VAR" (invariant 5: every refusal says what to do).
-  it.todo('says "expected an environment variable name like MY_VAR" for env key 1BAD (today: "Invalid key in record")');
+  it('names every bad env key with what a good one looks like', () => {
+    const error = refusal(spec({ env: { GOOD: 'x', '1BAD': 'y', 'NO SPACE': 'z' } }));
+    expect(error.problems).toEqual([
+      { path: 'env.1BAD', message: 'expected an environment variable name like MY_VAR, got "1BAD"' },
+      { path: 'env.NO SPACE', message: 'expected an environment variable name like MY_VAR, got "NO SPACE"' },
+    ]);
+  });
 });
 
 describe('formatPath', () => {

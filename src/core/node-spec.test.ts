@@ -86,8 +86,8 @@ describe('parseNodeSpec: refused', () => {
     { name: 'negative price', input: node({ priceHour: -1 }), path: 'priceHour', message: />=0/ },
     { name: 'absurd price', input: node({ priceHour: 10_001 }), path: 'priceHour', message: /<=10000/ },
     { name: 'empty provider', input: node({ provider: '' }), path: 'provider' },
-    { name: 'label key starting with a dash', input: node({ labels: { '-x': 'a' } }), path: 'labels.-x' },
-    { name: 'label key with a space', input: node({ labels: { 'my tier': 'a' } }), path: 'labels.my tier' },
+    { name: 'label key starting with a dash', input: node({ labels: { '-x': 'a' } }), path: 'labels.-x', message: 'expected a label key like tier or example.com/tier, got "-x"' },
+    { name: 'label key with a space', input: node({ labels: { 'my tier': 'a' } }), path: 'labels.my tier', message: /expected a label key like tier/ },
     { name: 'label value not a string', input: node({ labels: { tier: 1 } }), path: 'labels.tier', message: 'expected string, got number 1' },
   ])('$name', ({ input, path, message }) => {
     const error = refusal(input);

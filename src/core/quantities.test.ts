@@ -202,10 +202,11 @@ describe('formatCpu', () => {
     expect(parseCpuMillis(formatCpu(millis))).toBe(millis);
   });
 
-  // Known defect (reported, not fixed here): values that are not a multiple of 10 millicores
-  // print with a stray trailing zero or round away: formatCpu(1) is "0.0", formatCpu(999) is
-  // "1.0" while formatCpu(1000) is "1", and formatCpu(1234) is "1.23".
-  it.todo('prints 1m, 5m and 999m so they parse back (today: "0.0", "0.01", "1.0")');
+  it.each([1, 5, 10, 999, 1234, 2001])('prints %i millicores so they parse back exactly', (millis) => {
+    const printed = formatCpu(millis);
+    expect(printed).not.toMatch(/\.\d*0$/);
+    expect(parseCpuMillis(printed)).toBe(millis);
+  });
 });
 
 describe('formatDuration', () => {
@@ -228,9 +229,12 @@ describe('formatDuration', () => {
     expect(formatDuration(ms)).toBe(expected);
   });
 
-  // Known defect (reported, not fixed here): rounding the seconds can carry into the next
-  // minute without carrying it: formatDuration(119_500) is "1m60s" (expected "2m0s") and
-  // formatDuration(3_599_500) is "59m60s"; formatDuration(59_999) is "60.0s" and
-  // formatDuration(9_999) is "10.00s".
-  it.todo('never prints 60 seconds (119_500 ms should be "2m0s", today "1m60s")');
+  it.each<{ ms: number; expected: string }>([
+    { ms: 119_500, expected: '2m0s' },
+    { ms: 3_599_500, expected: '1h0m' },
+    { ms: 59_999, expected: '1m0s' },
+    { ms: 9_999, expected: '10.0s' },
+  ])('carries rounding into the next unit: $ms -> $expected', ({ ms, expected }) => {
+    expect(formatDuration(ms)).toBe(expected);
+  });
 });

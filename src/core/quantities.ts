@@ -59,15 +59,21 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)}${units[unit]}`;
 }
 
+/** Cores as they parse back: whole cores plain (`2`), fractions to the millicore (`0.5`, `1.234`). */
 export function formatCpu(millis: number): string {
-  return millis % 1000 === 0 ? String(millis / 1000) : (millis / 1000).toFixed(2).replace(/0$/, '');
+  const whole = Math.round(millis);
+  if (whole % 1000 === 0) return String(whole / 1000);
+  return (whole / 1000).toFixed(3).replace(/0+$/, '');
 }
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
-  const minutes = Math.floor(ms / 60_000);
-  const seconds = Math.round((ms % 60_000) / 1000);
-  if (minutes < 60) return `${minutes}m${seconds}s`;
-  return `${Math.floor(minutes / 60)}h${minutes % 60}m`;
+  // Round first, then split, so 59.999 s never prints as "60.0s" nor 119.5 s as "1m60s".
+  if (ms < 10_000 && Math.round(ms / 10) < 1000) return `${(Math.round(ms / 10) / 100).toFixed(2)}s`;
+  if (ms < 60_000 && Math.round(ms / 100) < 600) return `${(Math.round(ms / 100) / 10).toFixed(1)}s`;
+  const totalSeconds = Math.round(ms / 1000);
+  const minutes = Math.floor(totalSeconds / 60);
+  if (minutes < 60) return `${minutes}m${totalSeconds % 60}s`;
+  const totalMinutes = Math.round(ms / 60_000);
+  return `${Math.floor(totalMinutes / 60)}h${totalMinutes % 60}m`;
 }

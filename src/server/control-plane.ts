@@ -32,6 +32,7 @@ export interface AgentLink {
   close(code: number, reason: string): void;
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How often a node's last-seen time and usage are written through while it is healthy. */
 const NODE_SEEN_PERSIST_MS = 30_000;
 
@@ -414,7 +415,8 @@ export class ControlPlane {
   private armRetryTimer(earliest: number, now: number): void {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    if (Number.isFinite(earliest)) this.retryTimer = setTimeout(() => this.requestSchedule(), Math.max(1, earliest - now));
+    // Node fires at once for delays past 2^31-1 ms; wake at that horizon and look again instead.
+    if (Number.isFinite(earliest)) this.retryTimer = setTimeout(() => this.requestSchedule(), Math.min(MAX_TIMER_MS, Math.max(1, earliest - now)));
   }
 
   private assignmentFor(attempt: AttemptRecord): AttemptAssignment {

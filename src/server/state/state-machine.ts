@@ -18,6 +18,9 @@ import { emptyCounts } from '../../store/store.js';
 import type { CommitQueue } from './commit-queue.js';
 import { type HotState, type LiveJob, type LiveNode, newLiveNode } from './hot-state.js';
 
+/** No retry waits longer than this, however many failures doubled it. */
+export const MAX_RETRY_BACKOFF_MS = 60 * 60 * 1000;
+
 /** Stored log bytes per attempt; the agent caps each stream too, this guards the store. */
 export const MAX_LOG_BYTES_PER_ATTEMPT = 2 * 2 ** 20;
 
@@ -99,6 +102,8 @@ export class StateMachine {
   placeTask(taskId: string, node: LiveNode, explanation: Explanation): AttemptRecord {
     const task = this.requireTask(taskId);
     const job = this.requireLiveJob(task.jobId);
+    // Check before any side effect: a refused placement must leave no attempt or reservation behind.
+    if (!canTransition(TASK_TRANSITIONS, task.state, 'assigned')) throw illegal('task', task.id, task.state, 'assigned');
     const epoch = task.epoch + 1;
     const now = this.clock.now();
     const attempt: AttemptRecord = {
@@ -116,8 +121,10 @@ export class StateMachine {
     return attempt;
   }
 
-  markStarted(attempt: AttemptRecord, startedAt: number): void {
-    if (attempt.state !== 'assigned') return;
+  /** Idempotent: a start reported twice, or for an attempt no longer active, changes nothing. */
+  markStarted(given: AttemptRecord, startedAt: number): void {
+    const attempt = this.hot.attempts.get(given.id);
+    if (attempt?.state !== 'assigned') return;
     this.moveAttempt(attempt, 'running', { startedAt });
     const task = this.requireTask(attempt.taskId);
     this.moveTask(task, 'running', { startedAt: task.startedAt ?? startedAt });
@@ -134,7 +141,7 @@ export class StateMachine {
     const now = this.clock.now();
     const task = this.requireTask(attempt.taskId);
     const live = this.requireLiveJob(task.jobId);
-    if (attempt.state === 'assigned' && result.startedAt !== null) this.markStarted(attempt, result.startedAt);
+    if (this.requireAttempt(attempt.id).state === 'assigned' && result.startedAt !== null) this.markStarted(attempt, result.startedAt);
     const current = this.requireAttempt(attempt.id);
     const state: AttemptState = result.outcome;
     this.moveAttempt(current, state, {
@@ -155,8 +162,9 @@ export class StateMachine {
       const retry = live.record.spec.retry;
       const why = result.reason ?? 'failed';
       if (failures <= retry.attempts) {
-        // Exponential backoff with full jitter in [0.5, 1.0) of the nominal delay.
-        const delay = Math.round(retry.backoff * 2 ** (failures - 1) * (0.5 + this.random() / 2));
+        // Exponential backoff, capped, with jitter in [0.5, 1.0) of the nominal delay.
+        const nominal = Math.min(retry.backoff * 2 ** (failures - 1), MAX_RETRY_BACKOFF_MS);
+        const delay = Math.floor(nominal * (0.5 + this.random() / 2));
         this.requeue({ ...latest, failures }, why, delay);
         this.event('task.retry_scheduled', { jobId: task.jobId, taskId: task.id }, { failures, delayMs: delay, reason: why });
       } else {
@@ -253,7 +261,10 @@ export class StateMachine {
     this.queue.changes.patchJob({ id: live.record.id, ...patch, state: to });
   }
 
-  private moveTask(task: TaskRecord, to: TaskState, patch: Partial<TaskRecord>): void {
+  /** `task` may be a caller's copy; the transition is checked against the live record. */
+  private moveTask(given: TaskRecord, to: TaskState, patch: Partial<TaskRecord>): void {
+    const task = this.hot.tasks.get(given.id);
+    if (!task) throw new AtollError('internal', `task ${given.id} is not active`);
     const from = task.state;
     if (!canTransition(TASK_TRANSITIONS, from, to)) throw illegal('task', task.id, from, to);
     const next: TaskRecord = { ...task, ...patch, state: to };
@@ -273,7 +284,10 @@ export class StateMachine {
     this.queue.changes.patchTask({ id: task.id, ...patch, state: to });
   }
 
-  private moveAttempt(attempt: AttemptRecord, to: AttemptState, patch: Partial<AttemptRecord>): void {
+  /** `attempt` may be a caller's copy; the transition is checked against the live record. */
+  private moveAttempt(given: AttemptRecord, to: AttemptState, patch: Partial<AttemptRecord>): void {
+    const attempt = this.hot.attempts.get(given.id);
+    if (!attempt) throw new AtollError('internal', `attempt ${given.id} is not active`);
     const from = attempt.state;
     if (!canTransition(ATTEMPT_TRANSITIONS, from, to)) throw illegal('attempt', attempt.id, from, to);
     const next: AttemptRecord = { ...attempt, ...patch, state: to };
