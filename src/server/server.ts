@@ -14,6 +14,7 @@ import { registerTaskRoutes } from './api/routes/tasks-routes.js';
 import { Authenticator } from './auth/authenticator.js';
 import { bootstrapTokens, type BootstrapFiles } from './auth/bootstrap.js';
 import { ControlPlane } from './control-plane.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { AgentGateway } from './gateway/agent-gateway.js';
 
 export interface ServerOptions {
@@ -52,6 +53,16 @@ declare module 'fastify' {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const unlock = lockDataDir(dataDir);
+  try {
+    return await startLocked(options, dataDir, unlock);
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+}
+
+async function startLocked(options: ServerOptions, dataDir: string, unlock: () => void): Promise<RunningServer> {
   const log = pino({ level: options.logLevel ?? 'info', redact: ['req.headers.authorization'] }, pino.destination(2));
   const clock = options.clock ?? systemClock;
   const store = openSqliteStore(join(dataDir, 'atoll.db'));
@@ -85,6 +96,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await plane.close();
       await app.close();
       await store.close();
+      unlock();
     },
   };
 }
