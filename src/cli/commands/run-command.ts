@@ -52,7 +52,9 @@ export function registerRunCommand(program: Command): void {
       if (flags.output === 'table') process.stderr.write(`submitted ${submitted.id} (${submitted.taskCount} tasks)\n`);
       const started = Date.now();
       let lastPlain = '';
-      const job = await waitForJob(client, submitted.id, (view) => {
+      let latest = submitted;
+      const draw = (view: JobView) => {
+        latest = view;
         if (flags.output !== 'table') return;
         const line = renderProgress(view.counts, view.taskCount, Date.now() - started, tty);
         if (tty) process.stderr.write(`\r\u001b[2K${line}`);
@@ -60,7 +62,10 @@ export function registerRunCommand(program: Command): void {
           lastPlain = line.replace(/\d+\.\ds$/, '');
           process.stderr.write(`${line}\n`);
         }
-      });
+      };
+      // On a terminal the elapsed time keeps ticking between events.
+      const ticker = tty ? setInterval(() => draw(latest), 500) : undefined;
+      const job = await waitForJob(client, submitted.id, draw).finally(() => clearInterval(ticker));
       if (tty) process.stderr.write('\n');
       printObject(flags.output, job, () => {
         const lines = [jobSummary(job)];
