@@ -39,6 +39,7 @@ export interface AgentOptions {
 interface Running {
   readonly assignment: AttemptAssignment;
   readonly handle: RunningAttempt;
+  startedAt: number | null;
 }
 
 type LogChunkOut = Extract<AgentMessage, { type: 'attempts.logs' }>['chunks'][number];
@@ -182,7 +183,7 @@ export class Agent {
       protocol: PROTOCOL_VERSION,
       agentVersion: AGENT_VERSION,
       node,
-      running: [...this.running.values()].map((r) => ({ attemptId: r.assignment.attemptId, epoch: r.assignment.epoch })),
+      running: [...this.running.values()].map((r) => ({ attemptId: r.assignment.attemptId, epoch: r.assignment.epoch, startedAt: r.startedAt })),
       finished: this.journal.pending().map((r) => r.attemptId),
     }, ws);
     this.connected = true;
@@ -203,6 +204,8 @@ export class Agent {
         clearInterval(this.heartbeatTimer);
         this.heartbeatTimer = setInterval(() => this.sendHeartbeat(), message.heartbeatMs);
         this.sendHeartbeat();
+        // Output buffered while cut off goes first: the server drops logs of attempts it has closed.
+        this.flush();
         this.resendHeldResults();
         return;
       case 'attempts.run':
@@ -224,12 +227,14 @@ export class Agent {
     if (this.stopping || this.running.has(assignment.attemptId)) return;
     const handle = this.driver.start(assignment, {
       onStarted: (startedAt) => {
+        const entry = this.running.get(assignment.attemptId);
+        if (entry) entry.startedAt = startedAt;
         this.outStarted.push({ attemptId: assignment.attemptId, epoch: assignment.epoch, startedAt });
         this.scheduleFlush();
       },
       onLog: (stream, data) => this.queueLog(assignment.attemptId, stream, data),
     });
-    this.running.set(assignment.attemptId, { assignment, handle });
+    this.running.set(assignment.attemptId, { assignment, handle, startedAt: null });
     void handle.result.then(async (outcome) => {
       const result: AttemptResult = { attemptId: assignment.attemptId, epoch: assignment.epoch, ...outcome };
       try {
@@ -264,7 +269,7 @@ export class Agent {
   private flush(): void {
     this.flushScheduled = false;
     if (!this.connected) {
-      this.outStarted = []; // the next hello reports what runs
+      this.outStarted = []; // the next hello reports what runs and when it started
       return;
     }
     while (this.outStarted.length > 0) this.send({ type: 'attempts.started', attempts: this.outStarted.splice(0, MAX_BATCH) });

@@ -57,7 +57,7 @@ export const jobSpecSchema = z.strictObject({
   resources: resourcesSchema.default({ cpu: DEFAULT_CPU_MILLIS, memory: DEFAULT_MEMORY_BYTES }),
   constraints: z.array(labelRequirementSchema).max(64).default([]),
   retry: retrySchema.default({ attempts: 0, backoff: 1000 }),
-  timeout: durationSchema.optional(),
+  timeout: durationSchema.pipe(z.number().min(1, 'timeout must be more than 0; leave it out for no timeout')).optional(),
   /** After a timeout or cancel, how long the process group has between SIGTERM and SIGKILL. */
   killGrace: durationSchema.default(5000),
 });

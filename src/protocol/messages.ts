@@ -27,8 +27,8 @@ export const helloMessage = z.strictObject({
   agentVersion: z.string().max(64),
   // Normalised node spec (cpu millicores, memory bytes), so both sides agree on units.
   node: nodeSpecSchema.extend({ cpu: z.number().int().min(1), memory: z.number().int().min(1) }),
-  /** Attempts the agent is running right now, so the control plane can reconcile. */
-  running: z.array(attemptRef).max(100_000),
+  /** Attempts the agent is running right now (and when each started), so the control plane can reconcile. */
+  running: z.array(attemptRef.extend({ startedAt: z.number().nullable() })).max(100_000),
   /** Attempts whose results the agent holds on disk, not yet acknowledged; they follow in `attempts.results`. */
   finished: z.array(z.string().max(200)).max(100_000),
 });

@@ -75,8 +75,12 @@ export class ControlPlane {
     const seqs = await this.store.maxSeqs();
     this.hot.lastEventSeq = seqs.event;
     this.hot.lastLogSeq = seqs.log;
-    // No agent is connected yet: every node waits for its agent to say hello again.
-    for (const record of active.nodes) this.hot.nodes.set(record.name, newLiveNode(record, false, now));
+    // No agent is connected yet: every node waits, unplaceable, for its agent to say hello again.
+    for (const record of active.nodes) {
+      const live = newLiveNode(record, false, now);
+      this.hot.nodes.set(record.name, live);
+      if (record.state === 'ready') this.sm.setNodeState(live, 'unreachable', 'control plane restarted; waiting for the agent');
+    }
     const counts = await this.store.countTasksByState(active.jobs.map((j) => j.id));
     for (const job of active.jobs) {
       this.hot.jobs.set(job.id, { record: job, counts: { ...counts.get(job.id)! }, firstFailure: null });
@@ -177,9 +181,7 @@ export class ControlPlane {
   }
 
   async explanation(taskId: string): Promise<Explanation | undefined> {
-    const jobId = taskId.split('.')[0] ?? '';
-    const events = await this.store.listEvents({ afterSeq: 0, limit: 10_000, jobId });
-    const placed = events.filter((e) => e.type === 'task.placed' && e.taskId === taskId).at(-1);
+    const placed = await this.store.latestTaskEvent(taskId, 'task.placed');
     return placed?.data.explanation as Explanation | undefined;
   }
 
@@ -225,6 +227,10 @@ export class ControlPlane {
       const attempt = this.hot.attempts.get(id);
       if (attempt && !reported.has(id) && !held.has(id)) this.sm.loseAttempt(attempt, `${live.record.name} restarted without it`);
     }
+    for (const r of hello.running) {
+      const attempt = this.currentAttemptOn(live, r.attemptId, r.epoch);
+      if (attempt && r.startedAt !== null) this.sm.markStarted(attempt, r.startedAt);
+    }
     const stale = hello.running.filter((r) => {
       const attempt = this.hot.attempts.get(r.attemptId);
       return !attempt || attempt.node !== live.record.name || attempt.epoch !== r.epoch;
@@ -241,6 +247,7 @@ export class ControlPlane {
     const live = this.hot.nodes.get(nodeName);
     if (!live || this.closed) return;
     live.connected = false;
+    if (live.record.state !== 'ready') return;
     live.unreachableSince = this.options.clock.now();
     this.sm.setNodeState(live, 'unreachable', 'agent connection closed');
   }
@@ -271,7 +278,7 @@ export class ControlPlane {
     const persist = now - live.record.lastSeenAt >= NODE_SEEN_PERSIST_MS;
     live.lastHeartbeatAt = now;
     live.record = { ...live.record, usage, lastSeenAt: now };
-    if (live.record.state === 'unreachable') {
+    if (live.record.state === 'unreachable' || live.record.state === 'down') {
       live.unreachableSince = null;
       this.sm.setNodeState(live, 'ready', 'heartbeats resumed');
       this.requestSchedule();
@@ -338,10 +345,15 @@ export class ControlPlane {
       }
       if (live.record.state === 'unreachable' && live.unreachableSince !== null && now - live.unreachableSince > this.options.lostAfterMs) {
         this.sm.setNodeState(live, 'down', `unreachable for more than ${this.options.lostAfterMs} ms`);
+        const lost: AttemptRecord[] = [];
         for (const id of [...live.attemptIds]) {
           const attempt = this.hot.attempts.get(id);
-          if (attempt) this.sm.loseAttempt(attempt, `node ${live.record.name} is down`);
+          if (!attempt) continue;
+          this.sm.loseAttempt(attempt, `node ${live.record.name} is down`);
+          lost.push(attempt);
         }
+        // A half-open socket may still reach the agent: stop the work that now runs elsewhere.
+        this.sm.afterCommit(() => this.sendCancels(lost, 'replaced: the node was declared down'));
         this.requestSchedule();
       }
     }

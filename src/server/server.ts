@@ -5,7 +5,7 @@ import pino, { type Logger } from 'pino';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { TokenKind } from '../store/store.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
-import { sendError } from './api/error-mapping.js';
+import { BODY_LIMIT_BYTES, sendError } from './api/error-mapping.js';
 import { registerAgentRoutes } from './api/routes/agents-routes.js';
 import { registerEventRoutes } from './api/routes/events-routes.js';
 import { registerJobRoutes } from './api/routes/jobs-routes.js';
@@ -40,7 +40,6 @@ export interface RunningServer {
 }
 
 export const DEFAULT_PORT = 7700;
-const BODY_LIMIT_BYTES = 1024 * 1024;
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -2,6 +2,7 @@ import type { JobState, TaskState } from '../core/states.js';
 import type {
   AttemptRecord,
   EventRecord,
+  EventType,
   JobRecord,
   LogChunk,
   NodeRecord,
@@ -100,6 +101,8 @@ export interface Store {
 
   /** Events with seq greater than `afterSeq`, oldest first. */
   listEvents(filter: { afterSeq: number; limit: number; jobId?: string }): Promise<readonly EventRecord[]>;
+  /** The most recent event of a type about one task (e.g. its latest placement). */
+  latestTaskEvent(taskId: string, type: EventType): Promise<EventRecord | undefined>;
   /** Log chunks of the given attempts with seq greater than `afterSeq`, oldest first. */
   listLogs(filter: { attemptIds: readonly string[]; afterSeq: number; limit: number }): Promise<readonly LogChunk[]>;
 

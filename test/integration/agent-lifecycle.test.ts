@@ -74,3 +74,29 @@ function startProcess2(serverUrl: string, agentDir: string): Proc {
   // No --join-token: only the saved credential can get this agent in.
   return startAgent(serverUrl, '', { name: 'early-bird' }, agentDir);
 }
+
+describe('output across a control-plane outage', () => {
+  it('keeps what a task printed while the control plane was down', async () => {
+    const dataDir = tempDir('outage');
+    const port = await freePort();
+    let server = await startServer({ dataDir, port });
+    const agent = startAgent(server.url, server.joinToken, { name: 'steady' });
+    try {
+      await waitForReadyNodes(server.client, 1);
+      const job = await server.client.submitJob({ name: 'outage', command: ['sh', '-c', 'echo before; sleep 1.5; echo during; sleep 1.5; echo after'] });
+      await waitFor(async () => ((await server.client.getLogs(`${job.id}.0`)).items.length > 0 ? true : undefined), 10_000, 'the first line');
+      await server.kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, 1000));
+      server = await startServer({ dataDir, port });
+      const done = await waitForJobEnd(server.client, job.id, 30_000);
+      expect(done.state).toBe('succeeded');
+      const task = await server.client.getTask(`${job.id}.0`);
+      expect(task.attempts).toBe(1);
+      const text = (await server.client.getLogs(task.id)).items.map((c) => c.data).join('');
+      expect(text).toBe('before\nduring\nafter\n');
+    } finally {
+      await agent.kill('SIGKILL');
+      await server.kill('SIGKILL');
+    }
+  });
+});

@@ -1,6 +1,9 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AtollError, type ErrorCode } from '../../core/errors.js';
 
+/** Largest request body accepted (job specs are a few KiB). */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
 // The one place where errors become HTTP statuses (DESIGN.md: map at the edge only).
 
 const STATUS: Readonly<Record<ErrorCode, number>> = {
@@ -24,7 +27,7 @@ export function toAtollError(error: unknown): AtollError {
   const fastifyError = error as Partial<FastifyError>;
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new AtollError('payload_too_large', `request body is larger than the ${fastifyError.message?.match(/\d+/)?.[0] ?? 'allowed'} bytes allowed`);
+      return new AtollError('payload_too_large', `request body is larger than the ${BODY_LIMIT_BYTES / 1024 / 1024} MiB allowed`);
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new AtollError('invalid_request', `request body is not valid JSON: ${fastifyError.message ?? ''}`);

@@ -49,6 +49,15 @@ export function openSse(request: FastifyRequest, reply: FastifyReply): SseStream
   };
 }
 
+/** `follow=true|false` decides; without it, an `Accept: text/event-stream` header asks for a stream. */
 export function wantsStream(request: FastifyRequest, follow: boolean | undefined): boolean {
-  return follow === true || (request.headers.accept ?? '').includes('text/event-stream');
+  return follow ?? (request.headers.accept ?? '').includes('text/event-stream');
+}
+
+/** Where a stream resumes: the `after` parameter, else the Last-Event-ID a reconnecting EventSource sends. */
+export function resumeAfter(request: FastifyRequest, after: number | undefined): number {
+  if (after !== undefined) return after;
+  const header = request.headers['last-event-id'];
+  const id = typeof header === 'string' && /^\d+$/.test(header) ? Number(header) : 0;
+  return Number.isSafeInteger(id) ? id : 0;
 }

@@ -2,9 +2,12 @@ import { AtollError } from '../../core/errors.js';
 import type { Store, TokenKind, TokenRecord } from '../../store/store.js';
 import { bearerSecret, hashSecret } from './tokens.js';
 
-/** Resolves bearer secrets to token records, caching lookups (tokens change rarely). */
+/**
+ * Resolves bearer secrets to token records. Known tokens are cached (they change rarely);
+ * misses are not, so a flood of random secrets cannot grow memory.
+ */
 export class Authenticator {
-  private readonly cache = new Map<string, TokenRecord | null>();
+  private readonly cache = new Map<string, TokenRecord>();
 
   constructor(private readonly store: Store) {}
 
@@ -17,8 +20,8 @@ export class Authenticator {
     const hash = hashSecret(secret);
     let token = this.cache.get(hash);
     if (token === undefined) {
-      token = (await this.store.findToken(hash)) ?? null;
-      this.cache.set(hash, token);
+      token = await this.store.findToken(hash);
+      if (token) this.cache.set(hash, token);
     }
     if (!token || token.revokedAt !== null || !accepted.includes(token.kind)) {
       throw new AtollError('unauthorized', 'invalid or revoked token for this endpoint');

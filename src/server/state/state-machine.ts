@@ -242,7 +242,10 @@ export class StateMachine {
     for (const chunk of chunks) {
       if (used >= MAX_LOG_BYTES_PER_ATTEMPT) break;
       const bytes = Buffer.byteLength(chunk.data);
-      const data = used + bytes > MAX_LOG_BYTES_PER_ATTEMPT ? `${chunk.data.slice(0, MAX_LOG_BYTES_PER_ATTEMPT - used)}\n[atoll: log truncated at ${MAX_LOG_BYTES_PER_ATTEMPT} bytes]\n` : chunk.data;
+      // Cut by bytes, not characters, so multi-byte output cannot overshoot the cap.
+      const data = used + bytes > MAX_LOG_BYTES_PER_ATTEMPT
+        ? `${Buffer.from(chunk.data).subarray(0, MAX_LOG_BYTES_PER_ATTEMPT - used).toString()}\n[atoll: log truncated at ${MAX_LOG_BYTES_PER_ATTEMPT} bytes]\n`
+        : chunk.data;
       used += bytes;
       const log: LogChunk = { seq: ++this.hot.lastLogSeq, attemptId: attempt.id, taskId: attempt.taskId, stream: chunk.stream, time: chunk.time, data };
       stored.push(log);

@@ -106,6 +106,7 @@ export async function up(db: Kysely<unknown>, _dialect: SqlDialectName): Promise
     .addColumn('data', 'text', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('events_job').on('events').columns(['job_id', 'seq']).execute();
+  await db.schema.createIndex('events_task').on('events').columns(['task_id', 'seq']).execute();
 
   await db.schema
     .createTable('logs')

@@ -1,6 +1,6 @@
 import { type Kysely, Migrator, type Transaction } from 'kysely';
 import type { TaskCounts } from '../../core/types.js';
-import type { EventRecord, LogChunk, NodeRecord, AttemptRecord, JobRecord, TaskRecord } from '../../core/types.js';
+import type { EventRecord, EventType, LogChunk, NodeRecord, AttemptRecord, JobRecord, TaskRecord } from '../../core/types.js';
 import { migrationProvider, type SqlDialectName } from '../migrations/index.js';
 import {
   attemptFromRow,
@@ -148,6 +148,18 @@ export class SqlStore implements Store {
     if (filter.jobId) query = query.where('jobId', '=', filter.jobId);
     const rows = await query.orderBy('seq').limit(pageLimit(filter.limit)).execute();
     return rows.map(eventFromRow);
+  }
+
+  async latestTaskEvent(taskId: string, type: EventType): Promise<EventRecord | undefined> {
+    const row = await this.db
+      .selectFrom('events')
+      .selectAll()
+      .where('taskId', '=', taskId)
+      .where('type', '=', type)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row && eventFromRow(row);
   }
 
   async listLogs(filter: { attemptIds: readonly string[]; afterSeq: number; limit: number }): Promise<readonly LogChunk[]> {

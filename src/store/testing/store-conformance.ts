@@ -101,6 +101,15 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       const forJob2 = await store.listEvents({ afterSeq: 0, limit: 10, jobId: 'j2' });
       expect(forJob2.map((e) => e.jobId)).toEqual(['j2']);
       expect(await store.listEvents({ afterSeq: all[1]!.seq, limit: 10 })).toEqual([]);
+      await store.write({
+        events: [
+          { seq: 3, time: 3, type: 'task.placed', jobId: 'j1', taskId: 'j1.0', attemptId: 'j1.0.1', node: 'n1', data: { epoch: 1 } },
+          { seq: 4, time: 4, type: 'attempt.lost', jobId: 'j1', taskId: 'j1.0', attemptId: 'j1.0.1', node: 'n1', data: {} },
+          { seq: 5, time: 5, type: 'task.placed', jobId: 'j1', taskId: 'j1.0', attemptId: 'j1.0.2', node: 'n2', data: { epoch: 2 } },
+        ],
+      });
+      expect(await store.latestTaskEvent('j1.0', 'task.placed')).toMatchObject({ seq: 5, node: 'n2', data: { epoch: 2 } });
+      expect(await store.latestTaskEvent('j1.1', 'task.placed')).toBeUndefined();
     });
 
     it('keeps logs in order per attempt', async () => {

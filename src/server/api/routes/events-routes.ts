@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { EventRecord } from '../../../core/types.js';
 import type { ControlPlane } from '../../control-plane.js';
 import { booleanQuery, parseQuery } from '../params.js';
-import { openSse, wantsStream } from '../sse.js';
+import { openSse, resumeAfter, wantsStream } from '../sse.js';
 
 const eventsQuery = z.strictObject({
   after: z.coerce.number().int().min(0).optional(),
@@ -19,8 +19,7 @@ export function registerEventRoutes(app: FastifyInstance, plane: ControlPlane): 
   // (or Last-Event-ID, so a reconnecting EventSource resumes where it stopped).
   app.get('/v1/events', async (request, reply) => {
     const query = parseQuery(eventsQuery, request.query);
-    const lastEventId = Number(request.headers['last-event-id']);
-    const after = query.after ?? (Number.isSafeInteger(lastEventId) ? lastEventId : 0);
+    const after = resumeAfter(request, query.after);
     const matches = (e: EventRecord) => query.job === undefined || e.jobId === query.job;
     if (!wantsStream(request, query.follow)) {
       const items = await plane.store.listEvents({ afterSeq: after, limit: query.limit ?? 1000, ...(query.job ? { jobId: query.job } : {}) });

@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { notFound } from '../../../core/errors.js';
+import { attemptId } from '../../../core/ids.js';
 import { isTerminalTask } from '../../../core/states.js';
 import type { LogChunk, TaskRecord } from '../../../core/types.js';
 import type { ControlPlane } from '../../control-plane.js';
 import { booleanQuery, parseQuery } from '../params.js';
-import { openSse, wantsStream } from '../sse.js';
+import { openSse, resumeAfter, wantsStream } from '../sse.js';
 
 const logsQuery = z.strictObject({
   /** Epoch of the attempt to show; default the latest; `all` for every attempt. */
@@ -47,7 +48,7 @@ export function registerTaskRoutes(app: FastifyInstance, plane: ControlPlane): v
       const chosen = query.attempt === undefined ? attempts.at(-1) : attempts.find((a) => a.epoch === query.attempt);
       return chosen ? [chosen.id] : [];
     };
-    const after = query.after ?? 0;
+    const after = resumeAfter(request, query.after);
     if (!wantsStream(request, query.follow)) {
       const items = await plane.store.listLogs({ attemptIds: await attemptIds(), afterSeq: after, limit: query.limit ?? 10_000 });
       return { items, state: task.state };
@@ -72,6 +73,8 @@ export function registerTaskRoutes(app: FastifyInstance, plane: ControlPlane): v
     const offLogs = plane.bus.onLogs((chunks) => {
       for (const chunk of chunks) {
         if (chunk.taskId !== task.id) continue;
+        // An explicit attempt number follows that attempt only; the default follows the task.
+        if (typeof query.attempt === 'number' && chunk.attemptId !== attemptId(task.id, query.attempt)) continue;
         if (replaying) buffered.push(chunk);
         else sendChunk(chunk);
       }
