@@ -50,7 +50,8 @@ type LogChunkOut = Extract<AgentMessage, { type: 'attempts.logs' }>['chunks'][nu
  */
 export class Agent {
   private readonly running = new Map<string, Running>();
-  private readonly backoff = new Backoff();
+  // Capped well under the control plane's restart grace (15 s), so a restart loses no work.
+  private readonly backoff = new Backoff(200, 5000);
   private ws: WebSocket | undefined;
   private connected = false;
   private heartbeatTimer: NodeJS.Timeout | undefined;

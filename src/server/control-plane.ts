@@ -21,6 +21,8 @@ export interface ControlPlaneOptions {
   readonly unreachableAfterMs: number;
   /** An unreachable node's attempts are declared lost (and re-placed) after this long. */
   readonly lostAfterMs: number;
+  /** After a restart, how long nodes have to reconnect before their attempts are declared lost. */
+  readonly restartGraceMs: number;
   /** Most pending tasks considered in one scheduling round. */
   readonly maxTasksPerRound: number;
   readonly onFatal: (error: unknown) => void;
@@ -76,8 +78,10 @@ export class ControlPlane {
     this.hot.lastEventSeq = seqs.event;
     this.hot.lastLogSeq = seqs.log;
     // No agent is connected yet: every node waits, unplaceable, for its agent to say hello again.
+    // Agents need a moment to notice the restart and reconnect (their backoff is capped at 5 s).
+    const lostDeadline = now + Math.max(this.options.lostAfterMs, this.options.restartGraceMs);
     for (const record of active.nodes) {
-      const live = newLiveNode(record, false, now);
+      const live = newLiveNode(record, false, now, lostDeadline);
       this.hot.nodes.set(record.name, live);
       if (record.state === 'ready') this.sm.setNodeState(live, 'unreachable', 'control plane restarted; waiting for the agent');
     }
@@ -248,7 +252,7 @@ export class ControlPlane {
     if (!live || this.closed) return;
     live.connected = false;
     if (live.record.state !== 'ready') return;
-    live.unreachableSince = this.options.clock.now();
+    live.lostDeadline = this.options.clock.now() + this.options.lostAfterMs;
     this.sm.setNodeState(live, 'unreachable', 'agent connection closed');
   }
 
@@ -279,7 +283,7 @@ export class ControlPlane {
     live.lastHeartbeatAt = now;
     live.record = { ...live.record, usage, lastSeenAt: now };
     if (live.record.state === 'unreachable' || live.record.state === 'down') {
-      live.unreachableSince = null;
+      live.lostDeadline = null;
       this.sm.setNodeState(live, 'ready', 'heartbeats resumed');
       this.requestSchedule();
     } else if (persist) {
@@ -340,10 +344,10 @@ export class ControlPlane {
     for (const jobId of this.lastUnplaceableMessage.keys()) if (!this.hot.jobs.has(jobId)) this.lastUnplaceableMessage.delete(jobId);
     for (const live of this.hot.nodes.values()) {
       if (live.record.state === 'ready' && now - live.lastHeartbeatAt > this.options.unreachableAfterMs) {
-        live.unreachableSince = now;
+        live.lostDeadline = now + this.options.lostAfterMs;
         this.sm.setNodeState(live, 'unreachable', `no heartbeat for ${now - live.lastHeartbeatAt} ms`);
       }
-      if (live.record.state === 'unreachable' && live.unreachableSince !== null && now - live.unreachableSince > this.options.lostAfterMs) {
+      if (live.record.state === 'unreachable' && live.lostDeadline !== null && now > live.lostDeadline) {
         this.sm.setNodeState(live, 'down', `unreachable for more than ${this.options.lostAfterMs} ms`);
         const lost: AttemptRecord[] = [];
         for (const id of [...live.attemptIds]) {

@@ -24,6 +24,8 @@ export interface ServerOptions {
   readonly heartbeatMs?: number;
   readonly unreachableAfterMs?: number;
   readonly lostAfterMs?: number;
+  /** After a restart, how long agents have to reconnect before their work is re-placed. */
+  readonly restartGraceMs?: number;
   readonly logLevel?: string;
   readonly clock?: Clock;
   /** Where fatal store errors go; the CLI exits the process. */
@@ -73,6 +75,7 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
     heartbeatMs,
     unreachableAfterMs: options.unreachableAfterMs ?? heartbeatMs * 5,
     lostAfterMs: options.lostAfterMs ?? heartbeatMs * 5,
+    restartGraceMs: options.restartGraceMs ?? 15_000,
     maxTasksPerRound: 2000,
     onFatal: options.onFatal ?? ((error) => {
       log.fatal({ err: error }, 'store write failed; exiting so a restart rebuilds state from the store');

@@ -11,8 +11,8 @@ export interface LiveNode {
   allocatedMemoryBytes: number;
   connected: boolean;
   lastHeartbeatAt: number;
-  /** When the node became unreachable; null while reachable. */
-  unreachableSince: number | null;
+  /** While unreachable: when its attempts are declared lost unless the agent returns first. */
+  lostDeadline: number | null;
   readonly attemptIds: Set<string>;
 }
 
@@ -42,14 +42,15 @@ export class HotState {
   }
 }
 
-export function newLiveNode(record: NodeRecord, connected: boolean, now: number): LiveNode {
+/** A node as loaded or first seen; one not connected gets `lostDeadline` as its grace. */
+export function newLiveNode(record: NodeRecord, connected: boolean, now: number, lostDeadline: number | null = null): LiveNode {
   return {
     record,
     allocatedCpuMillis: 0,
     allocatedMemoryBytes: 0,
     connected,
     lastHeartbeatAt: now,
-    unreachableSince: connected ? null : now,
+    lostDeadline: connected ? null : lostDeadline,
     attemptIds: new Set(),
   };
 }

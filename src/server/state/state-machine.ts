@@ -213,7 +213,7 @@ export class StateMachine {
     live.record = record;
     live.connected = true;
     live.lastHeartbeatAt = now;
-    live.unreachableSince = null;
+    live.lostDeadline = null;
     this.hot.nodes.set(record.name, live);
     this.queue.changes.nodes.push(record);
     if (!existing) this.event('node.joined', { node: record.name }, { provider: record.provider, region: record.region, jurisdiction: record.jurisdiction });
