@@ -9,6 +9,7 @@ import {
   MAX_LOG_CHUNK_CHARS,
   MAX_MESSAGE_BYTES,
   PROTOCOL_VERSION,
+  clampReason,
   serverMessage,
   type AgentMessage,
   type AttemptAssignment,
@@ -55,6 +56,9 @@ export class Agent {
   private ws: WebSocket | undefined;
   private connected = false;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Last time anything (a message or a pong) came from the control plane. */
+  private lastHeardAt = 0;
+  private heartbeatMs = 1000;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private credential: NodeCredential | undefined;
@@ -162,7 +166,11 @@ export class Agent {
       }
     });
     ws.on('open', () => this.onOpen(ws));
-    ws.on('message', (data) => this.onMessage(data.toString()));
+    ws.on('message', (data) => {
+      this.lastHeardAt = Date.now();
+      this.onMessage(data.toString());
+    });
+    ws.on('pong', () => (this.lastHeardAt = Date.now()));
     ws.on('error', (error) => {
       if (!this.connected && !failed) {
         failed = true;
@@ -178,6 +186,7 @@ export class Agent {
   }
 
   private onOpen(ws: WebSocket): void {
+    this.lastHeardAt = Date.now();
     const node = this.options.node;
     this.send({
       type: 'hello',
@@ -188,7 +197,6 @@ export class Agent {
       finished: this.journal.pending().map((r) => r.attemptId),
     }, ws);
     this.connected = true;
-    this.backoff.reset();
   }
 
   private onMessage(text: string): void {
@@ -201,8 +209,11 @@ export class Agent {
     }
     switch (message.type) {
       case 'welcome':
+        // Reset only once the control plane has accepted us: a refused hello keeps backing off.
+        this.backoff.reset();
         this.options.log.info({ node: message.node }, 'connected to the control plane');
         clearInterval(this.heartbeatTimer);
+        this.heartbeatMs = message.heartbeatMs;
         this.heartbeatTimer = setInterval(() => this.sendHeartbeat(), message.heartbeatMs);
         this.sendHeartbeat();
         // Output buffered while cut off goes first: the server drops logs of attempts it has closed.
@@ -237,7 +248,7 @@ export class Agent {
     });
     this.running.set(assignment.attemptId, { assignment, handle, startedAt: null });
     void handle.result.then(async (outcome) => {
-      const result: AttemptResult = { attemptId: assignment.attemptId, epoch: assignment.epoch, ...outcome };
+      const result: AttemptResult = { attemptId: assignment.attemptId, epoch: assignment.epoch, ...outcome, reason: clampReason(outcome.reason) };
       try {
         await this.journal.append(result);
       } catch (error) {
@@ -288,7 +299,15 @@ export class Agent {
     for (let i = 0; i < held.length; i += MAX_BATCH) this.send({ type: 'attempts.results', results: held.slice(i, i + MAX_BATCH) });
   }
 
+  /** Also a liveness probe of the control plane: a link silent for several beats is dropped and redialled. */
   private sendHeartbeat(): void {
+    const ws = this.ws;
+    if (ws && this.connected && Date.now() - this.lastHeardAt > this.heartbeatMs * 5 + 2000) {
+      this.options.log.warn('no answer from the control plane; reconnecting');
+      ws.terminate();
+      return;
+    }
+    if (ws?.readyState === WebSocket.OPEN) ws.ping();
     let cpuMillis = 0;
     let memoryBytes = 0;
     for (const { assignment } of this.running.values()) {

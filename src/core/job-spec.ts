@@ -9,6 +9,8 @@ import { parseOrThrow } from './validation.js';
 export const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const MAX_TASKS_PER_JOB = 100_000;
+/** Command plus env of one task, as sent to the agent with every attempt. */
+export const MAX_COMMAND_AND_ENV_BYTES = 128 * 1024;
 
 const name = (what: string) =>
   z.string().regex(NAME_PATTERN, `expected a ${what} of lowercase letters, digits and dashes (at most 63), like "my-job"`);
@@ -60,6 +62,12 @@ export const jobSpecSchema = z.strictObject({
   timeout: durationSchema.pipe(z.number().min(1, 'timeout must be more than 0; leave it out for no timeout')).optional(),
   /** After a timeout or cancel, how long the process group has between SIGTERM and SIGKILL. */
   killGrace: durationSchema.default(5000),
+}).superRefine((spec, ctx) => {
+  // Every attempt carries command and env to its agent; keep that well inside one message.
+  const bytes = Buffer.byteLength(JSON.stringify([spec.command, spec.env]));
+  if (bytes > MAX_COMMAND_AND_ENV_BYTES) {
+    ctx.addIssue({ code: 'custom', path: ['env'], message: `command and env together are ${bytes} bytes; at most ${MAX_COMMAND_AND_ENV_BYTES} are allowed (put large inputs in files)` });
+  }
 });
 
 /** What the user wrote, before defaults. */

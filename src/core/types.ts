@@ -109,6 +109,7 @@ export type EventType =
   | 'task.placed'
   | 'task.unplaceable'
   | 'task.retry_scheduled'
+  | 'task.cancelled'
   | 'attempt.started'
   | 'attempt.finished'
   | 'attempt.result_ignored'

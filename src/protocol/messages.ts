@@ -9,6 +9,14 @@ export const PROTOCOL_VERSION = 1;
 export const MAX_MESSAGE_BYTES = 8 * 2 ** 20;
 /** Largest log chunk an agent sends; longer output is split. */
 export const MAX_LOG_CHUNK_CHARS = 64 * 1024;
+/** Longest failure reason carried in a result; agents shorten longer ones. */
+export const MAX_REASON_CHARS = 2000;
+
+/** A reason cut to what the protocol carries, marked so nobody mistakes it for the whole. */
+export function clampReason(reason: string | null): string | null {
+  if (reason === null || reason.length <= MAX_REASON_CHARS) return reason;
+  return `${reason.slice(0, MAX_REASON_CHARS - 15)} …[truncated]`;
+}
 
 const attemptRef = z.strictObject({ attemptId: z.string().min(1).max(200), epoch: z.number().int().min(1) });
 
@@ -28,7 +36,7 @@ export const helloMessage = z.strictObject({
   // Normalised node spec (cpu millicores, memory bytes), so both sides agree on units.
   node: nodeSpecSchema.extend({ cpu: z.number().int().min(1), memory: z.number().int().min(1) }),
   /** Attempts the agent is running right now (and when each started), so the control plane can reconcile. */
-  running: z.array(attemptRef.extend({ startedAt: z.number().nullable() })).max(100_000),
+  running: z.array(attemptRef.extend({ startedAt: z.number().nullable().optional() })).max(100_000),
   /** Attempts whose results the agent holds on disk, not yet acknowledged; they follow in `attempts.results`. */
   finished: z.array(z.string().max(200)).max(100_000),
 });
@@ -59,7 +67,7 @@ export const attemptResultSchema = attemptRef.extend({
   outcome: z.enum(['succeeded', 'failed', 'cancelled']),
   exitCode: z.number().int().nullable(),
   /** Why it failed: `exit code 3`, `timed out after 30s`, `executable not found: foo`. */
-  reason: z.string().max(2000).nullable(),
+  reason: z.string().max(MAX_REASON_CHARS).nullable(),
   startedAt: z.number().nullable(),
   finishedAt: z.number(),
 });

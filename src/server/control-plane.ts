@@ -4,7 +4,7 @@ import { newJobId, taskId as makeTaskId } from '../core/ids.js';
 import { parseJobSpec } from '../core/job-spec.js';
 import { isTerminalJob } from '../core/states.js';
 import type { AttemptRecord, JobRecord, JobView, NodeRecord, TaskRecord } from '../core/types.js';
-import type { AttemptAssignment, HelloMessage, ServerMessage } from '../protocol/messages.js';
+import { MAX_MESSAGE_BYTES, type AttemptAssignment, type HelloMessage, type ServerMessage } from '../protocol/messages.js';
 import { schedule, snapshotNodeFrom, type Explanation, type PlacementRequest } from '../scheduler/engine.js';
 import type { JobFilter, Listing, Store, TokenRecord } from '../store/store.js';
 import { EventBus } from './event-bus.js';
@@ -32,9 +32,13 @@ export interface ControlPlaneOptions {
 export interface AgentLink {
   send(message: ServerMessage): void;
   close(code: number, reason: string): void;
+  /** Drop the connection at once, without a closing handshake (the peer may be gone). */
+  terminate(): void;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Agents refuse messages over MAX_MESSAGE_BYTES; runs are split well below it. */
+const MAX_RUN_MESSAGE_BYTES = MAX_MESSAGE_BYTES / 4;
 /** How often a node's last-seen time and usage are written through while it is healthy. */
 const NODE_SEEN_PERSIST_MS = 30_000;
 
@@ -91,7 +95,7 @@ export class ControlPlane {
     }
     for (const task of active.tasks) {
       this.hot.tasks.set(task.id, task);
-      if (task.state === 'pending') this.hot.pending.add(task.id);
+      if (task.state === 'pending') this.hot.pending.add(task);
     }
     for (const attempt of active.attempts) {
       this.hot.attempts.set(attempt.id, attempt);
@@ -233,7 +237,7 @@ export class ControlPlane {
     }
     for (const r of hello.running) {
       const attempt = this.currentAttemptOn(live, r.attemptId, r.epoch);
-      if (attempt && r.startedAt !== null) this.sm.markStarted(attempt, r.startedAt);
+      if (attempt && typeof r.startedAt === 'number') this.sm.markStarted(attempt, r.startedAt);
     }
     const stale = hello.running.filter((r) => {
       const attempt = this.hot.attempts.get(r.attemptId);
@@ -346,9 +350,12 @@ export class ControlPlane {
       if (live.record.state === 'ready' && now - live.lastHeartbeatAt > this.options.unreachableAfterMs) {
         live.lostDeadline = now + this.options.lostAfterMs;
         this.sm.setNodeState(live, 'unreachable', `no heartbeat for ${now - live.lastHeartbeatAt} ms`);
+        // A silent socket is likely half-open (a powered-off box sends no FIN): drop it, so the
+        // agent, if alive, reconnects on a fresh one and a rebuilt node can join again.
+        this.links.get(live.record.name)?.terminate();
       }
       if (live.record.state === 'unreachable' && live.lostDeadline !== null && now > live.lostDeadline) {
-        this.sm.setNodeState(live, 'down', `unreachable for more than ${this.options.lostAfterMs} ms`);
+        this.sm.setNodeState(live, 'down', 'unreachable past its grace; its work is being re-placed');
         const lost: AttemptRecord[] = [];
         for (const id of [...live.attemptIds]) {
           const attempt = this.hot.attempts.get(id);
@@ -375,19 +382,16 @@ export class ControlPlane {
     this.roundScheduled = false;
     if (this.closed) return;
     const now = this.options.clock.now();
-    const ready: TaskRecord[] = [];
     let earliestRetry = Number.POSITIVE_INFINITY;
-    for (const id of this.hot.pending) {
-      const task = this.hot.tasks.get(id);
-      if (!task) continue;
-      if (task.notBefore > now) {
-        earliestRetry = Math.min(earliestRetry, task.notBefore);
-        continue;
-      }
-      ready.push(task);
-      if (ready.length >= this.options.maxTasksPerRound) break;
-    }
-    this.armRetryTimer(earliestRetry, now);
+    const ids = this.hot.pending.take(this.options.maxTasksPerRound, (id) => {
+      const notBefore = this.hot.tasks.get(id)?.notBefore ?? 0;
+      if (notBefore <= now) return true;
+      earliestRetry = Math.min(earliestRetry, notBefore);
+      return false;
+    });
+    const ready = ids.map((id) => this.hot.tasks.get(id)!);
+    // A full round may not have looked at every waiting retry: keep the timer it had then.
+    if (Number.isFinite(earliestRetry) || ids.length < this.options.maxTasksPerRound) this.armRetryTimer(earliestRetry, now);
     if (ready.length === 0) return;
 
     const nodes = [...this.hot.nodes.values()];
@@ -414,7 +418,12 @@ export class ControlPlane {
       runs.set(assignment.node, list);
     }
     this.sm.afterCommit(() => {
-      for (const [node, attempts] of runs) this.links.get(node)?.send({ type: 'attempts.run', attempts });
+      for (const [node, attempts] of runs) {
+        const link = this.links.get(node);
+        // An attempt lost before this commit (its agent reconnected without it) must not start.
+        const live = attempts.filter((a) => this.hot.attempts.get(a.attemptId)?.state === 'assigned');
+        if (link) for (const batch of bySize(live, MAX_RUN_MESSAGE_BYTES)) link.send({ type: 'attempts.run', attempts: batch });
+      }
     });
 
     for (const [jobId, unplaced] of groupBy(plan.unplaced, (u) => this.hot.tasks.get(u.taskId)!.jobId)) {
@@ -444,6 +453,25 @@ export class ControlPlane {
       timeoutMs: spec.timeout ?? null, killGraceMs: spec.killGrace,
     };
   }
+}
+
+/** Splits items into runs whose JSON stays under `maxBytes` (one item always fits: specs are capped). */
+function bySize<T>(items: readonly T[], maxBytes: number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = JSON.stringify(item).length + 1;
+    if (current.length > 0 && bytes + size > maxBytes) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {

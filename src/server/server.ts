@@ -104,7 +104,9 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
 }
 
 function buildApp(plane: ControlPlane, auth: Authenticator, log: Logger, routes: { method: string; url: string }[]): FastifyInstance {
-  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true });
+  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true,
+    // Live event streams never end on their own; without this, shutdown would wait for them.
+    forceCloseConnections: true });
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),

@@ -35,6 +35,12 @@ export class AgentGateway {
   }
 
   private async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    // Node detaches the HTTP server's error handler before 'upgrade': without ours, a peer that
+    // resets the connection while we answer would crash the process.
+    socket.on('error', (error) => {
+      this.log.debug({ err: error }, 'upgrade socket error');
+      socket.destroy();
+    });
     const path = (request.url ?? '').split('?')[0];
     if (path !== AGENT_CONNECT_PATH) return refuse(socket, 404, 'Not Found');
     let node: string;
@@ -55,6 +61,7 @@ export class AgentGateway {
         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
       },
       close: (code, reason) => ws.close(code, reason),
+      terminate: () => ws.terminate(),
     };
     let greeted = false;
     const helloTimer = setTimeout(() => ws.close(4408, 'no hello received'), HELLO_TIMEOUT_MS);

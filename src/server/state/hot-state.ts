@@ -1,4 +1,5 @@
 import type { NodeState } from '../../core/states.js';
+import { PendingQueue } from './pending-queue.js';
 import type { AttemptRecord, JobRecord, NodeRecord, TaskCounts, TaskRecord } from '../../core/types.js';
 
 // What the control plane keeps in memory: every node, and the jobs, tasks and attempts that are
@@ -28,8 +29,8 @@ export class HotState {
   readonly jobs = new Map<string, LiveJob>();
   readonly tasks = new Map<string, TaskRecord>();
   readonly attempts = new Map<string, AttemptRecord>();
-  /** Pending task ids in submission order (a Set keeps insertion order and O(1) removal). */
-  readonly pending = new Set<string>();
+  /** Pending task ids, per job in submission order. */
+  readonly pending = new PendingQueue();
   /** Why a pending task could not be placed in the last round it was considered. */
   readonly waitingReasons = new Map<string, string>();
   /** Log bytes stored per active attempt, to enforce the server-side cap. */
@@ -49,7 +50,8 @@ export function newLiveNode(record: NodeRecord, connected: boolean, now: number,
     allocatedCpuMillis: 0,
     allocatedMemoryBytes: 0,
     connected,
-    lastHeartbeatAt: now,
+    // A node loaded from the store keeps its real last-seen time, not the time of loading.
+    lastHeartbeatAt: connected ? now : record.lastSeenAt,
     lostDeadline: connected ? null : lostDeadline,
     attemptIds: new Set(),
   };

@@ -463,8 +463,19 @@ describe('StateMachine', () => {
       expect(await h.storedCounts(job.id)).toEqual(counts({ succeeded: 1, cancelled: 3 }));
       for (const id of [t1, t2, t3]) expect(await h.storedTask(id)).toMatchObject({ state: 'cancelled', reason: 'cancelled by user', finishedAt: START + 500 });
       expect((await h.storedAttempts(t2))[0]).toMatchObject({ state: 'cancelled', reason: 'cancelled by user' });
-      const types = await h.types(job.id);
-      expect(types.slice(-2)).toEqual(['job.cancel_requested', 'job.finished']);
+      // Every stopped attempt and cancelled task has its own event, so the log alone replays the cancel.
+      const events = await h.events(job.id);
+      const afterRequest = events.slice(events.findIndex((e) => e.type === 'job.cancel_requested'));
+      expect(afterRequest.filter((e) => e.type === 'attempt.finished').map((e) => [e.attemptId, e.data.outcome]).sort()).toEqual([
+        [`${t1}.1`, 'cancelled'],
+        [`${t2}.1`, 'cancelled'],
+      ]);
+      expect(afterRequest.filter((e) => e.type === 'task.cancelled').map((e) => [e.taskId, e.data.from]).sort()).toEqual([
+        [t1, 'assigned'],
+        [t2, 'running'],
+        [t3, 'pending'],
+      ]);
+      expect(afterRequest.at(-1)?.type).toBe('job.finished');
       const finished = (await h.events(job.id)).at(-1);
       expect(finished?.data).toEqual({ state: 'cancelled', reason: 'cancelled by user', counts: counts({ succeeded: 1, cancelled: 3 }) });
     });
@@ -473,7 +484,7 @@ describe('StateMachine', () => {
       const { job } = h.submit({ tasks: 2 });
       expect(h.sm.cancelJob(job.id, 'no longer needed')).toEqual([]);
       expect(await h.storedJob(job.id)).toMatchObject({ state: 'cancelled', startedAt: null });
-      expect(await h.types(job.id)).toEqual(['job.submitted', 'job.cancel_requested', 'job.finished']);
+      expect(await h.types(job.id)).toEqual(['job.submitted', 'job.cancel_requested', 'task.cancelled', 'task.cancelled', 'job.finished']);
     });
 
     it('refuses to cancel a finished or unknown job with a conflict', async () => {

@@ -55,7 +55,7 @@ export class StateMachine {
     this.hot.jobs.set(job.id, live);
     for (const task of tasks) {
       this.hot.tasks.set(task.id, task);
-      this.hot.pending.add(task.id);
+      this.hot.pending.add(task);
     }
     this.event('job.submitted', { jobId: job.id }, { name: job.name, namespace: job.namespace, tasks: tasks.length });
   }
@@ -68,9 +68,13 @@ export class StateMachine {
       const attempt = task.currentAttemptId ? this.hot.attempts.get(task.currentAttemptId) : undefined;
       if (attempt) {
         this.moveAttempt(attempt, 'cancelled', { reason, finishedAt: this.clock.now() });
+        this.event('attempt.finished', { jobId, taskId: task.id, attemptId: attempt.id, node: attempt.node }, {
+          outcome: 'cancelled', exitCode: null, reason, epoch: attempt.epoch,
+        });
         stopped.push(attempt);
       }
       this.moveTask(task, 'cancelled', { reason, finishedAt: this.clock.now() });
+      this.event('task.cancelled', { jobId, taskId: task.id }, { reason, from: task.state });
     }
     this.finishJob(live, 'cancelled', reason);
     return stopped;
@@ -185,8 +189,10 @@ export class StateMachine {
   }
 
   recordIgnoredResult(node: string, result: AttemptResult, why: string): void {
-    const jobId = result.attemptId.split('.')[0] ?? null;
-    this.event('attempt.result_ignored', { jobId, attemptId: result.attemptId, node }, {
+    // Attempt ids are `<job>.<index>.<epoch>` (core/ids.ts), so the task and job follow from it.
+    const taskId = result.attemptId.slice(0, Math.max(0, result.attemptId.lastIndexOf('.')));
+    const jobId = taskId.slice(0, Math.max(0, taskId.lastIndexOf('.'))) || null;
+    this.event('attempt.result_ignored', { jobId, taskId, attemptId: result.attemptId, node }, {
       epoch: result.epoch, outcome: result.outcome, reason: why,
     });
   }
@@ -277,7 +283,7 @@ export class StateMachine {
       live.counts[to] += 1;
     }
     if (from === 'pending') this.hot.pending.delete(task.id);
-    if (to === 'pending') this.hot.pending.add(task.id);
+    if (to === 'pending') this.hot.pending.add(task);
     if (TASK_TRANSITIONS[to].length === 0) {
       this.hot.tasks.delete(task.id);
       this.hot.waitingReasons.delete(task.id);
