@@ -20,6 +20,7 @@ import { Backoff } from './backoff.js';
 import { join, JoinRefused, loadCredential, saveCredential, type NodeCredential } from './credentials.js';
 import type { Driver, LogStream, RunningAttempt } from './drivers/driver.js';
 import { ExecDriver } from './drivers/exec-driver.js';
+import { reapOrphanedGroups } from './drivers/process-groups.js';
 import { ResultJournal } from './result-journal.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -79,8 +80,13 @@ export class Agent {
   async start(): Promise<void> {
     await mkdir(this.options.dataDir, { recursive: true, mode: 0o700 });
     this.journal = await ResultJournal.open(joinPath(this.options.dataDir, 'journal'));
+    const workRoot = joinPath(this.options.dataDir, 'attempts');
+    // Tasks a previous run of this agent left behind (it was killed) would run a second time
+    // next to their replacements: stop them before telling the control plane what runs here.
+    const reaped = await reapOrphanedGroups(workRoot);
+    if (reaped.length > 0) this.options.log.warn({ attempts: reaped }, `stopped ${reaped.length} task(s) left running by a previous agent process`);
     this.driver = this.options.driver ?? new ExecDriver({
-      workRoot: joinPath(this.options.dataDir, 'attempts'),
+      workRoot,
       nodeName: this.nodeName,
       onWarning: (message) => this.options.log.warn(message),
     });

@@ -100,3 +100,35 @@ describe('output across a control-plane outage', () => {
     }
   });
 });
+
+describe('an agent killed with SIGKILL', () => {
+  it('stops the tasks it left behind when it restarts, and the work runs once more elsewhere in time', async () => {
+    const server = await startServer({ extraArgs: ['--heartbeat', '200ms'] });
+    const agentDir = tempDir('killed-agent');
+    const marks = join(tempDir('marks'), 'marks.log');
+    let agent = startAgent(server.url, server.joinToken, { name: 'phoenix', cpu: '1' }, agentDir);
+    try {
+      await waitForReadyNodes(server.client, 1);
+      const job = await server.client.submitJob({
+        name: 'once-at-a-time',
+        command: ['sh', '-c', `echo "start $ATOLL_ATTEMPT_ID $$" >> ${marks}; sleep 2; echo "end $ATOLL_ATTEMPT_ID" >> ${marks}`],
+        resources: { cpu: 1 },
+      });
+      await waitFor(() => (existsSync(marks) && readFileSync(marks, 'utf8').includes('start') ? true : undefined), 10_000, 'the task to start');
+      const firstPid = Number(readFileSync(marks, 'utf8').trim().split(' ')[2]);
+      await agent.kill('SIGKILL');
+      agent = startAgent(server.url, '', { name: 'phoenix', cpu: '1' }, agentDir);
+      const done = await waitForJobEnd(server.client, job.id, 30_000);
+      expect(done.state).toBe('succeeded');
+      const lines = readFileSync(marks, 'utf8').trim().split('\n');
+      // The first attempt was stopped before it could finish; only its replacement ended.
+      expect(lines.filter((l) => l.startsWith('end'))).toEqual([`end ${job.id}.0.2`]);
+      expect(lines.filter((l) => l.startsWith('start')).map((l) => l.split(' ')[1])).toEqual([`${job.id}.0.1`, `${job.id}.0.2`]);
+      expect(existsSync(`/proc/${firstPid}`) && !readFileSync(`/proc/${firstPid}/stat`, 'utf8').includes(') Z')).toBe(false);
+      expect(agent.output()).toContain('left running by a previous agent process');
+    } finally {
+      await agent.kill('SIGKILL');
+      await server.kill('SIGKILL');
+    }
+  });
+});

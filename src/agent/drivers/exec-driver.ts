@@ -4,6 +4,7 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { AttemptAssignment } from '../../protocol/messages.js';
 import type { Driver, DriverHooks, DriverOutcome, LogStream, RunningAttempt } from './driver.js';
+import { forgetGroup, recordGroup } from './process-groups.js';
 
 // Runs a task's command as a plain process in its own process group and working directory.
 // See README.md in this folder for the lifecycle and why it is built this way.
@@ -197,6 +198,9 @@ class ExecAttempt implements RunningAttempt {
       child.once('spawn', () => {
         const startedAt = Date.now();
         this.startedAt = startedAt;
+        if (child.pid !== undefined) {
+          recordGroup(dirs.root, child.pid).catch((error: unknown) => this.warn(`could not record the process group of ${this.attemptId}: ${errorText(error)}`));
+        }
         const { timeoutMs } = this.assignment;
         if (timeoutMs !== null && !this.terminating) {
           this.timeoutTimer = longTimeout(timeoutMs, () => {
@@ -320,10 +324,13 @@ class ExecAttempt implements RunningAttempt {
   }
 
   private async removeScratchDirs(dirs: AttemptDirs): Promise<void> {
-    const removals = await Promise.allSettled([dirs.work, dirs.tmp].map((dir) => rm(dir, { recursive: true, force: true })));
+    const removals = await Promise.allSettled([
+      ...[dirs.work, dirs.tmp].map((dir) => rm(dir, { recursive: true, force: true })),
+      forgetGroup(dirs.root),
+    ]);
     removals.forEach((removal, i) => {
       if (removal.status === 'rejected') {
-        const dir = i === 0 ? dirs.work : dirs.tmp;
+        const dir = [dirs.work, dirs.tmp, path.join(dirs.root, 'pgid')][i];
         this.warn(`could not remove ${dir} after attempt ${this.attemptId}: ${errorText(removal.reason)}; remove it by hand to free disk space`);
       }
     });
