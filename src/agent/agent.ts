@@ -20,7 +20,7 @@ import { Backoff } from './backoff.js';
 import { join, JoinRefused, loadCredential, saveCredential, type NodeCredential } from './credentials.js';
 import type { Driver, LogStream, RunningAttempt } from './drivers/driver.js';
 import { ExecDriver } from './drivers/exec-driver.js';
-import { reapOrphanedGroups } from './drivers/process-groups.js';
+import { ProcessGroupLedger } from './drivers/process-groups.js';
 import { ResultJournal } from './result-journal.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -64,6 +64,7 @@ export class Agent {
   private stopping = false;
   private credential: NodeCredential | undefined;
   private journal!: ResultJournal;
+  private groups: ProcessGroupLedger | undefined;
   private driver!: Driver;
   // Outbox: everything produced in one tick goes out as one message per kind, in this order.
   private outStarted: { attemptId: string; epoch: number; startedAt: number }[] = [];
@@ -81,12 +82,15 @@ export class Agent {
     await mkdir(this.options.dataDir, { recursive: true, mode: 0o700 });
     this.journal = await ResultJournal.open(joinPath(this.options.dataDir, 'journal'));
     const workRoot = joinPath(this.options.dataDir, 'attempts');
+    await mkdir(workRoot, { recursive: true });
     // Tasks a previous run of this agent left behind (it was killed) would run a second time
     // next to their replacements: stop them before telling the control plane what runs here.
-    const reaped = await reapOrphanedGroups(workRoot);
+    const { ledger, reaped } = await ProcessGroupLedger.open(workRoot);
+    this.groups = ledger;
     if (reaped.length > 0) this.options.log.warn({ attempts: reaped }, `stopped ${reaped.length} task(s) left running by a previous agent process`);
     this.driver = this.options.driver ?? new ExecDriver({
       workRoot,
+      groups: ledger,
       nodeName: this.nodeName,
       onWarning: (message) => this.options.log.warn(message),
     });
@@ -114,6 +118,7 @@ export class Agent {
     clearInterval(this.heartbeatTimer);
     this.ws?.close(1000, 'agent stopping');
     await this.journal.close();
+    this.groups?.close();
   }
 
   private async connectLoop(): Promise<void> {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { AttemptAssignment } from '../../protocol/messages.js';
 import type { Driver, DriverHooks, DriverOutcome, LogStream, RunningAttempt } from './driver.js';
-import { forgetGroup, recordGroup } from './process-groups.js';
+import type { GroupRecorder } from './process-groups.js';
 
 // Runs a task's command as a plain process in its own process group and working directory.
 // See README.md in this folder for the lifecycle and why it is built this way.
@@ -28,6 +28,8 @@ export interface ExecDriverOptions {
   readonly logCapBytes?: number;
   /** Keep each attempt's work/ and tmp/ after it ends (for debugging). */
   readonly keepWorkDirs?: boolean;
+  /** Told when each task's process group starts and ends, so a restarted agent can stop leftovers. */
+  readonly groups?: GroupRecorder;
   /** Problems that do not change an attempt's outcome (a work dir that could not be removed). Default: process.emitWarning. */
   readonly onWarning?: (message: string) => void;
 }
@@ -76,6 +78,7 @@ export class ExecDriver implements Driver {
       nodeName: options.nodeName,
       logCapBytes,
       keepWorkDirs: options.keepWorkDirs ?? false,
+      groups: options.groups,
       onWarning: options.onWarning ?? ((message) => process.emitWarning(message, { code: 'ATOLL_EXEC_DRIVER' })),
       // Read once: process.env lookups are slow-ish and the agent's env does not change.
       basePath: process.env['PATH'] ?? FALLBACK_PATH,
@@ -93,6 +96,7 @@ interface DriverSettings {
   readonly nodeName: string;
   readonly logCapBytes: number;
   readonly keepWorkDirs: boolean;
+  readonly groups: GroupRecorder | undefined;
   readonly onWarning: (message: string) => void;
   readonly basePath: string;
   readonly baseLang: string;
@@ -198,9 +202,7 @@ class ExecAttempt implements RunningAttempt {
       child.once('spawn', () => {
         const startedAt = Date.now();
         this.startedAt = startedAt;
-        if (child.pid !== undefined) {
-          recordGroup(dirs.root, child.pid).catch((error: unknown) => this.warn(`could not record the process group of ${this.attemptId}: ${errorText(error)}`));
-        }
+        if (child.pid !== undefined) this.settings.groups?.started(child.pid, this.attemptId);
         const { timeoutMs } = this.assignment;
         if (timeoutMs !== null && !this.terminating) {
           this.timeoutTimer = longTimeout(timeoutMs, () => {
@@ -232,6 +234,7 @@ class ExecAttempt implements RunningAttempt {
       // 'close' comes after the process exited and both pipes were drained, so every log line
       // has been passed to onLog before the result is known.
       child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+        if (child.pid !== undefined) this.settings.groups?.ended(child.pid);
         if (this.settled) return; // spawn failure, already reported from 'error'
         this.flush(stdout);
         this.flush(stderr);
@@ -324,13 +327,10 @@ class ExecAttempt implements RunningAttempt {
   }
 
   private async removeScratchDirs(dirs: AttemptDirs): Promise<void> {
-    const removals = await Promise.allSettled([
-      ...[dirs.work, dirs.tmp].map((dir) => rm(dir, { recursive: true, force: true })),
-      forgetGroup(dirs.root),
-    ]);
+    const removals = await Promise.allSettled([dirs.work, dirs.tmp].map((dir) => rm(dir, { recursive: true, force: true })));
     removals.forEach((removal, i) => {
       if (removal.status === 'rejected') {
-        const dir = [dirs.work, dirs.tmp, path.join(dirs.root, 'pgid')][i];
+        const dir = i === 0 ? dirs.work : dirs.tmp;
         this.warn(`could not remove ${dir} after attempt ${this.attemptId}: ${errorText(removal.reason)}; remove it by hand to free disk space`);
       }
     });

@@ -1,18 +1,27 @@
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-// Each attempt's process group is recorded in `<attempt dir>/pgid` while it may be alive. An
-// agent killed with SIGKILL cannot stop its tasks (they run in their own groups), so on the
-// next start it reads these files and stops what is left: otherwise a task would run twice
-// once the control plane places it again, and the node would run past its capacity.
+// Tasks run in their own process groups, so an agent killed with SIGKILL cannot stop them: they
+// would run on next to their replacements once the control plane places them again, and the
+// node would run past its capacity. The agent therefore keeps a ledger of the groups it started
+// (`+ pgid spawn-time attempt` / `- pgid`), and on its next start stops every group the ledger
+// says may still be alive. Appends are small synchronous writes without fsync: the ledger only
+// has to outlive the agent process, not the machine (a machine crash ends the tasks too).
 
-const PGID_FILE = 'pgid';
+const LEDGER_FILE = 'process-groups.log';
 const TERM_GRACE_MS = 2000;
+/** How far the kernel's start time of a leader may be from the recorded spawn time. */
+const START_TOLERANCE_MS = 2000;
+/** Ledger size at which it is emptied the next time no task runs. */
+const TRUNCATE_AFTER_BYTES = 1024 * 1024;
+/** Linux clock ticks per second for /proc start times (USER_HZ, 100 on every mainstream arch). */
+const CLOCK_TICKS = 100;
 
 interface ProcStat {
   readonly pid: number;
   readonly pgrp: number;
-  readonly startTime: string;
+  readonly startTicks: number;
   readonly zombie: boolean;
 }
 
@@ -20,15 +29,17 @@ interface ProcStat {
 function parseStat(pid: number, text: string): ProcStat | undefined {
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const pgrp = Number(fields[2]);
-  if (!Number.isInteger(pgrp) || fields[19] === undefined) return undefined;
-  return { pid, pgrp, startTime: fields[19], zombie: fields[0] === 'Z' };
+  const startTicks = Number(fields[19]);
+  if (!Number.isInteger(pgrp) || !Number.isFinite(startTicks)) return undefined;
+  return { pid, pgrp, startTicks, zombie: fields[0] === 'Z' };
 }
 
 async function readStat(pid: number): Promise<ProcStat | undefined> {
   try {
     return parseStat(pid, await readFile(`/proc/${pid}/stat`, 'utf8'));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') return undefined;
     throw error;
   }
 }
@@ -39,54 +50,87 @@ async function liveMembers(pgid: number): Promise<ProcStat[]> {
   return stats.filter((s): s is ProcStat => s !== undefined && s.pgrp === pgid && !s.zombie);
 }
 
-/** Records the group of a task that just started (Linux; elsewhere there is nothing to read back). */
-export async function recordGroup(attemptRoot: string, pid: number): Promise<void> {
-  if (process.platform !== 'linux') return;
-  const stat = await readStat(pid);
-  if (stat) await writeFile(join(attemptRoot, PGID_FILE), `${pid} ${stat.startTime}\n`);
+async function bootTimeMs(): Promise<number> {
+  const btime = /^btime (\d+)$/m.exec(await readFile('/proc/stat', 'utf8'))?.[1];
+  if (btime === undefined) throw new Error('no btime in /proc/stat');
+  return Number(btime) * 1000;
 }
 
-export async function forgetGroup(attemptRoot: string): Promise<void> {
-  await rm(join(attemptRoot, PGID_FILE), { force: true });
+/** Groups the ledger says were started and not seen to end: pgid -> { spawnedAt, attempt }. */
+function liveEntries(text: string): Map<number, { spawnedAt: number; attempt: string }> {
+  const live = new Map<number, { spawnedAt: number; attempt: string }>();
+  for (const line of text.split('\n')) {
+    const [op, pid, spawnedAt, attempt] = line.split(' ');
+    if (op === '+' && pid && spawnedAt && attempt) live.set(Number(pid), { spawnedAt: Number(spawnedAt), attempt });
+    else if (op === '-' && pid) live.delete(Number(pid));
+  }
+  return live;
 }
 
-/**
- * Stops process groups left by an earlier run of this agent. A group is ours if its leader is
- * alive with the recorded start time, or if the leader is gone but members remain (Linux does
- * not hand out a pid that is still some group's id). Returns the attempt ids it stopped.
- */
-export async function reapOrphanedGroups(workRoot: string): Promise<string[]> {
-  if (process.platform !== 'linux') return [];
-  let attempts: string[];
-  try {
-    attempts = await readdir(workRoot);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  const reaped: string[] = [];
-  for (const attempt of attempts) {
-    const root = join(workRoot, attempt);
-    let record: string;
-    try {
-      record = await readFile(join(root, PGID_FILE), 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
-      throw error;
+export interface GroupRecorder {
+  started(pid: number, attemptId: string): void;
+  ended(pid: number): void;
+}
+
+export class ProcessGroupLedger implements GroupRecorder {
+  private bytes = 0;
+  private running = 0;
+
+  private constructor(private readonly fd: number) {}
+
+  /**
+   * Stops the groups a previous agent process left running, then starts a fresh ledger.
+   * A group is ours if its leader is alive and started when we recorded, or if the leader is
+   * gone but members remain (Linux hands out no pid that is still some group's id).
+   * Returns the ledger and the attempt ids whose tasks it stopped.
+   */
+  static async open(workRoot: string): Promise<{ ledger: ProcessGroupLedger; reaped: string[] }> {
+    const file = join(workRoot, LEDGER_FILE);
+    const reaped: string[] = [];
+    if (process.platform === 'linux') {
+      let text = '';
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+      const entries = liveEntries(text);
+      const boot = entries.size > 0 ? await bootTimeMs() : 0;
+      for (const [pgid, entry] of entries) {
+        const members = await liveMembers(pgid);
+        const leader = members.find((m) => m.pid === pgid);
+        const leaderStartedAt = leader ? boot + (leader.startTicks * 1000) / CLOCK_TICKS : undefined;
+        const ours = members.length > 0 && (leaderStartedAt === undefined || Math.abs(leaderStartedAt - entry.spawnedAt) <= START_TOLERANCE_MS);
+        if (!ours) continue;
+        await stopGroup(pgid);
+        reaped.push(entry.attempt);
+      }
     }
-    const [pidText, startTime] = record.trim().split(' ');
-    const pgid = Number(pidText);
-    if (!Number.isInteger(pgid) || pgid <= 1) continue;
-    const members = await liveMembers(pgid);
-    const leader = members.find((m) => m.pid === pgid);
-    const ours = members.length > 0 && (leader === undefined || leader.startTime === startTime);
-    if (ours) {
-      await stopGroup(pgid);
-      reaped.push(attempt);
-    }
-    await forgetGroup(root);
+    const fd = openSync(file, 'w', 0o600);
+    return { ledger: new ProcessGroupLedger(fd), reaped };
   }
-  return reaped;
+
+  started(pid: number, attemptId: string): void {
+    this.running += 1;
+    this.append(`+ ${pid} ${Date.now()} ${attemptId}\n`);
+  }
+
+  ended(pid: number): void {
+    this.running = Math.max(0, this.running - 1);
+    this.append(`- ${pid}\n`);
+    if (this.running === 0 && this.bytes > TRUNCATE_AFTER_BYTES) {
+      ftruncateSync(this.fd, 0);
+      this.bytes = 0;
+    }
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+
+  private append(line: string): void {
+    this.bytes += writeSync(this.fd, line);
+  }
 }
 
 async function stopGroup(pgid: number): Promise<void> {
