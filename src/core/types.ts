@@ -10,16 +10,21 @@ export interface Resources {
   readonly memoryBytes: number;
 }
 
-export interface NodeRecord {
-  readonly name: string;
+/** Where a node is: what placement by provider, region, site, jurisdiction and distance reads. */
+export interface NodeLocation {
   readonly provider: string;
   readonly region: string;
   readonly zone: string;
   readonly site: string;
   readonly kind: NodeKind;
+  /** ISO 3166-1 alpha-2 country code. */
   readonly jurisdiction: string | null;
   readonly lat: number | null;
   readonly lon: number | null;
+}
+
+export interface NodeRecord extends NodeLocation {
+  readonly name: string;
   readonly capacity: Resources;
   readonly priceHour: number;
   readonly labels: Labels;

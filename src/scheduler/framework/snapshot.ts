@@ -1,26 +1,17 @@
 import type { LabelRequirement, Labels } from '../../core/label-selector.js';
-import type { NodeKind } from '../../core/node-spec.js';
 import type { NodeState } from '../../core/states.js';
-import type { NodeRecord, Resources } from '../../core/types.js';
+import type { NodeLocation, NodeRecord, Resources } from '../../core/types.js';
 
 // The scheduler's whole input. It is immutable and complete, so a plan depends on nothing else
 // and the same snapshot replays to the same plan in tests, benchmarks and simulations.
 
-export interface SnapshotNode {
+export interface SnapshotNode extends NodeLocation {
   readonly name: string;
   readonly state: NodeState;
   readonly labels: Labels;
   readonly capacity: Resources;
   /** Sum of the reservations of attempts already on the node, before this plan. */
   readonly allocated: Resources;
-  readonly provider: string;
-  readonly region: string;
-  readonly zone: string;
-  readonly site: string;
-  readonly kind: NodeKind;
-  readonly jurisdiction: string | null;
-  readonly lat: number | null;
-  readonly lon: number | null;
   readonly priceHour: number;
 }
 

@@ -272,8 +272,7 @@ export class StateMachine {
 
   /** `task` may be a caller's copy; the transition is checked against the live record. */
   private moveTask(given: TaskRecord, to: TaskState, patch: Partial<TaskRecord>): void {
-    const task = this.hot.tasks.get(given.id);
-    if (!task) throw new AtollError('internal', `task ${given.id} is not active`);
+    const task = this.requireTask(given.id);
     const from = task.state;
     if (!canTransition(TASK_TRANSITIONS, from, to)) throw illegal('task', task.id, from, to);
     const next: TaskRecord = { ...task, ...patch, state: to };
@@ -295,8 +294,7 @@ export class StateMachine {
 
   /** `attempt` may be a caller's copy; the transition is checked against the live record. */
   private moveAttempt(given: AttemptRecord, to: AttemptState, patch: Partial<AttemptRecord>): void {
-    const attempt = this.hot.attempts.get(given.id);
-    if (!attempt) throw new AtollError('internal', `attempt ${given.id} is not active`);
+    const attempt = this.requireAttempt(given.id);
     const from = attempt.state;
     if (!canTransition(ATTEMPT_TRANSITIONS, from, to)) throw illegal('attempt', attempt.id, from, to);
     const next: AttemptRecord = { ...attempt, ...patch, state: to };
