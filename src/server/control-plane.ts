@@ -4,14 +4,16 @@ import { newJobId, taskId as makeTaskId } from '../core/ids.js';
 import { parseJobSpec } from '../core/job-spec.js';
 import { isTerminalJob } from '../core/states.js';
 import type { AttemptRecord, JobRecord, JobView, NodeRecord, TaskRecord } from '../core/types.js';
-import { MAX_MESSAGE_BYTES, type AttemptAssignment, type HelloMessage, type ServerMessage } from '../protocol/messages.js';
-import { schedule, snapshotNodeFrom, type Explanation, type PlacementRequest } from '../scheduler/engine.js';
+import type { AgentMessage, HelloMessage } from '../protocol/messages.js';
+import type { Explanation } from '../scheduler/engine.js';
 import type { JobFilter, Listing, Store, TokenRecord } from '../store/store.js';
+import { type AgentLink, AgentLinks } from './agent-links.js';
 import { EventBus } from './event-bus.js';
+import { LivenessLoop } from './loops/liveness-loop.js';
+import { SchedulingLoop } from './loops/scheduling-loop.js';
 import { CommitQueue } from './state/commit-queue.js';
 import { HotState, type LiveNode, newLiveNode } from './state/hot-state.js';
 import { StateMachine } from './state/state-machine.js';
-import type { AgentMessage } from '../protocol/messages.js';
 
 export interface ControlPlaneOptions {
   readonly clock: Clock;
@@ -28,34 +30,22 @@ export interface ControlPlaneOptions {
   readonly onFatal: (error: unknown) => void;
 }
 
-/** What the control plane needs from an agent's connection. */
-export interface AgentLink {
-  send(message: ServerMessage): void;
-  close(code: number, reason: string): void;
-  /** Drop the connection at once, without a closing handshake (the peer may be gone). */
-  terminate(): void;
-}
-
-const MAX_TIMER_MS = 2 ** 31 - 1;
-/** Agents refuse messages over MAX_MESSAGE_BYTES; runs are split well below it. */
-const MAX_RUN_MESSAGE_BYTES = MAX_MESSAGE_BYTES / 4;
+export type { AgentLink } from './agent-links.js';
 /** How often a node's last-seen time and usage are written through while it is healthy. */
 const NODE_SEEN_PERSIST_MS = 30_000;
 
 /**
- * The control plane's core: hot state, the state machine, the scheduling round and the agent
- * message handlers. HTTP and WebSocket code call into it; it never calls out except through
- * AgentLink and the store.
+ * The control plane's core: hot state, the state machine, the API commands and the agent
+ * message handlers, with the scheduling and liveness loops beside them. HTTP and WebSocket
+ * code call into it; it never calls out except through AgentLink and the store.
  */
 export class ControlPlane {
   readonly bus = new EventBus();
   private readonly hot = new HotState();
   private readonly sm: StateMachine;
-  private readonly links = new Map<string, AgentLink>();
-  private readonly lastUnplaceableMessage = new Map<string, string>();
-  private roundScheduled = false;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private livenessTimer: NodeJS.Timeout | undefined;
+  private readonly links = new AgentLinks();
+  private readonly scheduling: SchedulingLoop;
+  private liveness: LivenessLoop | undefined;
   private closed = false;
 
   private constructor(
@@ -64,13 +54,14 @@ export class ControlPlane {
   ) {
     const queue = new CommitQueue(store, (changes) => this.bus.publish(changes.events, changes.logs), options.onFatal);
     this.sm = new StateMachine(this.hot, queue, options.clock);
+    this.scheduling = new SchedulingLoop(this.hot, this.sm, this.links, options);
   }
 
   /** Rebuilds hot state from the store and starts the liveness loop. */
   static async start(store: Store, options: ControlPlaneOptions): Promise<ControlPlane> {
     const plane = new ControlPlane(store, options);
     await plane.rebuild();
-    plane.livenessTimer = setInterval(() => plane.checkLiveness(), Math.max(50, Math.floor(options.heartbeatMs / 2)));
+    plane.liveness = new LivenessLoop(plane.hot, plane.sm, plane.links, options, () => plane.requestSchedule());
     plane.requestSchedule();
     return plane;
   }
@@ -110,8 +101,8 @@ export class ControlPlane {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.livenessTimer);
-    clearTimeout(this.retryTimer);
+    this.liveness?.close();
+    this.scheduling.close();
     for (const link of this.links.values()) link.close(1001, 'control plane shutting down');
     this.links.clear();
     await this.sm.committed();
@@ -147,7 +138,7 @@ export class ControlPlane {
       if (isTerminalJob(stored.state)) throw new AtollError('conflict', `job ${jobId} already ${stored.state}; nothing to cancel`);
     }
     const stopped = this.sm.cancelJob(jobId, reason);
-    this.sm.afterCommit(() => this.sendCancels(stopped, reason));
+    this.sm.afterCommit(() => this.links.sendCancels(stopped, reason));
     await this.sm.committed();
     this.requestSchedule();
     return this.jobView(jobId);
@@ -328,159 +319,14 @@ export class ControlPlane {
     return task?.currentAttemptId === attempt.id ? attempt : undefined;
   }
 
+  requestSchedule(): void {
+    this.scheduling.request();
+  }
+
   private whyNotCurrent(live: LiveNode, attemptId: string): string {
     const attempt = this.hot.attempts.get(attemptId);
     if (attempt && attempt.node !== live.record.name) return `attempt belongs to node ${attempt.node}, not ${live.record.name}`;
     return 'attempt is not current (it finished, was lost, cancelled or replaced)';
   }
 
-  private sendCancels(attempts: readonly AttemptRecord[], reason: string): void {
-    const byNode = groupBy(attempts, (a) => a.node);
-    for (const [node, list] of byNode) {
-      this.links.get(node)?.send({ type: 'attempts.cancel', attempts: list.map((a) => ({ attemptId: a.id, reason })) });
-    }
-  }
-
-  // ---- liveness ----
-
-  private checkLiveness(): void {
-    const now = this.options.clock.now();
-    for (const jobId of this.lastUnplaceableMessage.keys()) if (!this.hot.jobs.has(jobId)) this.lastUnplaceableMessage.delete(jobId);
-    for (const live of this.hot.nodes.values()) {
-      if (live.record.state === 'ready' && now - live.lastHeartbeatAt > this.options.unreachableAfterMs) {
-        live.lostDeadline = now + this.options.lostAfterMs;
-        this.sm.setNodeState(live, 'unreachable', `no heartbeat for ${now - live.lastHeartbeatAt} ms`);
-        // A silent socket is likely half-open (a powered-off box sends no FIN): drop it, so the
-        // agent, if alive, reconnects on a fresh one and a rebuilt node can join again.
-        this.links.get(live.record.name)?.terminate();
-      }
-      if (live.record.state === 'unreachable' && live.lostDeadline !== null && now > live.lostDeadline) {
-        this.sm.setNodeState(live, 'down', 'unreachable past its grace; its work is being re-placed');
-        const lost: AttemptRecord[] = [];
-        for (const id of [...live.attemptIds]) {
-          const attempt = this.hot.attempts.get(id);
-          if (!attempt) continue;
-          this.sm.loseAttempt(attempt, `node ${live.record.name} is down`);
-          lost.push(attempt);
-        }
-        // A half-open socket may still reach the agent: stop the work that now runs elsewhere.
-        this.sm.afterCommit(() => this.sendCancels(lost, 'replaced: the node was declared down'));
-        this.requestSchedule();
-      }
-    }
-  }
-
-  // ---- scheduling ----
-
-  requestSchedule(): void {
-    if (this.roundScheduled || this.closed) return;
-    this.roundScheduled = true;
-    setImmediate(() => this.scheduleRound());
-  }
-
-  private scheduleRound(): void {
-    this.roundScheduled = false;
-    if (this.closed) return;
-    const now = this.options.clock.now();
-    let earliestRetry = Number.POSITIVE_INFINITY;
-    const ids = this.hot.pending.take(this.options.maxTasksPerRound, (id) => {
-      const notBefore = this.hot.tasks.get(id)?.notBefore ?? 0;
-      if (notBefore <= now) return true;
-      earliestRetry = Math.min(earliestRetry, notBefore);
-      return false;
-    });
-    const ready = ids.map((id) => this.hot.tasks.get(id)!);
-    // A full round may not have looked at every waiting retry: keep the timer it had then.
-    if (Number.isFinite(earliestRetry) || ids.length < this.options.maxTasksPerRound) this.armRetryTimer(earliestRetry, now);
-    if (ready.length === 0) return;
-
-    const nodes = [...this.hot.nodes.values()];
-    const snapshot = {
-      now,
-      nodes: nodes.map((n) => snapshotNodeFrom(n.record, { cpuMillis: n.allocatedCpuMillis, memoryBytes: n.allocatedMemoryBytes })),
-    };
-    const requests: PlacementRequest[] = ready.map((task) => {
-      const spec = this.hot.jobs.get(task.jobId)!.record.spec;
-      return {
-        taskId: task.id, jobId: task.jobId, groupKey: task.jobId,
-        resources: { cpuMillis: spec.resources.cpu, memoryBytes: spec.resources.memory },
-        constraints: spec.constraints,
-      };
-    });
-    const plan = schedule(snapshot, requests, { seed: now });
-
-    const runs = new Map<string, AttemptAssignment[]>();
-    for (const assignment of plan.assignments) {
-      const live = this.hot.nodes.get(assignment.node)!;
-      const attempt = this.sm.placeTask(assignment.taskId, live, assignment.explanation);
-      const list = runs.get(assignment.node) ?? [];
-      list.push(this.assignmentFor(attempt));
-      runs.set(assignment.node, list);
-    }
-    this.sm.afterCommit(() => {
-      for (const [node, attempts] of runs) {
-        const link = this.links.get(node);
-        // An attempt lost before this commit (its agent reconnected without it) must not start.
-        const live = attempts.filter((a) => this.hot.attempts.get(a.attemptId)?.state === 'assigned');
-        if (link) for (const batch of bySize(live, MAX_RUN_MESSAGE_BYTES)) link.send({ type: 'attempts.run', attempts: batch });
-      }
-    });
-
-    for (const [jobId, unplaced] of groupBy(plan.unplaced, (u) => this.hot.tasks.get(u.taskId)!.jobId)) {
-      const first = unplaced[0]!;
-      for (const u of unplaced) this.hot.waitingReasons.set(u.taskId, u.message);
-      if (this.lastUnplaceableMessage.get(jobId) === first.message) continue;
-      this.lastUnplaceableMessage.set(jobId, first.message);
-      this.sm.noteUnplaceable(jobId, unplaced.map((u) => u.taskId), first.message, first.reasons);
-    }
-    // A full round means more may be ready; anything else waits for capacity, a node or a retry.
-    if (ready.length >= this.options.maxTasksPerRound && plan.assignments.length > 0) this.requestSchedule();
-  }
-
-  private armRetryTimer(earliest: number, now: number): void {
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    // Node fires at once for delays past 2^31-1 ms; wake at that horizon and look again instead.
-    if (Number.isFinite(earliest)) this.retryTimer = setTimeout(() => this.requestSchedule(), Math.min(MAX_TIMER_MS, Math.max(1, earliest - now)));
-  }
-
-  private assignmentFor(attempt: AttemptRecord): AttemptAssignment {
-    const task = this.hot.tasks.get(attempt.taskId)!;
-    const spec = this.hot.jobs.get(attempt.jobId)!.record.spec;
-    return {
-      attemptId: attempt.id, epoch: attempt.epoch, taskId: task.id, jobId: task.jobId, index: task.index,
-      command: spec.command, env: spec.env, cpuMillis: spec.resources.cpu, memoryBytes: spec.resources.memory,
-      timeoutMs: spec.timeout ?? null, killGraceMs: spec.killGrace,
-    };
-  }
-}
-
-/** Splits items into runs whose JSON stays under `maxBytes` (one item always fits: specs are capped). */
-function bySize<T>(items: readonly T[], maxBytes: number): T[][] {
-  const out: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    const size = JSON.stringify(item).length + 1;
-    if (current.length > 0 && bytes + size > maxBytes) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += size;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
-}
-
-function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = out.get(k);
-    if (list) list.push(item);
-    else out.set(k, [item]);
-  }
-  return out;
 }
