@@ -299,7 +299,8 @@ export class Agent {
     while (this.outLogs.length > 0) {
       let chars = 0;
       let count = 0;
-      while (count < this.outLogs.length && count < MAX_BATCH && chars < MAX_MESSAGE_BYTES / 4) chars += this.outLogs[count++]!.data.length;
+      // JSON may spend up to 6 bytes on one character (a control character becomes \u0001): stay under the limit even then.
+      while (count < this.outLogs.length && count < MAX_BATCH && chars < MAX_MESSAGE_BYTES / 8) chars += this.outLogs[count++]!.data.length;
       this.send({ type: 'attempts.logs', chunks: this.outLogs.splice(0, count) });
     }
     this.outLogChars = 0;

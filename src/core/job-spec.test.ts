@@ -109,7 +109,7 @@ describe('parseJobSpec: refusals name the field', () => {
     { name: 'command is empty', input: spec({ command: [] }), path: 'command', message: 'expected at least the program to run' },
     { name: 'command has an empty argument', input: spec({ command: ['echo', ''] }), path: 'command[1]', message: /expected string to have >=1 characters/ },
     { name: 'command has a number', input: spec({ command: ['sleep', 5] }), path: 'command[1]', message: 'expected string, got number 5' },
-    { name: 'name is missing', input: { command: ['true'] }, path: 'name', message: 'expected string, got nothing' },
+    { name: 'name is missing', input: { command: ['true'] }, path: 'name', message: 'missing; this field is required' },
     { name: 'name has capitals', input: spec({ name: 'Hello' }), path: 'name', message: /lowercase letters, digits and dashes/ },
     { name: 'name ends with a dash', input: spec({ name: 'hello-' }), path: 'name', message: /like "my-job"/ },
     { name: 'name is too long', input: spec({ name: 'a'.repeat(64) }), path: 'name', message: /at most 63/ },

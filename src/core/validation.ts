@@ -23,6 +23,8 @@ function describeValue(value: unknown): string {
 function describeIssue(issue: z.core.$ZodIssue): FieldProblem[] {
   const path = formatPath(issue.path);
   const input = (issue as { input?: unknown }).input;
+  const required = (issue.code === 'invalid_type' || issue.code === 'invalid_union') && input === undefined;
+  if (required && issue.message.startsWith('Invalid input')) return [{ path, message: 'missing; this field is required' }];
   switch (issue.code) {
     case 'unrecognized_keys':
       return issue.keys.map((key) => ({
