@@ -2,6 +2,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** Keeps proxies and clients from timing out an idle stream. */
 const KEEPALIVE_MS = 15_000;
+/**
+ * A client that reads slower than events arrive would make the server buffer without bound.
+ * Past this much unsent data the stream is ended; the client reconnects with Last-Event-ID and
+ * replays from the store at its own pace.
+ */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
 export interface SseStream {
   send(event: string, data: unknown, id?: number): void;
@@ -35,6 +41,11 @@ export function openSse(request: FastifyRequest, reply: FastifyReply): SseStream
     send(event, data, id) {
       if (closed) return;
       raw.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      if (raw.writableLength > MAX_BUFFERED_BYTES) {
+        request.log.warn({ buffered: raw.writableLength }, 'ending an event stream whose client reads too slowly');
+        close();
+        raw.end();
+      }
     },
     end() {
       close();

@@ -40,7 +40,7 @@ export function registerEventRoutes(app: FastifyInstance, plane: ControlPlane): 
       else for (const event of events) send(event);
     });
     stream.onClose(off);
-    for (;;) {
+    while (!stream.closed) {
       const page = await plane.store.listEvents({ afterSeq: lastSeq, limit: REPLAY_PAGE, ...(query.job ? { jobId: query.job } : {}) });
       for (const event of page) send(event);
       if (page.length < REPLAY_PAGE) break;

@@ -89,7 +89,7 @@ export function registerTaskRoutes(app: FastifyInstance, plane: ControlPlane): v
       offLogs();
       offEvents();
     });
-    for (;;) {
+    while (!stream.closed) {
       const page = await plane.store.listLogs({ attemptIds: await attemptIds(), afterSeq: lastSeq, limit: 1000 });
       for (const chunk of page) sendChunk(chunk);
       if (page.length < 1000) break;
