@@ -38,10 +38,10 @@ export async function startLocalFleet(options: UpOptions): Promise<LocalFleet> {
   const logDir = join(dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   const children: { name: string; child: ChildProcess }[] = [];
-  const launch = (name: string, args: string[]): ChildProcess => {
+  const launch = (name: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess => {
     const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
     // Own process group: Ctrl-C reaches `atoll up` alone, which then stops agents before the server.
-    const child = spawn(process.execPath, [ATOLL_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(process.execPath, [ATOLL_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     children.push({ name, child });
@@ -70,7 +70,8 @@ export async function startLocalFleet(options: UpOptions): Promise<LocalFleet> {
     mkdirSync(agentDir, { recursive: true, mode: 0o700 });
     const config = join(agentDir, 'node.yaml');
     writeFileSync(config, stringify(rawNodes[i]));
-    agents.set(node.name, launch(node.name, ['agent', '--server', url, '--join-token', joinToken, '--data-dir', agentDir, '--config', config]));
+    // The token goes through the environment: command lines are visible to every user in `ps`.
+    agents.set(node.name, launch(node.name, ['agent', '--server', url, '--data-dir', agentDir, '--config', config], { ATOLL_JOIN_TOKEN: joinToken }));
     out(`agent          ${node.name.padEnd(22)} ${node.provider}/${node.region}${node.site ? `/${node.site}` : ''} (${node.jurisdiction ?? '-'})`);
   });
 

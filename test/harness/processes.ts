@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -101,11 +101,17 @@ export interface AgentSpec {
   readonly extraArgs?: readonly string[];
 }
 
+function writeSecret(dir: string, secret: string): string {
+  const file = join(dir, 'join-token-for-test');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return file;
+}
+
 /** An agent process; an empty joinToken starts it on the credential saved in dataDir alone. */
 export function startAgent(serverUrl: string, joinToken: string, spec: AgentSpec, dataDir = tempDir(`agent-${spec.name}`)): Proc & { dataDir: string } {
   const labels = Object.entries(spec.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
   const proc = startProcess([
-    'agent', '--server', serverUrl, ...(joinToken ? ['--join-token', joinToken] : []), '--data-dir', dataDir, '--name', spec.name,
+    'agent', '--server', serverUrl, ...(joinToken ? ['--join-token-file', writeSecret(dataDir, joinToken)] : []), '--data-dir', dataDir, '--name', spec.name,
     '--provider', 'local', '--region', 'test', '--jurisdiction', 'DE', '--geo', '50.1,8.7',
     '--cpu', spec.cpu ?? '4', '--memory', spec.memory ?? '8Gi', '--log-level', 'warn', ...labels, ...(spec.extraArgs ?? []),
   ]);

@@ -50,6 +50,10 @@ describe('atoll up and the CLI, as a new user runs them', () => {
     const port = await freePort();
     up = await startUp(port);
     expect(up.output()).toContain('npx atoll run examples/jobs/hello.yaml --wait');
+    // Secrets must not show in command lines, which every user of the machine can read.
+    const ours = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(dataDir));
+    expect(ours.length).toBe(9);
+    expect(ours.join('\n')).not.toMatch(/atoll_(join|admin|node)_/);
 
     const nodes = json<NodeRecord[]>(cwd, ['nodes']);
     expect(nodes).toHaveLength(8);

@@ -10,6 +10,7 @@ import { action } from '../common.js';
 interface AgentFlags {
   server: string;
   joinToken?: string;
+  joinTokenFile?: string;
   dataDir?: string;
   config?: string;
   name?: string;
@@ -80,12 +81,25 @@ export async function nodeSpecFromFlags(flags: AgentFlags): Promise<NodeSpec> {
   return parseNodeSpec(base);
 }
 
+/** The join token from --join-token, --join-token-file or $ATOLL_JOIN_TOKEN, in that order. */
+async function joinTokenFrom(flags: AgentFlags): Promise<string | undefined> {
+  if (flags.joinToken) return flags.joinToken;
+  if (flags.joinTokenFile) {
+    const text = await readFile(flags.joinTokenFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      throw new AtollError('invalid_request', `--join-token-file: cannot read ${flags.joinTokenFile}: ${error.code ?? error.message}`);
+    });
+    return text.trim();
+  }
+  return process.env.ATOLL_JOIN_TOKEN || undefined;
+}
+
 export function registerAgentCommand(program: Command): void {
   program
     .command('agent')
     .description('run a node agent: dials out to the control plane and runs the tasks it is given')
     .requiredOption('--server <url>', 'control plane URL, e.g. http://127.0.0.1:7700')
-    .option('--join-token <token>', 'cluster join token (needed on first start; later starts reuse the saved credential)')
+    .option('--join-token <token>', 'cluster join token, needed on first start only (visible in `ps`: prefer --join-token-file or $ATOLL_JOIN_TOKEN)')
+    .option('--join-token-file <file>', 'read the join token from this file')
     .option('--data-dir <dir>', 'agent state: credential, result journal, attempt dirs (default ./.atoll-agent-<name>)')
     .option('--config <file>', 'node.yaml with name, provider, region, zone, site, kind, jurisdiction, geo, cpu, memory, priceHour, labels')
     .option('--name <name>', 'node name')
@@ -103,13 +117,14 @@ export function registerAgentCommand(program: Command): void {
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .action(action(async (flags: AgentFlags) => {
       const node = await nodeSpecFromFlags(flags);
+      const joinToken = await joinTokenFrom(flags);
       const log = pino({ level: flags.logLevel, base: { node: node.name } }, pino.destination(2));
       const agent = new Agent({
         serverUrl: flags.server,
         dataDir: flags.dataDir ?? `.atoll-agent-${node.name}`,
         node,
         log,
-        ...(flags.joinToken ? { joinToken: flags.joinToken } : {}),
+        ...(joinToken ? { joinToken } : {}),
       });
       await agent.start();
       let stopping = false;
