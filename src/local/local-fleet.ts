@@ -10,6 +10,9 @@ import { readFleetFile } from './fleet-file.js';
 
 /** bin/atoll.js, from dist/src/local/ at run time. */
 export const ATOLL_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/atoll.js');
+/** What `atoll server` prints once it listens (server-command.ts). */
+const LISTENING = 'atoll control plane listening on ';
+const START_TIMEOUT_MS = 20_000;
 
 export interface UpOptions {
   readonly fleetFile: string;
@@ -19,117 +22,156 @@ export interface UpOptions {
   readonly submitExample: boolean;
   readonly heartbeatMs?: number;
   readonly out?: (line: string) => void;
+  /** A child exited on its own after start-up (the server, or an agent). */
+  readonly onChildExit?: (name: string, code: number | null, signal: NodeJS.Signals | null) => void;
 }
 
-export interface LocalFleet {
+export interface FleetInfo {
   readonly url: string;
   readonly adminToken: string;
-  readonly agents: ReadonlyMap<string, ChildProcess>;
+  readonly agents: readonly string[];
   readonly exampleJobId: string | undefined;
-  /** SIGTERM to every agent, then the server; resolves when all have exited. */
-  stop(): Promise<void>;
 }
 
-/** Starts a control plane and one agent process per node of the fleet file, logs in <data-dir>/logs. */
-export async function startLocalFleet(options: UpOptions): Promise<LocalFleet> {
-  const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const dataDir = resolve(options.dataDir);
-  const { fleet, rawNodes } = await readFleetFile(options.fleetFile);
-  const logDir = join(dataDir, 'logs');
-  mkdirSync(logDir, { recursive: true });
-  const children: { name: string; child: ChildProcess }[] = [];
-  const launch = (name: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess => {
-    const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
+/**
+ * A control plane and one agent process per node of the fleet file, logs in <data-dir>/logs.
+ * `stop()` may be called at any moment, also while `start()` is still under way, and always
+ * leaves no process behind.
+ */
+export class LocalFleet {
+  private readonly children = new Map<string, ChildProcess>();
+  private stopping = false;
+  /** Until start() has finished, a child that exits is start()'s error to report. */
+  private started = false;
+  private readonly dataDir: string;
+  private readonly logDir: string;
+  private readonly out: (line: string) => void;
+
+  constructor(private readonly options: UpOptions) {
+    this.dataDir = resolve(options.dataDir);
+    this.logDir = join(this.dataDir, 'logs');
+    this.out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
+  }
+
+  async start(): Promise<FleetInfo> {
+    try {
+      const info = await this.startAll();
+      this.started = true;
+      return info;
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  /** SIGTERM to every agent (so their last results reach the server), then the server; SIGKILL after 10 s. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const server = this.children.get('server');
+    await stopGroup([...this.children].filter(([name]) => name !== 'server').map(([, child]) => child));
+    if (server) await stopGroup([server]);
+  }
+
+  private async startAll(): Promise<FleetInfo> {
+    const { fleet, rawNodes } = await readFleetFile(this.options.fleetFile);
+    mkdirSync(this.logDir, { recursive: true });
+    const server = this.launch('server', [
+      'server', '--host', this.options.host, '--port', String(this.options.port), '--data-dir', this.dataDir,
+      ...(this.options.heartbeatMs ? ['--heartbeat', `${this.options.heartbeatMs}ms`] : []),
+    ]);
+    // Wait for our own server to say it listens: a 200 from /healthz could come from another
+    // process that already holds the port.
+    const url = await this.waitForListening(server);
+    const adminToken = readFileSync(join(this.dataDir, 'admin.token'), 'utf8').trim();
+    const joinToken = readFileSync(join(this.dataDir, 'join.token'), 'utf8').trim();
+    this.out(`control plane  ${url}   (state in ${this.dataDir}, logs in ${this.logDir})`);
+
+    fleet.nodes.forEach((node, i) => {
+      const agentDir = join(this.dataDir, 'agents', node.name);
+      mkdirSync(agentDir, { recursive: true, mode: 0o700 });
+      const config = join(agentDir, 'node.yaml');
+      writeFileSync(config, stringify(rawNodes[i]));
+      // The token goes through the environment: command lines are visible to every user in `ps`.
+      this.launch(node.name, ['agent', '--server', url, '--data-dir', agentDir, '--config', config], { ATOLL_JOIN_TOKEN: joinToken });
+      this.out(`agent          ${node.name.padEnd(22)} ${node.provider}/${node.region}${node.site ? `/${node.site}` : ''} (${node.jurisdiction ?? '-'})`);
+    });
+
+    const client = new AtollClient({ server: url, token: adminToken });
+    const names = fleet.nodes.map((n) => n.name);
+    await this.waitForNodes(client, names);
+    let exampleJobId: string | undefined;
+    if (this.options.submitExample && fleet.exampleJob && (await client.listJobs({ limit: 1 })).total === 0) {
+      const job = await client.submitJob(await readSpecFile(resolve(dirname(this.options.fleetFile), fleet.exampleJob)));
+      exampleJobId = job.id;
+      this.out(`example job    ${job.id} (${job.taskCount} tasks from ${fleet.exampleJob})`);
+    }
+    return { url, adminToken, agents: names, exampleJobId };
+  }
+
+  private launch(name: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+    if (this.stopping) throw new AtollError('unavailable', 'the fleet is stopping');
+    const log = createWriteStream(join(this.logDir, `${name}.log`), { flags: 'a' });
     // Own process group: Ctrl-C reaches `atoll up` alone, which then stops agents before the server.
     const child = spawn(process.execPath, [ATOLL_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
-    children.push({ name, child });
+    child.once('exit', (code, signal) => {
+      if (this.started && !this.stopping) this.options.onChildExit?.(name, code, signal);
+    });
+    this.children.set(name, child);
     return child;
-  };
-
-  const server = launch('server', [
-    'server', '--host', options.host, '--port', String(options.port), '--data-dir', dataDir,
-    ...(options.heartbeatMs ? ['--heartbeat', `${options.heartbeatMs}ms`] : []),
-  ]);
-  const url = `http://${options.host}:${options.port}`;
-  const stop = () => stopAll(server, children.map((c) => c.child).filter((c) => c !== server));
-  try {
-    await waitForHealth(url, server, join(logDir, 'server.log'));
-  } catch (error) {
-    await stop();
-    throw error;
   }
-  const adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
-  const joinToken = readFileSync(join(dataDir, 'join.token'), 'utf8').trim();
-  out(`control plane  ${url}   (state in ${dataDir}, logs in ${logDir})`);
 
-  const agents = new Map<string, ChildProcess>();
-  fleet.nodes.forEach((node, i) => {
-    const agentDir = join(dataDir, 'agents', node.name);
-    mkdirSync(agentDir, { recursive: true, mode: 0o700 });
-    const config = join(agentDir, 'node.yaml');
-    writeFileSync(config, stringify(rawNodes[i]));
-    // The token goes through the environment: command lines are visible to every user in `ps`.
-    agents.set(node.name, launch(node.name, ['agent', '--server', url, '--data-dir', agentDir, '--config', config], { ATOLL_JOIN_TOKEN: joinToken }));
-    out(`agent          ${node.name.padEnd(22)} ${node.provider}/${node.region}${node.site ? `/${node.site}` : ''} (${node.jurisdiction ?? '-'})`);
-  });
+  private async waitForListening(server: ChildProcess): Promise<string> {
+    const logFile = join(this.logDir, 'server.log');
+    return new Promise((resolveUrl, reject) => {
+      let seen = '';
+      const timer = setTimeout(() => fail(`the control plane did not start within ${START_TIMEOUT_MS / 1000}s; see ${logFile}`), START_TIMEOUT_MS);
+      const onData = (chunk: Buffer) => {
+        seen += chunk.toString();
+        const at = seen.indexOf(LISTENING);
+        if (at < 0) return;
+        const url = seen.slice(at + LISTENING.length).split('\n')[0]?.trim();
+        if (url === undefined) return;
+        cleanup();
+        resolveUrl(url);
+      };
+      const onExit = (code: number | null) => {
+        const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join('\n') : '';
+        fail(`the control plane exited (code ${code}) before it listened:\n${tail}`);
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        server.stdout?.off('data', onData);
+        server.off('exit', onExit);
+      };
+      const fail = (message: string) => {
+        cleanup();
+        reject(new AtollError('unavailable', message));
+      };
+      server.stdout?.on('data', onData);
+      server.once('exit', onExit);
+    });
+  }
 
-  const client = new AtollClient({ server: url, token: adminToken });
-  await waitForNodes(client, fleet.nodes.length, agents);
-  let exampleJobId: string | undefined;
-  if (options.submitExample && fleet.exampleJob) {
-    const existing = await client.listJobs({ limit: 1 });
-    if (existing.total === 0) {
-      const file = resolve(dirname(options.fleetFile), fleet.exampleJob);
-      const job = await client.submitJob(await readSpecFile(file));
-      exampleJobId = job.id;
-      out(`example job    ${job.id} (${job.taskCount} tasks from ${fleet.exampleJob})`);
+  private async waitForNodes(client: AtollClient, names: readonly string[]): Promise<void> {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      const dead = [...this.children].filter(([, child]) => child.exitCode !== null || child.signalCode !== null).map(([name]) => name);
+      if (dead.length > 0) throw new AtollError('unavailable', `exited during start-up: ${dead.join(', ')}; see their logs in ${this.logDir}`);
+      const ready = new Set((await client.listNodes({ state: 'ready' })).items.map((n) => n.name));
+      if (names.every((n) => ready.has(n))) return;
+      await new Promise((r) => setTimeout(r, 100));
     }
+    throw new AtollError('unavailable', `not every agent joined within ${START_TIMEOUT_MS / 1000}s; see the logs in ${this.logDir}`);
   }
-  return { url, adminToken, agents, exampleJobId, stop };
 }
 
-async function waitForHealth(url: string, server: ChildProcess, logFile: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) {
-      const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '';
-      throw new AtollError('unavailable', `the control plane exited (code ${server.exitCode}); last lines of ${logFile}:\n${log}`);
-    }
-    try {
-      const response = await fetch(`${url}/healthz`);
-      if (response.ok) return;
-    } catch (error) {
-      if (!String((error as { cause?: { code?: string } }).cause?.code ?? '').startsWith('ECONN')) throw error;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new AtollError('unavailable', `the control plane did not answer on ${url} within 20s; see ${logFile}`);
-}
-
-async function waitForNodes(client: AtollClient, count: number, agents: ReadonlyMap<string, ChildProcess>): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const dead = [...agents].filter(([, child]) => child.exitCode !== null).map(([name]) => name);
-    if (dead.length > 0) throw new AtollError('unavailable', `agent(s) exited during start-up: ${dead.join(', ')}; see their logs`);
-    const { items } = await client.listNodes({ state: 'ready' });
-    if (items.filter((n) => agents.has(n.name)).length >= count) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new AtollError('unavailable', `not every agent joined within 20s; see the logs`);
-}
-
-/** SIGTERM agents first (so their last results reach the server), then the server; SIGKILL after 10 s. */
-async function stopAll(server: ChildProcess, agents: readonly ChildProcess[]): Promise<void> {
-  const exited = (child: ChildProcess) =>
-    child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r()));
-  const stopGroup = async (group: readonly ChildProcess[]) => {
-    for (const child of group) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    const timer = setTimeout(() => group.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL')), 10_000);
-    await Promise.all(group.map(exited));
-    clearTimeout(timer);
-  };
-  await stopGroup(agents);
-  await stopGroup([server]);
+async function stopGroup(group: readonly ChildProcess[]): Promise<void> {
+  const running = group.filter((c) => c.exitCode === null && c.signalCode === null);
+  const exited = running.map((child) => new Promise<void>((r) => child.once('exit', () => r())));
+  for (const child of running) child.kill('SIGTERM');
+  const timer = setTimeout(() => running.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL')), 10_000);
+  await Promise.all(exited);
+  clearTimeout(timer);
 }

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { TokenKind } from '../store/store.js';
@@ -104,7 +104,7 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
 }
 
 function buildApp(plane: ControlPlane, auth: Authenticator, log: Logger, routes: { method: string; url: string }[]): FastifyInstance {
-  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true,
+  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true,
     // Live event streams never end on their own; without this, shutdown would wait for them.
     forceCloseConnections: true });
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));

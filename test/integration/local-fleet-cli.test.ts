@@ -113,3 +113,31 @@ describe('atoll up and the CLI, as a new user runs them', () => {
     expect(json<NodeRecord[]>(cwd, ['nodes']).filter((n) => n.state === 'ready')).toHaveLength(8);
   });
 });
+
+describe('atoll up when things go wrong at start-up', () => {
+  it('refuses a port another process holds, says why, and leaves nothing running', async () => {
+    const { createServer } = await import('node:http');
+    const blocker = createServer((_req, res) => res.end('{"ok":true}'));
+    const port = await freePort();
+    await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', r));
+    const cwd = tempDir('up-busy');
+    try {
+      const up = startProcess(['up', '--fleet', FLEET, '--port', String(port)], { cwd });
+      expect(await up.exited()).toBe(1);
+      expect(up.output()).toContain(`port ${port} on 127.0.0.1 is in use`);
+      expect(up.output()).not.toContain('nodes are up');
+      expect(fleetProcesses(join(cwd, '.atoll'))).toBe(0);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('leaves nothing running when interrupted during start-up', async () => {
+    const cwd = tempDir('up-interrupted');
+    const up = startProcess(['up', '--fleet', FLEET, '--port', String(await freePort())], { cwd });
+    await waitFor(() => (up.output().includes('agent ') ? true : undefined), 20_000, 'agents to be launched');
+    up.child.kill('SIGINT');
+    expect(await up.exited()).toBe(0);
+    expect(fleetProcesses(join(cwd, '.atoll'))).toBe(0);
+  });
+});

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { AtollError } from '../../core/errors.js';
 import { parseDurationMs } from '../../core/quantities.js';
 import { DEFAULT_PORT, startServer } from '../../server/server.js';
-import { action } from '../common.js';
+import { action, reportError } from '../common.js';
 import { DEFAULT_DATA_DIR, SERVER_URL_FILE } from '../connection.js';
 
 export function parsePort(value: string): number {
@@ -41,6 +41,11 @@ export function registerServerCommand(program: Command): void {
         logLevel: flags.logLevel,
         ...(flags.unreachableAfter === undefined ? {} : { unreachableAfterMs: flags.unreachableAfter }),
         ...(flags.lostAfter === undefined ? {} : { lostAfterMs: flags.lostAfter }),
+      }).catch((error: unknown) => {
+        // The store, timers and sockets opened before the failure would keep the process alive.
+        const code = (error as NodeJS.ErrnoException).code;
+        reportError(code === 'EADDRINUSE' ? new AtollError('unavailable', `port ${flags.port} on ${flags.host} is in use; stop what uses it or pass --port`) : error);
+        process.exit(1);
       });
       writeFileSync(join(resolve(flags.dataDir), SERVER_URL_FILE), `${server.url}\n`);
       const lines = [

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { startLocalFleet } from '../../local/local-fleet.js';
+import { LocalFleet } from '../../local/local-fleet.js';
 import { action } from '../common.js';
 import { DEFAULT_DATA_DIR } from '../connection.js';
 import { parsePort } from './server-command.js';
@@ -13,33 +13,30 @@ export function registerUpCommand(program: Command): void {
     .option('--port <port>', 'control plane port', parsePort, 7700)
     .option('--no-example-job', 'do not submit the fleet file\'s example job on first start')
     .action(action(async (flags: { fleet: string; dataDir: string; port: number; exampleJob: boolean }) => {
-      const fleet = await startLocalFleet({
+      let stopping = false;
+      const fleet = new LocalFleet({
         fleetFile: flags.fleet,
         dataDir: flags.dataDir,
         host: '127.0.0.1',
         port: flags.port,
         submitExample: flags.exampleJob,
+        onChildExit: (name, code, signal) => {
+          if (name === 'server') {
+            process.stderr.write(`\nthe control plane exited (${signal ?? `code ${code}`}); see ${flags.dataDir}/logs/server.log. Stopping the fleet.\n`);
+            stop(1);
+          } else {
+            process.stderr.write(`\nagent ${name} exited (${signal ?? `code ${code}`}); see ${flags.dataDir}/logs/${name}.log\n`);
+          }
+        },
       });
-      const lines = [
-        '',
-        `${fleet.agents.size} nodes are up. In another terminal, from this directory:`,
-        '  npx atoll nodes                                   # the fleet',
-        '  npx atoll run examples/jobs/hello.yaml --wait     # run a job with live progress',
-        '  npx atoll jobs                                    # jobs, newest first',
-        `  npx atoll tasks ${fleet.exampleJobId ?? '<job>'}${' '.repeat(Math.max(1, 34 - (fleet.exampleJobId ?? '<job>').length))}# where each task ran`,
-        '  npx atoll logs <task>                             # a task\'s output',
-        `The CLI finds the server and token in ${flags.dataDir}/. Press Ctrl-C to stop everything (state is kept).`,
-      ];
-      process.stdout.write(`${lines.join('\n')}\n`);
-      let stopping = false;
-      const stop = () => {
+      const stop = (exitCode: number) => {
         if (stopping) return;
         stopping = true;
         process.stdout.write('\nstopping the agents and the control plane...\n');
         fleet.stop().then(
           () => {
             process.stdout.write('stopped.\n');
-            process.exit(0);
+            process.exit(exitCode);
           },
           (error: unknown) => {
             process.stderr.write(`error while stopping: ${String(error)}\n`);
@@ -47,7 +44,21 @@ export function registerUpCommand(program: Command): void {
           },
         );
       };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
+      // Installed before anything starts, so Ctrl-C during start-up leaves nothing behind.
+      process.on('SIGINT', () => stop(0));
+      process.on('SIGTERM', () => stop(0));
+      const info = await fleet.start();
+      const job = info.exampleJobId ?? '<job>';
+      const lines = [
+        '',
+        `${info.agents.length} nodes are up. In another terminal, from this directory:`,
+        '  npx atoll nodes                                   # the fleet',
+        '  npx atoll run examples/jobs/hello.yaml --wait     # run a job with live progress',
+        '  npx atoll jobs                                    # jobs, newest first',
+        `  npx atoll tasks ${job}${' '.repeat(Math.max(1, 34 - job.length))}# where each task ran`,
+        '  npx atoll logs <task>                             # a task\'s output',
+        `The CLI finds the server and token in ${flags.dataDir}/. Press Ctrl-C to stop everything (state is kept).`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
     }));
 }
