@@ -13,9 +13,6 @@ export class CommitQueue {
   private scheduled = false;
   private writing = false;
   private lastCommitAt = 0;
-  /** Commits made so far and the time spent in them (for metrics and benchmarks). */
-  commits = 0;
-  commitMs = 0;
 
   /**
    * @param minIntervalMs Under load, wait at least this long between commits so that one
@@ -59,10 +56,7 @@ export class CommitQueue {
     this.writing = true;
     try {
       if (!batch.isEmpty()) {
-        const t0 = performance.now();
         await this.store.write(batch.toWriteBatch());
-        this.commits += 1;
-        this.commitMs += performance.now() - t0;
       }
       this.lastCommitAt = performance.now();
     } catch (error) {

@@ -1,4 +1,3 @@
-import type { NodeState } from '../../core/states.js';
 import { PendingQueue } from './pending-queue.js';
 import type { AttemptRecord, JobRecord, NodeRecord, TaskCounts, TaskRecord } from '../../core/types.js';
 
@@ -37,10 +36,6 @@ export class HotState {
   readonly logBytes = new Map<string, number>();
   lastEventSeq = 0;
   lastLogSeq = 0;
-
-  nodesInState(state: NodeState): LiveNode[] {
-    return [...this.nodes.values()].filter((n) => n.record.state === state);
-  }
 }
 
 /** A node as loaded or first seen; one not connected gets `lostDeadline` as its grace. */
