@@ -5,12 +5,14 @@ import type { ReasonCode, ReasonCounts } from './status.js';
 
 export interface ScoreBreakdown {
   readonly plugin: string;
-  /** What the plugin returned, clamped to 0..100. */
+  /** What the plugin measured: a 0..100 score, or a quantity such as ms or dollars. */
   readonly raw: number;
-  /** After the runtime's normalisation; equals `raw` for scorers that do not normalise. */
+  /** Mapped to 0..100 by the runtime (see Normalization); equals `raw` for 0..100 scorers. */
   readonly normalized: number;
   readonly weight: number;
   readonly weighted: number;
+  /** The measurement in words (`~14 ms to 2 user locations`), when the plugin gives one. */
+  readonly detail?: string;
 }
 
 export interface CandidateScore {
@@ -27,17 +29,33 @@ export interface NodeRejection {
   readonly message: string;
 }
 
+/** How the task's spread rule narrowed the choice; absent when the job has none. */
+export interface SpreadExplanation {
+  readonly across: string;
+  readonly maxSkew: number;
+  /** The domain the task went to, and the job's tasks there before this one. */
+  readonly domain: string;
+  readonly domainCount: number;
+  /** The job's tasks in its least used domain that could take work. */
+  readonly leastCount: number;
+  /** Domains that could take the task (some capacity left, every hard rule met). */
+  readonly openDomains: number;
+}
+
 export interface Explanation {
   readonly chosen: CandidateScore;
-  /** The best feasible nodes, chosen first, then by total; at most `maxCandidates`. */
+  /** The chosen node, then the best runner-ups by total; at most `maxCandidates`. */
   readonly candidates: readonly CandidateScore[];
-  /** Nodes that passed every filter. */
+  /** Nodes that passed the hard filters and had not been found full when the task was placed. */
   readonly feasible: number;
-  /** Nodes whose total equalled the chosen one's; the seeded PRNG picked among them. */
-  readonly tied: number;
+  /** Nodes in the snapshot. */
+  readonly nodes: number;
   readonly reasons: ReasonCounts;
+  /** The rejected nodes counted by rule: `2 jurisdiction not in [EU], 1 untolerated taint edge`. */
+  readonly rejectedSummary: string;
   /** Example rejections, at most `maxRejectionsPerReason` for each reason. */
   readonly rejected: readonly NodeRejection[];
+  readonly spread?: SpreadExplanation;
 }
 
 export interface Assignment {
@@ -50,7 +68,7 @@ export interface Unplaced {
   readonly taskId: string;
   /** Never empty: every node is counted under the reason that rejected it. */
   readonly reasons: ReasonCounts;
-  /** `no node fits: 3 insufficient_cpu, 2 label_mismatch` */
+  /** `0/40 nodes fit: 22 jurisdiction not in [EU], 12 insufficient memory` */
   readonly message: string;
   readonly rejected: readonly NodeRejection[];
 }

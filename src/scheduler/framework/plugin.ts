@@ -1,20 +1,19 @@
 import type { CycleState } from './cycle-state.js';
 import type { PlacementRequest, SnapshotNode } from './snapshot.js';
-import type { Status } from './status.js';
+import type { Status, Unschedulable } from './status.js';
 
 /**
  * What a plugin's answer for a node depends on; it tells the runtime how long it may reuse it.
  *
- * - `group`: only the node's own fields and what all tasks of a group share (constraints,
- *   resources, per-stage inputs). Evaluated once per group per cycle.
- * - `node`: also the node's own cycle state (its allocations, what this cycle placed on it),
- *   which changes only when a task is placed on that node. Re-evaluated for a node only after a
- *   placement on it. A node-scoped filter must be monotone: allocations only grow within a cycle,
- *   so once it rejects a node the runtime drops the node from the group for the rest of the cycle.
- * - `task`: anything else: fields that differ between tasks of one group, other nodes' state, or
- *   a rule that is not monotone. Evaluated for every task on every node still feasible.
+ * - `group`: only the node's own fields and what all tasks of a placement class share (their
+ *   placement rules, resources, namespace). Evaluated once per class and node per cycle.
+ * - `node`: also the node's own cycle state (its allocations), which changes only when a task is
+ *   placed on that node. Re-evaluated for a node only after a placement on it. Both must be
+ *   monotone, because allocations only grow within a cycle: a node-scoped filter that rejects a
+ *   node keeps rejecting it, and a node-scoped score never rises. The runtime relies on this to
+ *   keep nodes in a heap and look only at the top.
  */
-export type PluginScope = 'group' | 'node' | 'task';
+export type PluginScope = 'group' | 'node';
 
 /** Answers one yes/no question about one node for one task. */
 export interface FilterPlugin {
@@ -23,23 +22,36 @@ export interface FilterPlugin {
   /** Runs once per cycle before any task, to put expensive shared inputs into the cycle state. */
   prepare?(cycle: CycleState): void;
   filter(cycle: CycleState, task: PlacementRequest, node: SnapshotNode): Status;
+  /**
+   * The node-specific message for a rejection shown as an example. Lets a hot filter return
+   * shared status constants and format words only for the few rejections anyone reads.
+   */
+  explain?(cycle: CycleState, task: PlacementRequest, node: SnapshotNode, status: Unschedulable): string;
 }
 
 /**
- * How the runtime turns a scorer's raw values into 0..100 before weighting:
- * `none` uses them as they are (clamped to 0..100); `max` scales them so the best feasible
- * node for the task gets 100, for scorers whose raw values are only meaningful relative to
- * each other.
+ * How the runtime turns what a scorer returns into 0..100 before weighting:
+ * `none`: the value is a score already (clamped to 0..100);
+ * `lower-is-better`: the value is a measurement such as ms or dollars. Over the nodes a class may
+ * use, the best (lowest) gets 100 and the others lose in proportion to how much worse they are:
+ * `100 * (1 - (value - best) / span)`, where span is the gap to the worst node but at least the
+ * scorer's `minSpan(best)`, so that a 5% price difference does not count as the whole range.
+ * Not finite: 0. Only `group`-scoped scorers may ask for it, so the mapping stays fixed while a
+ * class is placed.
  */
-export type Normalization = 'none' | 'max';
+export type Normalization = 'none' | 'lower-is-better';
 
-/** Rates a feasible node 0..100 (higher is better). It never sees its weight. */
+/** Rates a feasible node (higher is better after normalisation). It never sees its weight. */
 export interface ScorePlugin {
   readonly name: string;
   readonly scope: PluginScope;
   readonly normalize?: Normalization;
+  /** For lower-is-better: the smallest gap between best and worst that counts as the full range. */
+  minSpan?(best: number): number;
   prepare?(cycle: CycleState): void;
   score(cycle: CycleState, task: PlacementRequest, node: SnapshotNode): number;
+  /** The measurement in words, for explanations; called only for nodes that are shown. */
+  describe?(cycle: CycleState, task: PlacementRequest, node: SnapshotNode, raw: number): string | undefined;
 }
 
 export interface WeightedScorer {
@@ -48,10 +60,10 @@ export interface WeightedScorer {
   readonly weight: number;
 }
 
-/** The plugins one scheduling pass runs, and the weights of its scorers. */
+/** The plugins one scheduling pass runs, and the default weights of its scorers. */
 export interface Profile {
   readonly name: string;
-  /** Run in this order within each scope; scopes run group, then node, then task. */
+  /** Run in this order within each scope; group filters run before node filters. */
   readonly filters: readonly FilterPlugin[];
   readonly scorers: readonly WeightedScorer[];
 }

@@ -1,73 +1,81 @@
 import { AtollError } from '../../core/errors.js';
-import { allocateGroupBuffers, Cycle, countsToReasons, type GroupBuffers, GroupFeasibility } from './cycle-state.js';
-import type { Assignment, CandidateScore, Explanation, NodeRejection, Plan, ScoreBreakdown, Unplaced } from './explanation.js';
+import type { SpreadDomain } from '../../core/placement-spec.js';
+import { Cycle } from './cycle-state.js';
+import type { Assignment, CandidateScore, Explanation, Plan, ScoreBreakdown, SpreadExplanation, Unplaced } from './explanation.js';
+import type { NodeHeap } from './node-heap.js';
+import type { PlacementCache } from './placement-cache.js';
+import { type ClassBase, type Domains, domainsBy, PlacementClass } from './placement-class.js';
 import type { FilterPlugin, PluginScope, Profile, ScorePlugin } from './plugin.js';
-import { type Random, seededRandom } from './random.js';
+import { seededPermutation } from './random.js';
+import { Rejections } from './rejections.js';
 import type { PlacementRequest, SchedulerSnapshot, SnapshotNode } from './snapshot.js';
-import { REASON_CODES, REASON_INDEX, type ReasonCounts, type Status, unplacedMessage } from './status.js';
+import { type ReasonCounts, type Unschedulable, unschedulable } from './status.js';
 
 // The runtime owns everything plugins must not decide alone: the order filters run in, weights,
-// normalisation, tie-breaking and the record of why. Work is done at the widest scope a plugin
-// allows (see PluginScope): per group, per node change, or per task. The hot loop runs per task
-// per node, so it reads typed arrays sized once and allocates only for the explanation.
+// normalisation, tie-breaking and the record of why.
+//
+// Work is done at the widest scope a plugin allows. Group filters and scorers run once per
+// placement class and node. The admitted nodes go into max-heaps keyed by their total score;
+// node-scoped answers (resource fit, load) change only for a node that took a placement, and
+// only downwards, so a heap entry is an upper bound that is re-checked lazily when it reaches
+// the top. Placing a task therefore costs O(log n) rather than a walk over the whole fleet.
 // Typed-array reads use `!`: every index is a node or plugin position checked by construction.
 
 export interface RuntimeOptions {
-  /** Seed of the PRNG that breaks ties between equally scored nodes. */
+  /** Seed of the PRNG that orders equally scored nodes. */
   readonly seed: number;
   /** Candidates kept with full score detail per assignment, the chosen one included. */
   readonly maxCandidates: number;
   /** Example rejections kept per reason code; counts stay exact regardless. */
   readonly maxRejectionsPerReason: number;
+  /** Scorer weights for a task (e.g. from its `optimize`); the profile's weights when left out. */
+  readonly weightsFor?: (task: PlacementRequest) => Readonly<Record<string, number>>;
+  /** When given, the time spent placing each request (ms) is written at its position. */
+  readonly timings?: Float64Array;
+  /** Class bases kept across cycles; used only when the snapshot has a `fleetVersion`. */
+  readonly cache?: PlacementCache;
 }
 
-// Totals are sums of products of floats; nodes that are equal in every input must tie even
-// when they reach the same total by a different rounding path.
-const TIE_EPSILON = 1e-9;
-
-const NO_NODES_REASONS: ReasonCounts = Object.freeze({ no_nodes: 1 });
-const NO_NODES_MESSAGE = unplacedMessage(NO_NODES_REASONS);
-const NO_REJECTIONS: readonly NodeRejection[] = Object.freeze([]);
-const SCOPES: readonly PluginScope[] = ['group', 'node', 'task'];
+const SCOPES: readonly PluginScope[] = ['group', 'node'];
+const NO_NODES: ReasonCounts = Object.freeze({ no_nodes: 1 });
+// Stands in for a node-scoped entry until the candidate fills it in.
+const PENDING: ScoreBreakdown = Object.freeze({ plugin: '', raw: 0, normalized: 0, weight: 0, weighted: 0 });
+const NO_REJECTION: Unschedulable = Object.freeze(unschedulable('no_nodes', 'none', 'none'));
+// Totals are rounded so nodes equal in every input tie even if float sums differ in the last bit.
+const KEY_SCALE = 1e6;
 
 /** Plans every request against the snapshot, in request order, with the given profile. */
-export function runCycle(
-  snapshot: SchedulerSnapshot,
-  requests: readonly PlacementRequest[],
-  profile: Profile,
-  options: RuntimeOptions,
-): Plan {
+export function runCycle(snapshot: SchedulerSnapshot, requests: readonly PlacementRequest[], profile: Profile, options: RuntimeOptions): Plan {
   validateProfile(profile);
-  validateOptions(options);
+  validateOptions(options, requests.length);
   validateRequests(requests);
-  return new Runtime(new Cycle(snapshot), profile, options).run(requests);
+  return new Runtime(new Cycle(snapshot, options.cache?.nodeIndexFor(snapshot)), profile, options).run(requests);
 }
 
 class Runtime {
   private readonly nodes: readonly SnapshotNode[];
   private readonly groupFilters: readonly FilterPlugin[];
   private readonly nodeFilters: readonly FilterPlugin[];
-  private readonly taskFilters: readonly FilterPlugin[];
   private readonly scorers: readonly ScorePlugin[];
   private readonly groupScorers: readonly number[];
   private readonly nodeScorers: readonly number[];
-  private readonly taskScorers: readonly number[];
-  private readonly weights: Float64Array;
-  private readonly normalizeMax: readonly boolean[];
-  // Score detail can be shared between tasks only when no score differs from task to task.
-  private readonly shareCandidates: boolean;
-  private readonly random: Random;
-  private readonly pool: GroupBuffers[] = [];
-  // Requests still to come per group key; at zero the key's buffers go back to the pool.
-  private readonly remaining = new Map<string, number>();
-  private lastGroup: GroupFeasibility | undefined;
-  // Scratch, reused by every task of the cycle.
-  private readonly factors: Float64Array;
-  private readonly totals: Float64Array;
-  private readonly feasible: Int32Array;
-  private readonly top: Int32Array;
-  private readonly taskCounts: Int32Array;
-  private readonly taskSampleCounts: Int32Array;
+  private readonly lowerIsBetter: readonly boolean[];
+  /** A seeded permutation: among equal totals the lower rank is taken first. */
+  private readonly rank: Int32Array;
+  private readonly classes = new Map<string, PlacementClass>();
+  private readonly classKeys = new WeakMap<object, string>();
+  private readonly domains = new Map<SpreadDomain, Domains>();
+  /** Tasks of each group per spread domain, by `${groupKey}\0${field}`. */
+  private readonly spreadCounts = new Map<string, Int32Array>();
+  // Scratch for spread: each domain's fresh top, and the tops of the domains a task may use.
+  private domainTops = new Int32Array(0);
+  private readonly eligibleTops: number[] = [];
+  private leastCount = 0;
+  private openDomains = 0;
+  // The request a class was built from: every task of the class agrees with it on what plugins read.
+  private readonly sampleTask = new Map<PlacementClass, PlacementRequest>();
+  /** The status of the last rejection firstRejection found. */
+  private rejection: Unschedulable = NO_REJECTION;
 
   constructor(
     private readonly cycle: Cycle,
@@ -77,23 +85,11 @@ class Runtime {
     this.nodes = cycle.snapshot.nodes;
     this.groupFilters = profile.filters.filter((f) => f.scope === 'group');
     this.nodeFilters = profile.filters.filter((f) => f.scope === 'node');
-    this.taskFilters = profile.filters.filter((f) => f.scope === 'task');
     this.scorers = profile.scorers.map((s) => s.plugin);
-    const positions = (scope: PluginScope) => this.scorers.flatMap((s, p) => (s.scope === scope ? [p] : []));
-    this.groupScorers = positions('group');
-    this.nodeScorers = positions('node');
-    this.taskScorers = positions('task');
-    this.weights = Float64Array.from(profile.scorers, (s) => s.weight);
-    this.normalizeMax = this.scorers.map((s) => s.normalize === 'max');
-    this.shareCandidates = this.taskScorers.length === 0;
-    this.random = seededRandom(options.seed);
-    const n = this.nodes.length;
-    this.factors = new Float64Array(this.scorers.length);
-    this.totals = new Float64Array(n);
-    this.feasible = new Int32Array(n);
-    this.top = new Int32Array(options.maxCandidates);
-    this.taskCounts = new Int32Array(REASON_CODES.length);
-    this.taskSampleCounts = new Int32Array(REASON_CODES.length);
+    this.groupScorers = this.positions('group');
+    this.nodeScorers = this.positions('node');
+    this.lowerIsBetter = this.scorers.map((s) => s.normalize === 'lower-is-better');
+    this.rank = seededPermutation(this.nodes.length, options.seed);
   }
 
   run(requests: readonly PlacementRequest[]): Plan {
@@ -103,209 +99,383 @@ class Runtime {
       prepared.add(plugin);
       plugin.prepare(this.cycle);
     }
-    for (const { groupKey } of requests) this.remaining.set(groupKey, (this.remaining.get(groupKey) ?? 0) + 1);
+    let previous: PlacementRequest | undefined;
+    let previousKey = '';
+    const keys = requests.map((task) => {
+      // Tasks of a job arrive together and share their spec objects: reuse the key.
+      if (previous === undefined || !sameClassInputs(previous, task)) previousKey = this.classKeyOf(task);
+      previous = task;
+      return previousKey;
+    });
+    const remaining = new Map<string, number>();
+    for (const key of keys) remaining.set(key, (remaining.get(key) ?? 0) + 1);
     const assignments: Assignment[] = [];
     const unplaced: Unplaced[] = [];
-    for (const task of requests) {
-      const outcome = this.place(task);
+    const { timings } = this.options;
+    for (let r = 0; r < requests.length; r++) {
+      const started = timings === undefined ? 0 : performance.now();
+      const task = requests[r]!;
+      const key = keys[r]!;
+      const cls = this.classes.get(key) ?? this.buildClass(key, task, remaining.get(key)!);
+      const outcome = this.place(cls, task);
       if ('node' in outcome) assignments.push(outcome);
       else unplaced.push(outcome);
-      this.finishTask(task.groupKey);
+      if (--cls.remaining === 0) this.classes.delete(key);
+      if (timings !== undefined) timings[r] = performance.now() - started;
     }
     return { assignments, unplaced };
   }
 
-  private place(task: PlacementRequest): Assignment | Unplaced {
+  private place(cls: PlacementClass, task: PlacementRequest): Assignment | Unplaced {
+    const spread = task.placement.spread;
+    const domains = cls.domains;
+    let chosen: number;
+    let spreadExplanation: SpreadExplanation | undefined;
+    let counts: Int32Array | undefined;
+    if (spread === undefined || domains === undefined) {
+      chosen = this.freshTop(cls, cls.heaps[0]!);
+    } else {
+      counts = this.countsFor(task.groupKey, domains);
+      chosen = this.pickSpread(cls, counts, spread.maxSkew);
+      if (chosen >= 0) {
+        const domain = domains.of[chosen]!;
+        spreadExplanation = { across: domains.field, maxSkew: spread.maxSkew, domain: domains.names[domain]!, domainCount: counts[domain]!, leastCount: this.leastCount, openDomains: this.openDomains };
+      }
+    }
+    if (chosen < 0) {
+      const { rejections } = cls;
+      const reasons = this.nodes.length === 0 ? NO_NODES : rejections.reasons();
+      return { taskId: task.taskId, reasons, message: rejections.unplacedMessage(this.nodes.length), rejected: rejections.samplesShown() };
+    }
+
+    const candidates = this.rankCandidates(cls, task, chosen, counts !== undefined);
+    const explanation: Explanation = {
+      chosen: candidates[0]!,
+      candidates,
+      feasible: cls.live,
+      nodes: this.nodes.length,
+      reasons: cls.rejections.reasons(),
+      rejectedSummary: cls.rejections.summary(),
+      rejected: cls.rejections.samplesShown(),
+      ...(spreadExplanation === undefined ? {} : { spread: spreadExplanation }),
+    };
+    this.cycle.reserve(chosen, task);
+    if (counts !== undefined) counts[domains!.of[chosen]!]! += 1;
+    return { taskId: task.taskId, node: this.nodes[chosen]!.name, explanation };
+  }
+
+  /**
+   * The best node of a heap, after re-checking it if it took a placement since it was scored:
+   * a node the node filters now reject leaves the class; otherwise its new (lower) total sinks.
+   */
+  private freshTop(cls: PlacementClass, heap: NodeHeap): number {
+    const { version } = this.cycle;
+    for (;;) {
+      const index = heap.peek();
+      if (index < 0 || cls.stamp[index] === version[index]) return index;
+      if (this.refresh(cls, index)) heap.topDecreased();
+      else heap.pop();
+    }
+  }
+
+  /** Re-runs node filters and scorers for a node; false (and counted) when it no longer fits. */
+  private refresh(cls: PlacementClass, index: number): boolean {
+    const node = this.nodes[index]!;
+    const task = this.sampleTask.get(cls)!;
+    this.cycle.focus(node, index);
+    const rejecter = this.firstRejection(this.nodeFilters, task, node);
+    if (rejecter !== undefined) {
+      cls.rejections.add(this.cycle, task, node, rejecter, this.rejection);
+      cls.live -= 1;
+      return false;
+    }
+    this.scoreNodePart(cls, task, node, index);
+    return true;
+  }
+
+  private scoreNodePart(cls: PlacementClass, task: PlacementRequest, node: SnapshotNode, index: number): void {
     const n = this.nodes.length;
-    if (n === 0) return { taskId: task.taskId, reasons: NO_NODES_REASONS, message: NO_NODES_MESSAGE, rejected: NO_REJECTIONS };
-    const group = this.groupFor(task);
-    const { cycle, nodes, scorers, feasible } = this;
-    const { live, stamp, raw, candidates } = group.buffers;
-    const version = cycle.version;
-
-    let taskRejections = 0;
-    let taskSamples: NodeRejection[] | undefined;
-    if (this.taskFilters.length > 0) {
-      this.taskCounts.fill(0);
-      this.taskSampleCounts.fill(0);
+    let total = cls.base.groupPart[index]!;
+    for (let slot = 0; slot < this.nodeScorers.length; slot++) {
+      const p = this.nodeScorers[slot]!;
+      const raw = clampScore(this.scorers[p]!.score(this.cycle, task, node));
+      cls.nodeRaw[slot * n + index] = raw;
+      total += cls.weights[p]! * raw;
     }
+    cls.total[index] = Math.round(total * KEY_SCALE) / KEY_SCALE;
+    cls.stamp[index] = this.cycle.version[index]!;
+    cls.candidates.delete(index);
+  }
 
-    // Pass 1: walk the group's feasible set. Node-scoped answers are recomputed only for nodes
-    // that took a placement since the group last looked; a node they reject is dropped for good
-    // (they are monotone), so the set is compacted in place.
-    let kept = 0;
-    let feasibleCount = 0;
-    for (let r = 0; r < group.liveCount; r++) {
-      const index = live[r]!;
-      const node = nodes[index]!;
-      cycle.focus(node, index);
-      if (stamp[index] !== version[index]) {
-        const status = this.firstRejection(this.nodeFilters, task, node);
-        if (status !== undefined) {
-          group.reject(node, status.plugin, status.status);
-          continue;
-        }
-        for (const p of this.nodeScorers) raw[p * n + index] = clampScore(scorers[p]!.score(cycle, task, node));
-        stamp[index] = version[index]!;
-        candidates[index] = undefined;
+  /**
+   * Spread: the best node among domains within maxSkew of the least used domain that can still
+   * take the task. Leaves the fresh tops of those domains in `eligibleTops` for the explanation.
+   */
+  private pickSpread(cls: PlacementClass, counts: Int32Array, maxSkew: number): number {
+    const tops = this.domainTops;
+    const active = cls.activeDomains;
+    let least = Number.POSITIVE_INFINITY;
+    // Walk only domains that still have nodes; a domain found empty is dropped for the cycle.
+    for (let a = 0; a < cls.activeCount; ) {
+      const d = active[a]!;
+      const top = this.freshTop(cls, cls.heaps[d]!);
+      if (top < 0) {
+        cls.retireDomain(a);
+        continue;
       }
-      live[kept++] = index;
-
-      if (this.taskFilters.length > 0) {
-        const rejection = this.firstRejection(this.taskFilters, task, node);
-        if (rejection !== undefined) {
-          const { status, plugin } = rejection;
-          const reason = REASON_INDEX[status.reason];
-          this.taskCounts[reason]! += 1;
-          taskRejections += 1;
-          if (this.taskSampleCounts[reason]! < this.options.maxRejectionsPerReason) {
-            this.taskSampleCounts[reason]! += 1;
-            (taskSamples ??= []).push({ node: node.name, plugin, reason: status.reason, message: status.message });
-          }
-          continue;
-        }
-      }
-      feasible[feasibleCount++] = index;
-      for (const p of this.taskScorers) raw[p * n + index] = clampScore(scorers[p]!.score(cycle, task, node));
+      tops[d] = top;
+      if (counts[d]! < least) least = counts[d]!;
+      a += 1;
     }
-    group.liveCount = kept;
-
-    const reasons = taskRejections === 0 ? group.reasons() : countsToReasons(group.counts, this.taskCounts);
-    const rejected = taskSamples === undefined ? group.rejectedSample() : [...group.rejectedSample(), ...taskSamples];
-    if (feasibleCount === 0) {
-      const message = taskRejections === 0 ? group.unplacedMessage() : unplacedMessage(reasons);
-      return { taskId: task.taskId, reasons, message, rejected };
-    }
-
-    this.computeFactors(group, feasibleCount);
-
-    // Pass 2: weight, pick the best; ties go to the PRNG (reservoir sampling) so equal nodes
-    // share load instead of the first name taking everything.
-    const { totals, top, weights, factors } = this;
-    const maxTop = top.length;
-    let topCount = 0;
-    let best = -Infinity;
+    const eligible = this.eligibleTops;
+    eligible.length = 0;
     let chosen = -1;
-    let tied = 0;
-    for (let f = 0; f < feasibleCount; f++) {
-      const index = feasible[f]!;
-      let total = 0;
-      for (let p = 0; p < scorers.length; p++) total += weights[p]! * factors[p]! * raw[p * n + index]!;
-      totals[index] = total;
-      if (total > best + TIE_EPSILON) {
-        best = total;
-        chosen = index;
-        tied = 1;
-      } else if (total >= best - TIE_EPSILON) {
-        tied += 1;
-        if (this.random() * tied < 1) chosen = index;
-      }
-      // Keep the best few in order; strict comparison keeps earlier nodes first among equals.
-      if (topCount < maxTop || total > totals[top[maxTop - 1]!]!) {
-        let at = topCount < maxTop ? topCount++ : maxTop - 1;
-        while (at > 0 && total > totals[top[at - 1]!]!) {
-          top[at] = top[at - 1]!;
-          at -= 1;
-        }
-        top[at] = index;
-      }
+    for (let a = 0; a < cls.activeCount; a++) {
+      const d = active[a]!;
+      if (counts[d]! + 1 - least > maxSkew) continue;
+      const top = tops[d]!;
+      eligible.push(top);
+      if (chosen < 0 || this.before(cls, top, chosen)) chosen = top;
     }
-
-    const chosenScore = this.candidate(group, chosen);
-    const ranked: CandidateScore[] = [chosenScore];
-    for (let t = 0; t < topCount && ranked.length < maxTop; t++) {
-      if (top[t] !== chosen) ranked.push(this.candidate(group, top[t]!));
-    }
-    cycle.reserve(chosen, task);
-    const explanation: Explanation = { chosen: chosenScore, candidates: ranked, feasible: feasibleCount, tied, reasons, rejected };
-    return { taskId: task.taskId, node: nodes[chosen]!.name, explanation };
+    this.leastCount = least;
+    this.openDomains = cls.activeCount;
+    return chosen;
   }
 
-  private groupFor(task: PlacementRequest): GroupFeasibility {
-    // Requests usually arrive group by group; checking the previous group skips the map.
-    const last = this.lastGroup;
-    if (last !== undefined && last.key === task.groupKey && last.matches(task)) return last;
-    const group = this.cycle.findGroup(task) ?? this.buildGroup(task);
-    this.lastGroup = group;
-    return group;
+  private before(cls: PlacementClass, a: number, b: number): boolean {
+    const ta = cls.total[a]!;
+    const tb = cls.total[b]!;
+    return ta > tb || (ta === tb && this.rank[a]! < this.rank[b]!);
   }
 
-  private buildGroup(task: PlacementRequest): GroupFeasibility {
+  /**
+   * The chosen node first, then the best runner-ups: the next fresh nodes of the chosen node's
+   * heap and, with spread, the tops of the other domains the task could have gone to.
+   */
+  private rankCandidates(cls: PlacementClass, task: PlacementRequest, chosen: number, spread: boolean): CandidateScore[] {
+    const wanted = this.options.maxCandidates - 1;
+    const result = [this.candidate(cls, task, chosen)];
+    if (wanted === 0) return result;
+    const heap = cls.heapOf(chosen);
+    const others: number[] = [];
+    heap.pop();
+    while (others.length < wanted) {
+      const next = this.freshTop(cls, heap);
+      if (next < 0) break;
+      others.push(heap.pop());
+    }
+    heap.push(chosen);
+    for (const index of others) heap.push(index);
+    // The heap gave its best in order; other domains' tops are merged in, keeping the best few.
+    if (spread) for (const top of this.eligibleTops) if (top !== chosen) this.insertRanked(cls, others, top, wanted);
+    for (const index of others) result.push(this.candidate(cls, task, index));
+    return result;
+  }
+
+  /** Inserts a node into a list ranked best first, keeping at most `limit` entries. */
+  private insertRanked(cls: PlacementClass, ranked: number[], index: number, limit: number): void {
+    let at = ranked.length;
+    while (at > 0 && this.before(cls, index, ranked[at - 1]!)) at -= 1;
+    if (at >= limit) return;
+    ranked.splice(at, 0, index);
+    if (ranked.length > limit) ranked.pop();
+  }
+
+  private candidate(cls: PlacementClass, task: PlacementRequest, index: number): CandidateScore {
+    const cached = cls.candidates.get(index);
+    if (cached !== undefined) return cached;
+    const node = this.nodes[index]!;
+    this.cycle.focus(node, index);
+    // Group-scoped entries never change within a cycle: build them once per node and class.
+    let scores = cls.groupBreakdowns.get(index);
+    if (scores === undefined) {
+      scores = this.scorers.map((_, p) => (this.scorers[p]!.scope === 'group' ? this.breakdown(cls, p, task, node, this.groupRaw(p, task, node)) : PENDING));
+      cls.groupBreakdowns.set(index, scores);
+    }
+    if (this.nodeScorers.length > 0) {
+      scores = scores.slice();
+      const n = this.nodes.length;
+      for (let slot = 0; slot < this.nodeScorers.length; slot++) {
+        const p = this.nodeScorers[slot]!;
+        scores[p] = this.breakdown(cls, p, task, node, cls.nodeRaw[slot * n + index]!);
+      }
+    }
+    const candidate: CandidateScore = { node: node.name, total: cls.total[index]!, scores };
+    cls.candidates.set(index, candidate);
+    return candidate;
+  }
+
+  private breakdown(cls: PlacementClass, p: number, task: PlacementRequest, node: SnapshotNode, raw: number): ScoreBreakdown {
+    const plugin = this.scorers[p]!;
+    const normalized = this.normalized(cls.base.ranges, p, raw);
+    const weight = cls.weights[p]!;
+    const detail = plugin.describe?.(this.cycle, task, node, raw);
+    const entry: { -readonly [K in keyof ScoreBreakdown]: ScoreBreakdown[K] } = { plugin: plugin.name, raw, normalized, weight, weighted: weight * normalized };
+    if (detail !== undefined) entry.detail = detail;
+    return entry;
+  }
+
+  private groupRaw(p: number, task: PlacementRequest, node: SnapshotNode): number {
+    const value = this.scorers[p]!.score(this.cycle, task, node);
+    return this.lowerIsBetter[p] ? value : clampScore(value);
+  }
+
+  private normalized(ranges: Float64Array, p: number, raw: number): number {
+    if (!this.lowerIsBetter[p]) return raw;
+    if (!Number.isFinite(raw)) return 0;
+    const best = ranges[2 * p]!;
+    const span = ranges[2 * p + 1]!;
+    return span > 0 ? Math.max(0, 100 * (1 - (raw - best) / span)) : 100;
+  }
+
+  private buildClass(key: string, task: PlacementRequest, remaining: number): PlacementClass {
+    const spread = task.placement.spread;
+    const domains = spread === undefined ? undefined : this.domainsFor(spread.across);
+    if (domains !== undefined && this.domainTops.length < domains.names.length) this.domainTops = new Int32Array(domains.names.length);
+    const base = this.baseFor(key, task);
+    const cls = new PlacementClass(base, this.nodes.length, this.nodeScorers.length, domains, this.rank);
+    cls.remaining = remaining;
+    this.sampleTask.set(cls, task);
+    for (const index of base.admitted) {
+      const node = this.nodes[index]!;
+      this.cycle.focus(node, index);
+      const rejecter = this.firstRejection(this.nodeFilters, task, node);
+      if (rejecter !== undefined) {
+        cls.rejections.add(this.cycle, task, node, rejecter, this.rejection);
+        continue;
+      }
+      this.scoreNodePart(cls, task, node, index);
+      cls.heapOf(index).append(index);
+      cls.live += 1;
+    }
+    for (const heap of cls.heaps) heap.heapify();
+    this.classes.set(key, cls);
+    return cls;
+  }
+
+  /** The class's base from the cache when the fleet is unchanged, else computed (and kept). */
+  private baseFor(key: string, task: PlacementRequest): ClassBase {
+    const { cache } = this.options;
+    const version = this.cycle.snapshot.fleetVersion;
+    if (cache === undefined || version === undefined) return this.computeBase(task);
+    const cached = cache.get(version, key);
+    if (cached !== undefined) return cached;
+    const base = this.computeBase(task);
+    cache.set(version, key, base);
+    return base;
+  }
+
+  /** Group filters over the whole fleet, then the group scorers over the nodes they admit. */
+  private computeBase(task: PlacementRequest): ClassBase {
     const n = this.nodes.length;
-    const buffers = this.pool.pop() ?? allocateGroupBuffers(n, this.scorers.length);
-    const group = new GroupFeasibility(task, buffers, this.options.maxRejectionsPerReason);
+    const rejections = new Rejections(this.options.maxRejectionsPerReason);
+    const admitted: number[] = [];
     for (let index = 0; index < n; index++) {
       const node = this.nodes[index]!;
       this.cycle.focus(node, index);
-      const rejection = this.firstRejection(this.groupFilters, task, node);
-      if (rejection !== undefined) {
-        group.reject(node, rejection.plugin, rejection.status);
-        continue;
-      }
-      group.admit(index);
-      for (const p of this.groupScorers) buffers.raw[p * n + index] = clampScore(this.scorers[p]!.score(this.cycle, task, node));
+      const rejecter = this.firstRejection(this.groupFilters, task, node);
+      if (rejecter === undefined) admitted.push(index);
+      else rejections.add(this.cycle, task, node, rejecter, this.rejection);
     }
-    this.cycle.addGroup(group);
-    return group;
+    const weights = this.weightsOf(task);
+    const groupPart = new Float64Array(n);
+    const ranges = new Float64Array(this.scorers.length * 2);
+    const raw = new Float64Array(admitted.length);
+    for (const p of this.groupScorers) {
+      const plugin = this.scorers[p]!;
+      let low = Number.POSITIVE_INFINITY;
+      let high = Number.NEGATIVE_INFINITY;
+      admitted.forEach((index, a) => {
+        const node = this.nodes[index]!;
+        this.cycle.focus(node, index);
+        const value = this.groupRaw(p, task, node);
+        raw[a] = value;
+        if (Number.isFinite(value)) {
+          low = Math.min(low, value);
+          high = Math.max(high, value);
+        }
+      });
+      ranges[2 * p] = low;
+      ranges[2 * p + 1] = Number.isFinite(low) ? Math.max(high - low, plugin.minSpan?.(low) ?? 0) : 0;
+      admitted.forEach((index, a) => {
+        groupPart[index]! += weights[p]! * this.normalized(ranges, p, raw[a]!);
+      });
+    }
+    return { admitted: Int32Array.from(admitted), groupPart, ranges, weights, rejections };
   }
 
-  private firstRejection(
-    filters: readonly FilterPlugin[],
-    task: PlacementRequest,
-    node: SnapshotNode,
-  ): { plugin: string; status: Exclude<Status, { code: 'success' }> } | undefined {
+  private weightsOf(task: PlacementRequest): Float64Array {
+    const overrides = this.options.weightsFor?.(task) ?? {};
+    const known = new Set(this.scorers.map((s) => s.name));
+    for (const name of Object.keys(overrides)) {
+      if (!known.has(name)) throw new AtollError('invalid_request', `no scorer "${name}" in profile "${this.profile.name}"; known: ${[...known].join(', ')}`);
+    }
+    return Float64Array.from(this.profile.scorers, (s) => {
+      const weight = overrides[s.plugin.name] ?? s.weight;
+      if (!Number.isFinite(weight) || weight < 0) throw new AtollError('invalid_request', `weight of "${s.plugin.name}" is ${weight}; weights must be finite and not negative`);
+      return weight;
+    });
+  }
+
+  private domainsFor(field: SpreadDomain): Domains {
+    let domains = this.domains.get(field);
+    if (domains === undefined) {
+      domains = domainsBy(this.nodes, field);
+      this.domains.set(field, domains);
+    }
+    return domains;
+  }
+
+  /** Tasks of the group per domain: those the snapshot says are placed, plus this cycle's. */
+  private countsFor(groupKey: string, domains: Domains): Int32Array {
+    const key = `${groupKey}\0${domains.field}`;
+    let counts = this.spreadCounts.get(key);
+    if (counts === undefined) {
+      counts = new Int32Array(domains.names.length);
+      for (const [name, count] of this.cycle.snapshot.placed?.get(groupKey) ?? []) {
+        const index = this.cycle.indexOfName(name);
+        if (index !== undefined) counts[domains.of[index]!]! += count;
+      }
+      this.spreadCounts.set(key, counts);
+    }
+    return counts;
+  }
+
+  /**
+   * Tasks agreeing on namespace, placement, tolerations, inputs and resources share a class.
+   * Tasks of one job share their spec objects, so the JSON is built once per job, not per task.
+   */
+  private classKeyOf(task: PlacementRequest): string {
+    let base = this.classKeys.get(task.placement);
+    if (base === undefined) {
+      base = JSON.stringify(task.placement);
+      this.classKeys.set(task.placement, base);
+    }
+    let tolerations = this.classKeys.get(task.tolerations);
+    if (tolerations === undefined) {
+      tolerations = JSON.stringify(task.tolerations);
+      this.classKeys.set(task.tolerations, tolerations);
+    }
+    const inputs = task.inputs === undefined || task.inputs.length === 0 ? '' : JSON.stringify(task.inputs);
+    return `${task.namespace}|${task.resources.cpuMillis}|${task.resources.memoryBytes}|${base}|${tolerations}|${inputs}`;
+  }
+
+  private positions(scope: PluginScope): number[] {
+    return this.scorers.flatMap((s, p) => (s.scope === scope ? [p] : []));
+  }
+
+  /** The first filter that rejects the node (its status in `rejection`), or undefined. */
+  private firstRejection(filters: readonly FilterPlugin[], task: PlacementRequest, node: SnapshotNode): FilterPlugin | undefined {
     for (const filter of filters) {
       const status = filter.filter(this.cycle, task, node);
-      if (status.code !== 'success') return { plugin: filter.name, status };
+      if (status.code !== 'success') {
+        this.rejection = status;
+        return filter;
+      }
     }
     return undefined;
   }
 
-  /** Normalisation factors for this task; cached score detail built with other factors is stale. */
-  private computeFactors(group: GroupFeasibility, feasibleCount: number): void {
-    const n = this.nodes.length;
-    const { raw, factors: cached, candidates } = group.buffers;
-    let changed = false;
-    for (let p = 0; p < this.scorers.length; p++) {
-      let factor = 1;
-      if (this.normalizeMax[p]) {
-        let max = 0;
-        for (let f = 0; f < feasibleCount; f++) max = Math.max(max, raw[p * n + this.feasible[f]!]!);
-        factor = max > 0 ? 100 / max : 0;
-      }
-      this.factors[p] = factor;
-      if (cached[p] !== factor) {
-        cached[p] = factor;
-        changed = true;
-      }
-    }
-    if (changed) candidates.fill(undefined);
-  }
-
-  private candidate(group: GroupFeasibility, index: number): CandidateScore {
-    const cached = group.buffers.candidates[index];
-    if (cached !== undefined) return cached;
-    const n = this.nodes.length;
-    const scores: ScoreBreakdown[] = this.scorers.map((plugin, p) => {
-      const raw = group.buffers.raw[p * n + index]!;
-      const normalized = raw * this.factors[p]!;
-      const weight = this.weights[p]!;
-      return { plugin: plugin.name, raw, normalized, weight, weighted: weight * normalized };
-    });
-    const candidate: CandidateScore = { node: this.nodes[index]!.name, total: this.totals[index]!, scores };
-    if (this.shareCandidates) group.buffers.candidates[index] = candidate;
-    return candidate;
-  }
-
-  private finishTask(groupKey: string): void {
-    const left = (this.remaining.get(groupKey) ?? 1) - 1;
-    this.remaining.set(groupKey, left);
-    if (left > 0) return;
-    for (const group of this.cycle.removeGroups(groupKey)) {
-      this.pool.push(group.buffers);
-      if (group === this.lastGroup) this.lastGroup = undefined;
-    }
-  }
 }
 
 function clampScore(value: number): number {
@@ -325,19 +495,23 @@ function validateProfile(profile: Profile): void {
     if (scorerNames.has(plugin.name)) throw invalid(`profile "${profile.name}" lists scorer "${plugin.name}" twice`);
     scorerNames.add(plugin.name);
     if (!SCOPES.includes(plugin.scope)) throw invalid(`scorer "${plugin.name}" has scope "${String(plugin.scope)}"; use ${SCOPES.join(', ')}`);
-    if (!Number.isFinite(weight) || weight < 0) {
-      throw invalid(`scorer "${plugin.name}" has weight ${weight}; weights must be finite and not negative`);
+    if (plugin.normalize === 'lower-is-better' && plugin.scope !== 'group') {
+      throw invalid(`scorer "${plugin.name}" is ${plugin.scope}-scoped; only group-scoped scorers may use lower-is-better`);
     }
+    if (!Number.isFinite(weight) || weight < 0) throw invalid(`scorer "${plugin.name}" has weight ${weight}; weights must be finite and not negative`);
   }
 }
 
-function validateOptions(options: RuntimeOptions): void {
+function validateOptions(options: RuntimeOptions, requestCount: number): void {
   if (!Number.isFinite(options.seed)) throw invalid(`seed must be a finite number, got ${options.seed}`);
   if (!Number.isInteger(options.maxCandidates) || options.maxCandidates < 1) {
     throw invalid(`maxCandidates must be an integer of at least 1 (the chosen node), got ${options.maxCandidates}`);
   }
   if (!Number.isInteger(options.maxRejectionsPerReason) || options.maxRejectionsPerReason < 0) {
     throw invalid(`maxRejectionsPerReason must be an integer of at least 0, got ${options.maxRejectionsPerReason}`);
+  }
+  if (options.timings !== undefined && options.timings.length < requestCount) {
+    throw invalid(`timings holds ${options.timings.length} entries for ${requestCount} requests`);
   }
 }
 
@@ -356,4 +530,17 @@ function validateRequests(requests: readonly PlacementRequest[]): void {
 
 function invalid(message: string): AtollError {
   return new AtollError('invalid_request', message);
+}
+
+/** True when two requests agree on every input of the class key, by identity (cheap). */
+function sameClassInputs(a: PlacementRequest, b: PlacementRequest): boolean {
+  return (
+    a.placement === b.placement &&
+    a.tolerations === b.tolerations &&
+    a.namespace === b.namespace &&
+    a.resources.cpuMillis === b.resources.cpuMillis &&
+    a.resources.memoryBytes === b.resources.memoryBytes &&
+    (a.inputs === undefined || a.inputs.length === 0) &&
+    (b.inputs === undefined || b.inputs.length === 0)
+  );
 }

@@ -8,7 +8,11 @@
 export const REASON_CODES = [
   'no_nodes',
   'node_not_ready',
+  'policy_denied',
+  'jurisdiction_not_allowed',
+  'avoided',
   'label_mismatch',
+  'untolerated_taint',
   'insufficient_cpu',
   'insufficient_memory',
 ] as const;
@@ -22,6 +26,11 @@ export interface Success {
 export interface Unschedulable {
   readonly code: 'unschedulable';
   readonly reason: ReasonCode;
+  /**
+   * A short phrase for the summary of an unplaced task (`jurisdiction not in [EU]`). Nodes with
+   * the same phrase are counted together, so it names the rule, not the node.
+   */
+  readonly summary: string;
   /** Says what is missing on this node, in words an operator can act on. */
   readonly message: string;
 }
@@ -31,15 +40,11 @@ export type Status = Success | Unschedulable;
 /** How many nodes were rejected for each reason; only reasons that occurred are present. */
 export type ReasonCounts = Readonly<Partial<Record<ReasonCode, number>>>;
 
-// Shared so that a passing filter allocates nothing: filters run once per task per node.
+// Shared so that a passing filter allocates nothing: filters run once per node per group.
 export const SUCCESS: Success = Object.freeze({ code: 'success' });
 
-export function success(): Success {
-  return SUCCESS;
-}
-
-export function unschedulable(reason: ReasonCode, message: string): Unschedulable {
-  return { code: 'unschedulable', reason, message };
+export function unschedulable(reason: ReasonCode, summary: string, message: string): Unschedulable {
+  return { code: 'unschedulable', reason, summary, message };
 }
 
 export function isSuccess(status: Status): status is Success {
@@ -51,20 +56,21 @@ export const REASON_INDEX: Readonly<Record<ReasonCode, number>> = Object.fromEnt
   REASON_CODES.map((code, index) => [code, index]),
 ) as Record<ReasonCode, number>;
 
-/** `3 insufficient_cpu, 2 label_mismatch`: largest count first, ties in REASON_CODES order. */
-export function formatReasonCounts(counts: ReasonCounts): string {
-  const entries: Array<[ReasonCode, number]> = [];
-  for (const code of REASON_CODES) {
-    const n = counts[code];
-    if (n !== undefined && n > 0) entries.push([code, n]);
-  }
-  // Array.prototype.sort is stable, so equal counts keep REASON_CODES order.
-  entries.sort((a, b) => b[1] - a[1]);
-  return entries.map(([code, n]) => `${n} ${code}`).join(', ');
+/** Counts of nodes per summary phrase, in the order the phrases were first seen. */
+export type SummaryCounts = ReadonlyMap<string, { readonly reason: ReasonCode; readonly count: number }>;
+
+/**
+ * `0/40 nodes fit: 22 jurisdiction not in [EU], 12 insufficient memory, 6 untolerated taint edge`:
+ * largest count first; equal counts keep REASON_CODES order, then first-seen order.
+ */
+export function unplacedMessage(nodeCount: number, summaries: SummaryCounts): string {
+  if (nodeCount === 0) return 'no node fits: the cluster has no nodes; start an agent with `atoll agent`';
+  return `0/${nodeCount} nodes fit: ${formatSummaryCounts(summaries)}`;
 }
 
-/** The one-line refusal for a task no node can take. */
-export function unplacedMessage(counts: ReasonCounts): string {
-  if (counts.no_nodes !== undefined) return 'no node fits: the cluster has no nodes; start an agent with `atoll agent`';
-  return `no node fits: ${formatReasonCounts(counts)}`;
+/** `22 jurisdiction not in [EU], 12 insufficient memory`: see unplacedMessage for the order. */
+export function formatSummaryCounts(summaries: SummaryCounts): string {
+  const entries = [...summaries].map(([phrase, { reason, count }], seen) => ({ phrase, count, order: REASON_INDEX[reason], seen }));
+  entries.sort((a, b) => b.count - a.count || a.order - b.order || a.seen - b.seen);
+  return entries.map((e) => `${e.count} ${e.phrase}`).join(', ');
 }

@@ -7,6 +7,6 @@ export const nodeReadyFilter: FilterPlugin = {
   scope: 'group',
   filter(_cycle, _task, node) {
     if (node.state === 'ready') return SUCCESS;
-    return unschedulable('node_not_ready', `node is ${node.state}, not ready`);
+    return unschedulable('node_not_ready', `node ${node.state}`, `node is ${node.state}, not ready`);
   },
 };

@@ -2,7 +2,8 @@ import type { LabelRequirement, Labels } from '../../core/label-selector.js';
 import type { NodeKind } from '../../core/node-spec.js';
 import { parseBytes, parseCpuMillis } from '../../core/quantities.js';
 import type { NodeState } from '../../core/states.js';
-import type { PlacementRequest, SchedulerSnapshot, SnapshotNode } from '../framework/snapshot.js';
+import { DEFAULT_PLACEMENT, type PlacementSpecInput, placementSpecSchema, type Taint, type Toleration } from '../../core/placement-spec.js';
+import type { PlacementRequest, SchedulerSnapshot, SnapshotNode, TaskInput } from '../framework/snapshot.js';
 
 // Fixture builders for scheduler tests: state only what the test is about, defaults cover the
 // rest (a ready 4-core, 8Gi node; a 100m, 64Mi task with no constraints).
@@ -24,6 +25,8 @@ export class NodeBuilder {
     name: 'node',
     state: 'ready',
     labels: {},
+    taints: [],
+    rttMs: {},
     capacity: { cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 },
     allocated: { cpuMillis: 0, memoryBytes: 0 },
     provider: 'local',
@@ -100,6 +103,20 @@ export class NodeBuilder {
     return this.with({ priceHour });
   }
 
+  withTaints(...taints: Taint[]): this {
+    return this.with({ taints });
+  }
+
+  /** Measured round-trip times by region name. */
+  withRtt(rttMs: Record<string, number>): this {
+    return this.with({ rttMs });
+  }
+
+  /** Provider, region, jurisdiction and coordinates in one go. */
+  locatedAt(provider: string, region: string, jurisdiction: string, lat: number, lon: number): this {
+    return this.with({ provider, region, jurisdiction, lat, lon });
+  }
+
   build(): SnapshotNode {
     return this.node;
   }
@@ -110,8 +127,11 @@ export class RequestBuilder {
     taskId: 't',
     jobId: 'job',
     groupKey: 'job',
+    namespace: 'default',
     resources: { cpuMillis: 100, memoryBytes: 64 * 2 ** 20 },
-    constraints: [],
+    placement: DEFAULT_PLACEMENT,
+    tolerations: [],
+    expectedDurationMs: 3_600_000,
   };
 
   private with(patch: Partial<PlacementRequest>): this {
@@ -140,12 +160,30 @@ export class RequestBuilder {
     return this.with({ resources: { ...this.request.resources, memoryBytes: bytes(size) } });
   }
 
-  withConstraints(...constraints: LabelRequirement[]): this {
-    return this.with({ constraints: [...this.request.constraints, ...constraints] });
+  inNamespace(namespace: string): this {
+    return this.with({ namespace });
+  }
+
+  /** Placement as a user writes it (`{residency: ['EU']}`), validated and defaulted by the spec schema. */
+  withPlacement(placement: PlacementSpecInput): this {
+    return this.with({ placement: placementSpecSchema.parse(placement) });
   }
 
   requiring(key: string, operator: LabelRequirement['operator'], values?: string[]): this {
-    return this.withConstraints(values === undefined ? { key, operator } : { key, operator, values });
+    const requirement = values === undefined ? { key, operator } : { key, operator, values };
+    return this.with({ placement: { ...this.request.placement, require: [...this.request.placement.require, requirement] } });
+  }
+
+  tolerating(...tolerations: Toleration[]): this {
+    return this.with({ tolerations });
+  }
+
+  lasting(ms: number): this {
+    return this.with({ expectedDurationMs: ms });
+  }
+
+  withInputs(...inputs: TaskInput[]): this {
+    return this.with({ inputs });
   }
 
   build(): PlacementRequest {
@@ -166,6 +204,6 @@ export function aRequest(): RequestBuilder {
   return new RequestBuilder();
 }
 
-export function aSnapshot(nodes: readonly (SnapshotNode | NodeBuilder)[], now = 0): SchedulerSnapshot {
-  return { now, nodes: nodes.map((n) => (n instanceof NodeBuilder ? n.build() : n)) };
+export function aSnapshot(nodes: readonly (SnapshotNode | NodeBuilder)[], now = 0, extra: Omit<SchedulerSnapshot, 'now' | 'nodes'> = {}): SchedulerSnapshot {
+  return { now, nodes: nodes.map((n) => (n instanceof NodeBuilder ? n.build() : n)), ...extra };
 }

@@ -1,0 +1,164 @@
+import { AtollError, type FieldProblem } from '../core/errors.js';
+import { JurisdictionTable } from '../core/jurisdictions.js';
+import type { PlacementSpec } from '../core/placement-spec.js';
+import { bindsNamespace, type PolicySpec } from '../core/policy-spec.js';
+import { type CycleState, cycleKey } from './framework/cycle-state.js';
+import type { PlacementRequest } from './framework/snapshot.js';
+
+// The hard rules one job is held to, compiled once from its placement and the cluster policies
+// (jurisdiction groups expanded to country codes), so filters do set lookups per node.
+
+export interface PolicyDenial {
+  readonly policy: string;
+  readonly jurisdictions: ReadonlySet<string>;
+}
+
+export interface ProviderAllowList {
+  readonly policy: string;
+  readonly providers: ReadonlySet<string>;
+}
+
+export interface JobRules {
+  /** Country codes the job may run in; undefined when the job sets no residency. */
+  readonly residency: ReadonlySet<string> | undefined;
+  /** `[EU, CH]`: the residency as the user wrote it, for messages. */
+  readonly residencyLabel: string;
+  readonly avoidJurisdictions: ReadonlySet<string>;
+  readonly avoidProviders: ReadonlySet<string>;
+  readonly avoidRegions: ReadonlySet<string>;
+  readonly avoidSites: ReadonlySet<string>;
+  /** Policies binding the job's namespace that deny jurisdictions. */
+  readonly denials: readonly PolicyDenial[];
+  /** Policies binding the job's namespace that allow only some providers; all must allow. */
+  readonly providerAllowLists: readonly ProviderAllowList[];
+}
+
+export class Compliance {
+  readonly table: JurisdictionTable;
+  private readonly rulesCache = new WeakMap<PlacementSpec, Map<string, JobRules>>();
+
+  private constructor(
+    readonly policies: readonly PolicySpec[],
+    table: JurisdictionTable,
+  ) {
+    this.table = table;
+  }
+
+  /** Builds the jurisdiction table from the policies' groups; refuses bad or clashing groups. */
+  static compile(policies: readonly PolicySpec[]): Compliance {
+    const groups: Record<string, readonly string[]> = {};
+    const definedBy = new Map<string, string>();
+    for (const policy of policies) {
+      for (const [group, members] of Object.entries(policy.jurisdictionGroups ?? {})) {
+        const other = definedBy.get(group);
+        if (other !== undefined && other !== policy.name) {
+          throw new AtollError('invalid_spec', `jurisdiction group ${group} is defined by policies "${other}" and "${policy.name}"; keep it in one`, {
+            problems: [{ path: `jurisdictionGroups.${group}`, message: `already defined by policy "${other}"` }],
+          });
+        }
+        definedBy.set(group, policy.name);
+        groups[group] = members;
+      }
+    }
+    const compliance = new Compliance(policies, new JurisdictionTable(groups));
+    compliance.validatePolicies();
+    return compliance;
+  }
+
+  /** Refuses a job whose placement names a jurisdiction the table does not know. */
+  validatePlacement(spec: { readonly placement: PlacementSpec }): void {
+    const problems: FieldProblem[] = [];
+    this.collectUnknown(spec.placement.residency ?? [], 'placement.residency', problems);
+    this.collectUnknown(spec.placement.avoid?.jurisdictions ?? [], 'placement.avoid.jurisdictions', problems);
+    if (problems.length > 0) throw invalidSpec('job spec', problems);
+  }
+
+  /** The rules for a job; cached per placement object, which all tasks of a job share. */
+  rules(namespace: string, placement: PlacementSpec): JobRules {
+    let byNamespace = this.rulesCache.get(placement);
+    if (byNamespace === undefined) {
+      byNamespace = new Map();
+      this.rulesCache.set(placement, byNamespace);
+    }
+    let rules = byNamespace.get(namespace);
+    if (rules === undefined) {
+      rules = this.compileRules(namespace, placement);
+      byNamespace.set(namespace, rules);
+    }
+    return rules;
+  }
+
+  private compileRules(namespace: string, placement: PlacementSpec): JobRules {
+    const binding = this.policies.filter((p) => bindsNamespace(p, namespace));
+    const { residency, avoid } = placement;
+    return {
+      residency: residency === undefined ? undefined : this.expandKnown(residency),
+      residencyLabel: `[${(residency ?? []).join(', ')}]`,
+      avoidJurisdictions: this.expandKnown(avoid?.jurisdictions ?? []),
+      avoidProviders: new Set(avoid?.providers ?? []),
+      avoidRegions: new Set(avoid?.regions ?? []),
+      avoidSites: new Set(avoid?.sites ?? []),
+      denials: binding.flatMap((p) => (p.denyJurisdictions === undefined ? [] : [{ policy: p.name, jurisdictions: this.table.expand(p.denyJurisdictions) }])),
+      providerAllowLists: binding.flatMap((p) => (p.allowProviders === undefined ? [] : [{ policy: p.name, providers: new Set(p.allowProviders) }])),
+    };
+  }
+
+  /**
+   * Names the table no longer knows (a policy defining a group was deleted after the job was
+   * accepted) expand to nothing: the job then fits fewer nodes, never more.
+   */
+  private expandKnown(names: readonly string[]): ReadonlySet<string> {
+    return this.table.expand(names.filter((name) => this.table.isKnown(name)));
+  }
+
+  private validatePolicies(): void {
+    for (const policy of this.policies) {
+      const problems: FieldProblem[] = [];
+      this.collectUnknown(policy.denyJurisdictions ?? [], 'denyJurisdictions', problems);
+      for (const [name, members] of Object.entries(policy.residencyClasses ?? {})) {
+        this.collectUnknown(members, `residencyClasses.${name}`, problems);
+      }
+      if (problems.length > 0) throw invalidSpec(`policy "${policy.name}"`, problems);
+    }
+  }
+
+  private collectUnknown(names: readonly string[], path: string, problems: FieldProblem[]): void {
+    names.forEach((name, i) => {
+      if (this.table.isKnown(name)) return;
+      try {
+        this.table.expand([name]);
+      } catch (error) {
+        if (!(error instanceof AtollError)) throw error;
+        problems.push({ path: `${path}[${i}]`, message: error.message });
+        return;
+      }
+      throw new AtollError('internal', `jurisdiction table says ${name} is unknown but expands it`);
+    });
+  }
+}
+
+function invalidSpec(what: string, problems: readonly FieldProblem[]): AtollError {
+  return new AtollError('invalid_spec', `${what} is invalid: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { problems });
+}
+
+const COMPLIANCE = cycleKey<Compliance>('compliance');
+const NO_POLICIES: readonly PolicySpec[] = Object.freeze([]);
+// Policies change rarely and snapshots share the policy list, so compile once per list.
+const compiledByPolicies = new WeakMap<readonly PolicySpec[], Compliance>();
+
+/** The cycle's compiled policies, built on first use and shared by every compliance filter. */
+export function complianceOf(cycle: CycleState): Compliance {
+  let compliance = cycle.peek(COMPLIANCE);
+  if (compliance === undefined) {
+    const policies = cycle.snapshot.policies ?? NO_POLICIES;
+    compliance = compiledByPolicies.get(policies) ?? Compliance.compile(policies);
+    compiledByPolicies.set(policies, compliance);
+    cycle.write(COMPLIANCE, compliance);
+  }
+  return compliance;
+}
+
+/** The rules of the task's job in this cycle. */
+export function rulesOf(cycle: CycleState, task: PlacementRequest): JobRules {
+  return complianceOf(cycle).rules(task.namespace, task.placement);
+}

@@ -1,0 +1,112 @@
+import type { CandidateScore, ScoreBreakdown } from './explanation.js';
+import { NodeHeap } from './node-heap.js';
+import type { Rejections } from './rejections.js';
+import type { SnapshotNode } from './snapshot.js';
+
+// A placement class: the tasks of one cycle that agree on everything group-scoped plugins read
+// (namespace, placement, tolerations, resources, inputs), whichever job they belong to.
+//
+// Its base, what the group filters and scorers say about the fleet, depends only on the nodes'
+// fixed fields, so it is computed once and may be kept across cycles while the fleet is
+// unchanged (see PlacementCache). Each cycle then adds what changes with allocations: node-scoped
+// answers and the heaps, one per spread domain (one heap when the class does not spread).
+
+/** What the group-scoped plugins say about the fleet for one class. */
+export interface ClassBase {
+  /** Nodes every group filter admits, by snapshot index, ascending. */
+  readonly admitted: Int32Array;
+  /** Sum of the weighted, normalised group-scoped scores, by snapshot index. */
+  readonly groupPart: Float64Array;
+  /** Per scorer: [best, span] of the raw values over admitted nodes, for lower-is-better. */
+  readonly ranges: Float64Array;
+  readonly weights: Float64Array;
+  /** Nodes the group filters turned down, and why. */
+  readonly rejections: Rejections;
+}
+
+export function classBaseBytes(base: ClassBase): number {
+  return base.admitted.byteLength + base.groupPart.byteLength + base.ranges.byteLength + base.weights.byteLength + base.rejections.approximateBytes();
+}
+
+/** Nodes of the fleet grouped by one location field (provider, region, zone or site). */
+export interface Domains {
+  readonly field: string;
+  readonly names: readonly string[];
+  /** Domain of each node, by snapshot index. */
+  readonly of: Int32Array;
+  /** Nodes per domain. */
+  readonly sizes: Int32Array;
+}
+
+export class PlacementClass {
+  readonly heaps: readonly NodeHeap[];
+  /** The heap key: groupPart plus the weighted node-scoped scores at `stamp`. */
+  readonly total: Float64Array;
+  /** Raw values of the node-scoped scorers, [slot * nodeCount + node] (slot: position among them). */
+  readonly nodeRaw: Float64Array;
+  /** The node version the node-scoped answers were computed at. */
+  readonly stamp: Int32Array;
+  /** Score detail built for a node, shared by explanations while the node is unchanged. */
+  readonly candidates = new Map<number, CandidateScore>();
+  /** The group-scoped entries of a node's score detail; they hold for the whole cycle. */
+  readonly groupBreakdowns = new Map<number, ScoreBreakdown[]>();
+  /** Spread domains whose heap may still hold a node; the first `activeCount` entries. */
+  readonly activeDomains: Int32Array;
+  activeCount: number;
+  /** Group rejections of the base plus node-filter rejections of this cycle. */
+  readonly rejections: Rejections;
+  /** Nodes admitted and not yet found full. */
+  live = 0;
+  /** Tasks of the cycle still to come in this class; at 0 the class is dropped. */
+  remaining = 0;
+
+  constructor(
+    readonly base: ClassBase,
+    readonly nodeCount: number,
+    nodeScorerCount: number,
+    readonly domains: Domains | undefined,
+    rank: Int32Array,
+  ) {
+    this.total = new Float64Array(nodeCount);
+    this.nodeRaw = new Float64Array(nodeCount * nodeScorerCount);
+    this.stamp = new Int32Array(nodeCount);
+    this.rejections = base.rejections.fork();
+    const sizes = domains === undefined ? [nodeCount] : Array.from(domains.sizes);
+    this.heaps = sizes.map((size) => new NodeHeap(size, this.total, rank));
+    this.activeDomains = Int32Array.from(this.heaps.keys());
+    this.activeCount = this.heaps.length;
+  }
+
+  /** Forgets a domain whose heap ran empty; `at` is its position in activeDomains. */
+  retireDomain(at: number): void {
+    this.activeCount -= 1;
+    this.activeDomains[at] = this.activeDomains[this.activeCount]!;
+  }
+
+  get weights(): Float64Array {
+    return this.base.weights;
+  }
+
+  heapOf(index: number): NodeHeap {
+    return this.heaps[this.domains === undefined ? 0 : this.domains.of[index]!]!;
+  }
+}
+
+/** Groups the snapshot's nodes by a location field; domain ids follow first appearance. */
+export function domainsBy(nodes: readonly SnapshotNode[], field: 'provider' | 'region' | 'zone' | 'site'): Domains {
+  const ids = new Map<string, number>();
+  const of = new Int32Array(nodes.length);
+  const sizes: number[] = [];
+  nodes.forEach((node, index) => {
+    const name = node[field];
+    let id = ids.get(name);
+    if (id === undefined) {
+      id = ids.size;
+      ids.set(name, id);
+      sizes.push(0);
+    }
+    of[index] = id;
+    sizes[id]! += 1;
+  });
+  return { field, names: [...ids.keys()], of, sizes: Int32Array.from(sizes) };
+}
