@@ -1,9 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { AGENT_VERSION } from '../agent/agent.js';
 import { registerAgentCommand } from './commands/agent-command.js';
+import { registerExplainCommand } from './commands/explain-command.js';
 import { registerJobCommands } from './commands/jobs-command.js';
 import { registerLogsCommand } from './commands/logs-command.js';
 import { registerNodesCommands } from './commands/nodes-command.js';
+import { registerPolicyCommands } from './commands/policy-command.js';
 import { registerRunCommand } from './commands/run-command.js';
 import { registerSchemaCommand } from './commands/schema-command.js';
 import { registerServerCommand } from './commands/server-command.js';
@@ -21,8 +23,10 @@ registerServerCommand(program);
 registerAgentCommand(program);
 registerRunCommand(program);
 registerJobCommands(program);
+registerExplainCommand(program);
 registerLogsCommand(program);
 registerNodesCommands(program);
+registerPolicyCommands(program);
 registerSchemaCommand(program);
 
 try {

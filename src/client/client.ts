@@ -1,5 +1,7 @@
 import type { JobSpecInput } from '../core/job-spec.js';
-import type { AttemptRecord, EventRecord, JobView, LogChunk, NodeRecord, TaskRecord } from '../core/types.js';
+import type { PolicyChangeResult } from '../core/policy-impact.js';
+import type { PolicyRecord } from '../core/policy-spec.js';
+import type { AttemptRecord, EventRecord, JobView, LogChunk, NodeRecord, TaskView } from '../core/types.js';
 import type { Explanation } from '../scheduler/engine.js';
 import { readSse, type SseMessage } from './sse-reader.js';
 
@@ -10,7 +12,7 @@ export interface Listing<T> {
   readonly total: number;
 }
 
-export type TaskView = TaskRecord & { readonly history: readonly AttemptRecord[] };
+export type TaskDetail = TaskView & { readonly history: readonly AttemptRecord[] };
 
 export interface TaskExplanation {
   readonly taskId: string;
@@ -67,13 +69,13 @@ export class AtollClient {
     return this.request('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`);
   }
 
-  listTasks(jobId: string, query: { state?: string; limit?: number; offset?: number } = {}): Promise<Listing<TaskRecord>> {
+  listTasks(jobId: string, query: { state?: string; limit?: number; offset?: number } = {}): Promise<Listing<TaskView>> {
     return this.request('GET', `/v1/jobs/${encodeURIComponent(jobId)}/tasks`, { query });
   }
 
   /** Every task of a job, fetched page by page. */
-  async allTasks(jobId: string, pageSize = 10_000): Promise<TaskRecord[]> {
-    const out: TaskRecord[] = [];
+  async allTasks(jobId: string, pageSize = 10_000): Promise<TaskView[]> {
+    const out: TaskView[] = [];
     for (;;) {
       const page = await this.listTasks(jobId, { limit: pageSize, offset: out.length });
       out.push(...page.items);
@@ -81,7 +83,7 @@ export class AtollClient {
     }
   }
 
-  getTask(id: string): Promise<TaskView> {
+  getTask(id: string): Promise<TaskDetail> {
     return this.request('GET', `/v1/tasks/${encodeURIComponent(id)}`);
   }
 
@@ -104,6 +106,24 @@ export class AtollClient {
 
   getNode(name: string): Promise<NodeRecord> {
     return this.request('GET', `/v1/nodes/${encodeURIComponent(name)}`);
+  }
+
+  listPolicies(): Promise<Listing<PolicyRecord>> {
+    return this.request('GET', '/v1/policies');
+  }
+
+  getPolicy(name: string): Promise<PolicyRecord> {
+    return this.request('GET', `/v1/policies/${encodeURIComponent(name)}`);
+  }
+
+  /** Creates or replaces the policy `name`; with dryRun, only reports what it would block. */
+  applyPolicy(name: string, spec: unknown, options: { dryRun?: boolean } = {}): Promise<PolicyChangeResult> {
+    const query = options.dryRun ? { dryRun: true } : {};
+    return this.request('PUT', `/v1/policies/${encodeURIComponent(name)}`, { query, body: spec });
+  }
+
+  deletePolicy(name: string): Promise<PolicyChangeResult> {
+    return this.request('DELETE', `/v1/policies/${encodeURIComponent(name)}`);
   }
 
   listEvents(query: { after?: number; job?: string; limit?: number } = {}): Promise<{ items: EventRecord[] }> {

@@ -28,6 +28,11 @@ function refusal(value: unknown): AtollError {
   throw new Error(`expected the spec to be refused: ${JSON.stringify(value)}`);
 }
 
+/** The minimal spec with `placement.require` set. */
+function withRequire(requirements: readonly Record<string, unknown>[]): Record<string, unknown> {
+  return spec({ placement: { require: requirements } });
+}
+
 function paths(problems: readonly FieldProblem[]): string[] {
   return problems.map((p) => p.path).sort();
 }
@@ -41,7 +46,8 @@ describe('parseJobSpec: defaults', () => {
       command: ['echo', 'hello'],
       env: {},
       resources: { cpu: DEFAULT_CPU_MILLIS, memory: DEFAULT_MEMORY_BYTES },
-      constraints: [],
+      placement: { require: [], prefer: [], optimize: 'balanced' },
+      tolerations: [],
       retry: { attempts: 0, backoff: 1000 },
       killGrace: 5000,
     });
@@ -75,9 +81,9 @@ describe('parseJobSpec: defaults', () => {
     { name: 'env', input: { env: { MY_VAR: 'x', _under: '' } }, expected: { env: { MY_VAR: 'x', _under: '' } } },
     { name: 'namespace', input: { namespace: 'team-a' }, expected: { namespace: 'team-a' } },
     {
-      name: 'constraints',
-      input: { constraints: [{ key: 'tier', operator: 'In', values: ['gold'] }, { key: 'gpu', operator: 'Exists' }] },
-      expected: { constraints: [{ key: 'tier', operator: 'In', values: ['gold'] }, { key: 'gpu', operator: 'Exists' }] },
+      name: 'label requirements',
+      input: { placement: { require: [{ key: 'tier', operator: 'In', values: ['gold'] }, { key: 'gpu', operator: 'Exists' }] } },
+      expected: { placement: { require: [{ key: 'tier', operator: 'In', values: ['gold'] }, { key: 'gpu', operator: 'Exists' }] } },
     },
   ])('normalises $name', ({ input, expected }) => {
     expect(parseJobSpec(spec(input))).toMatchObject(expected);
@@ -94,7 +100,8 @@ describe('parseJobSpec: refusals name the field', () => {
     { name: 'unknown top-level field', input: spec({ replicas: 3 }), path: 'replicas', message: 'unknown field; remove it or check its spelling' },
     { name: 'unknown nested field', input: spec({ resources: { cpu: 1, foo: 2 } }), path: 'resources.foo', message: 'unknown field; remove it or check its spelling' },
     { name: 'unknown retry field', input: spec({ retry: { attempts: 1, delay: '1s' } }), path: 'retry.delay', message: /unknown field/ },
-    { name: 'unknown constraint field', input: spec({ constraints: [{ key: 'a', operator: 'Exists', value: 'x' }] }), path: 'constraints[0].value', message: /unknown field/ },
+    { name: 'unknown requirement field', input: spec({ placement: { require: [{ key: 'a', operator: 'Exists', value: 'x' }] } }), path: 'placement.require[0].value', message: /unknown field/ },
+    { name: 'the old top-level constraints', input: spec({ constraints: [{ key: 'a', operator: 'Exists' }] }), path: 'constraints', message: 'unknown field; remove it or check its spelling' },
     { name: 'memory is not a size', input: spec({ resources: { memory: 'lots' } }), path: 'resources.memory', message: 'expected a size like 512Mi, got "lots"' },
     { name: 'memory is negative', input: spec({ resources: { memory: -1 } }), path: 'resources.memory', message: 'expected a size like 512Mi, got -1' },
     { name: 'memory is zero', input: spec({ resources: { memory: 0 } }), path: 'resources.memory', message: 'memory must be more than 0' },
@@ -118,12 +125,12 @@ describe('parseJobSpec: refusals name the field', () => {
     { name: 'too many tasks', input: spec({ tasks: MAX_TASKS_PER_JOB + 1 }), path: 'tasks', message: /expected number to be <=100000/ },
     { name: 'fractional tasks', input: spec({ tasks: 1.5 }), path: 'tasks', message: 'expected int, got number 1.5' },
     { name: 'tasks as a string', input: spec({ tasks: '3' }), path: 'tasks', message: 'expected number, got "3"' },
-    { name: 'In without values', input: spec({ constraints: [{ key: 'tier', operator: 'In' }] }), path: 'constraints[0].values', message: 'operator In needs a non-empty list of values' },
-    { name: 'NotIn with empty values', input: spec({ constraints: [{ key: 'tier', operator: 'NotIn', values: [] }] }), path: 'constraints[0].values', message: 'operator NotIn needs a non-empty list of values' },
-    { name: 'Exists with values', input: spec({ constraints: [{ key: 'gpu', operator: 'Exists', values: ['a'] }] }), path: 'constraints[0].values', message: 'operator Exists takes no values' },
-    { name: 'DoesNotExist with values', input: spec({ constraints: [{ key: 'gpu', operator: 'Exists' }, { key: 'spot', operator: 'DoesNotExist', values: [] }] }), path: 'constraints[1].values', message: 'operator DoesNotExist takes no values' },
-    { name: 'unknown operator', input: spec({ constraints: [{ key: 'tier', operator: 'Like', values: ['g'] }] }), path: 'constraints[0].operator', message: 'expected one of "In", "NotIn", "Exists", "DoesNotExist", got "Like"' },
-    { name: 'empty constraint key', input: spec({ constraints: [{ key: '', operator: 'Exists' }] }), path: 'constraints[0].key', message: /.+/ },
+    { name: 'In without values', input: withRequire([{ key: 'tier', operator: 'In' }]), path: 'placement.require[0].values', message: 'operator In needs a non-empty list of values' },
+    { name: 'NotIn with empty values', input: withRequire([{ key: 'tier', operator: 'NotIn', values: [] }]), path: 'placement.require[0].values', message: 'operator NotIn needs a non-empty list of values' },
+    { name: 'Exists with values', input: withRequire([{ key: 'gpu', operator: 'Exists', values: ['a'] }]), path: 'placement.require[0].values', message: 'operator Exists takes no values' },
+    { name: 'DoesNotExist with values', input: withRequire([{ key: 'gpu', operator: 'Exists' }, { key: 'spot', operator: 'DoesNotExist', values: [] }]), path: 'placement.require[1].values', message: 'operator DoesNotExist takes no values' },
+    { name: 'unknown operator', input: withRequire([{ key: 'tier', operator: 'Like', values: ['g'] }]), path: 'placement.require[0].operator', message: 'expected one of "In", "NotIn", "Exists", "DoesNotExist", got "Like"' },
+    { name: 'empty requirement key', input: withRequire([{ key: '', operator: 'Exists' }]), path: 'placement.require[0].key', message: /.+/ },
     { name: 'env key starts with a digit', input: spec({ env: { '1BAD': 'x' } }), path: 'env.1BAD', message: 'expected an environment variable name like MY_VAR, got "1BAD"' },
     { name: 'env key has a dash', input: spec({ env: { 'MY-VAR': 'x' } }), path: 'env.MY-VAR', message: 'expected an environment variable name like MY_VAR, got "MY-VAR"' },
     { name: 'env value is a number', input: spec({ env: { PORT: 8080 } }), path: 'env.PORT', message: 'expected string, got number 8080' },
@@ -166,15 +173,13 @@ describe('parseJobSpec: refusals name the field', () => {
     expect(paths(error.problems)).toEqual(['a', 'b']);
   });
 
-  it('reports the constraint index of the bad requirement only', () => {
-    const error = refusal(spec({
-      constraints: [
-        { key: 'tier', operator: 'In', values: ['gold'] },
-        { key: 'gpu', operator: 'Exists' },
-        { key: 'zone', operator: 'In' },
-      ],
-    }));
-    expect(paths(error.problems)).toEqual(['constraints[2].values']);
+  it('reports the index of the bad requirement only', () => {
+    const error = refusal(withRequire([
+      { key: 'tier', operator: 'In', values: ['gold'] },
+      { key: 'gpu', operator: 'Exists' },
+      { key: 'zone', operator: 'In' },
+    ]));
+    expect(paths(error.problems)).toEqual(['placement.require[2].values']);
   });
 
   it('names every bad env key with what a good one looks like', () => {
@@ -186,12 +191,150 @@ describe('parseJobSpec: refusals name the field', () => {
   });
 });
 
+/** The minimal spec with `placement` set to `placement`. */
+function placed(placement: Record<string, unknown>): Record<string, unknown> {
+  return spec({ placement });
+}
+
+describe('parseJobSpec: placement and tolerations', () => {
+  it('leaves every optional placement rule out when none is given', () => {
+    const parsed = parseJobSpec(minimal);
+    expect(parsed.placement).toEqual({ require: [], prefer: [], optimize: 'balanced' });
+    expect(parsed.tolerations).toEqual([]);
+    // Out means "no rule", not "an empty rule": no residency is not "no jurisdiction allowed".
+    for (const field of ['residency', 'avoid', 'near', 'weights', 'spread', 'expectedDuration']) expect(parsed.placement).not.toHaveProperty(field);
+  });
+
+  it.each<{ name: string; input: Record<string, unknown>; expected: Record<string, unknown> }>([
+    { name: 'residency with codes and groups', input: placed({ residency: ['EU', 'CH'] }), expected: { placement: { residency: ['EU', 'CH'], require: [], prefer: [], optimize: 'balanced' } } },
+    {
+      name: 'avoid, filling the lists it leaves out',
+      input: placed({ avoid: { providers: ['aws'], sites: ['paris-shop-11'] } }),
+      expected: { placement: { avoid: { jurisdictions: [], providers: ['aws'], regions: [], sites: ['paris-shop-11'] } } },
+    },
+    { name: 'avoid with jurisdictions only', input: placed({ avoid: { jurisdictions: ['US'] } }), expected: { placement: { avoid: { jurisdictions: ['US'], providers: [], regions: [], sites: [] } } } },
+    { name: 'spread with the default maxSkew', input: placed({ spread: { across: 'provider' } }), expected: { placement: { spread: { across: 'provider', maxSkew: 1 } } } },
+    { name: 'spread with a maxSkew', input: placed({ spread: { across: 'site', maxSkew: 3 } }), expected: { placement: { spread: { across: 'site', maxSkew: 3 } } } },
+    {
+      name: 'near users as region names and points',
+      input: placed({ near: { users: ['eu-west-1', { lat: 48.86, lon: 2.35 }, { lat: -33.87, lon: 151.21 }] } }),
+      expected: { placement: { near: { users: ['eu-west-1', { lat: 48.86, lon: 2.35 }, { lat: -33.87, lon: 151.21 }] } } },
+    },
+    { name: 'optimize latency', input: placed({ optimize: 'latency' }), expected: { placement: { optimize: 'latency' } } },
+    { name: 'optimize cost', input: placed({ optimize: 'cost' }), expected: { placement: { optimize: 'cost' } } },
+    { name: 'weights at the bounds', input: placed({ weights: { latency: 0, cost: 100, load: 2.5 } }), expected: { placement: { optimize: 'balanced', weights: { latency: 0, cost: 100, load: 2.5 } } } },
+    {
+      name: 'prefer with the default weight',
+      input: placed({ prefer: [{ match: { key: 'tier', operator: 'In', values: ['bulk'] } }, { weight: 5, match: { key: 'ssd', operator: 'Exists' } }] }),
+      expected: { placement: { prefer: [{ weight: 1, match: { key: 'tier', operator: 'In', values: ['bulk'] } }, { weight: 5, match: { key: 'ssd', operator: 'Exists' } }] } },
+    },
+    { name: 'expectedDuration as a duration', input: placed({ expectedDuration: '90m' }), expected: { placement: { expectedDuration: 5_400_000 } } },
+    { name: 'expectedDuration in milliseconds', input: placed({ expectedDuration: 1500 }), expected: { placement: { expectedDuration: 1500 } } },
+    { name: 'a toleration by key', input: spec({ tolerations: [{ key: 'edge' }] }), expected: { tolerations: [{ key: 'edge' }] } },
+    {
+      name: 'tolerations with operators',
+      input: spec({ tolerations: [{ key: 'edge', operator: 'Exists' }, { key: 'gpu', operator: 'Equal', value: 'a100' }, { key: 'spot', value: 'yes' }] }),
+      expected: { tolerations: [{ key: 'edge', operator: 'Exists' }, { key: 'gpu', operator: 'Equal', value: 'a100' }, { key: 'spot', value: 'yes' }] },
+    },
+  ])('accepts $name', ({ input, expected }) => {
+    expect(parseJobSpec(input)).toMatchObject(expected);
+  });
+
+  it('parses a spec using every placement field at once', () => {
+    const parsed = parseJobSpec(spec({
+      placement: {
+        residency: ['EU'],
+        avoid: { providers: ['aws'] },
+        require: [{ key: 'arch', operator: 'In', values: ['amd64'] }],
+        prefer: [{ weight: 3, match: { key: 'tier', operator: 'In', values: ['bulk'] } }],
+        near: { users: ['eu-west-1'] },
+        optimize: 'cost',
+        weights: { latency: 0.5 },
+        spread: { across: 'region', maxSkew: 2 },
+        expectedDuration: '10m',
+      },
+      tolerations: [{ key: 'edge' }],
+    }));
+    expect(parsed.placement).toEqual({
+      residency: ['EU'],
+      avoid: { jurisdictions: [], providers: ['aws'], regions: [], sites: [] },
+      require: [{ key: 'arch', operator: 'In', values: ['amd64'] }],
+      prefer: [{ weight: 3, match: { key: 'tier', operator: 'In', values: ['bulk'] } }],
+      near: { users: ['eu-west-1'] },
+      optimize: 'cost',
+      weights: { latency: 0.5 },
+      spread: { across: 'region', maxSkew: 2 },
+      expectedDuration: 600_000,
+    });
+    expect(parsed.tolerations).toEqual([{ key: 'edge' }]);
+  });
+
+  it.each<{ name: string; input: unknown; path: string; message: string | RegExp }>([
+    { name: 'lowercase residency', input: placed({ residency: ['eu'] }), path: 'placement.residency[0]', message: 'expected an ISO 3166-1 alpha-2 code like DE or a group like EU (upper case)' },
+    { name: 'lowercase residency after a good one', input: placed({ residency: ['DE', 'fr'] }), path: 'placement.residency[1]', message: /upper case/ },
+    { name: 'empty residency', input: placed({ residency: [] }), path: 'placement.residency', message: 'list at least one jurisdiction, or leave residency out' },
+    { name: 'residency as a string', input: placed({ residency: 'EU' }), path: 'placement.residency', message: 'expected array, got "EU"' },
+    { name: 'lowercase avoided jurisdiction', input: placed({ avoid: { jurisdictions: ['us'] } }), path: 'placement.avoid.jurisdictions[0]', message: /upper case/ },
+    { name: 'unknown avoid field', input: placed({ avoid: { clouds: ['aws'] } }), path: 'placement.avoid.clouds', message: 'unknown field; remove it or check its spelling' },
+    { name: 'avoided provider with an empty name', input: placed({ avoid: { providers: [''] } }), path: 'placement.avoid.providers[0]', message: /.+/ },
+    { name: 'unknown spread domain', input: placed({ spread: { across: 'country' } }), path: 'placement.spread.across', message: 'expected one of "provider", "region", "zone", "site", got "country"' },
+    { name: 'spread without a domain', input: placed({ spread: { maxSkew: 1 } }), path: 'placement.spread.across', message: /.+/ },
+    { name: 'maxSkew of 0', input: placed({ spread: { across: 'provider', maxSkew: 0 } }), path: 'placement.spread.maxSkew', message: /expected number to be >=1/ },
+    { name: 'fractional maxSkew', input: placed({ spread: { across: 'provider', maxSkew: 1.5 } }), path: 'placement.spread.maxSkew', message: 'expected int, got number 1.5' },
+    { name: 'unknown field in placement', input: placed({ residence: ['EU'] }), path: 'placement.residence', message: 'unknown field; remove it or check its spelling' },
+    { name: 'unknown field in spread', input: placed({ spread: { across: 'zone', skew: 1 } }), path: 'placement.spread.skew', message: 'unknown field; remove it or check its spelling' },
+    { name: 'weight above 100', input: placed({ weights: { latency: 101 } }), path: 'placement.weights.latency', message: /expected number to be <=100/ },
+    { name: 'negative weight', input: placed({ weights: { cost: -1 } }), path: 'placement.weights.cost', message: /expected number to be >=0/ },
+    { name: 'weight of an unknown scorer', input: placed({ weights: { speed: 1 } }), path: 'placement.weights.speed', message: 'unknown field; remove it or check its spelling' },
+    { name: 'unknown objective', input: placed({ optimize: 'speed' }), path: 'placement.optimize', message: 'expected one of "latency", "cost", "balanced", got "speed"' },
+    { name: 'near user as a number', input: placed({ near: { users: [42] } }), path: 'placement.near.users[0]', message: 'expected {lat, lon} or a region name like "eu-west-1", got number 42' },
+    { name: 'near user without lon', input: placed({ near: { users: ['eu-west-1', { lat: 48.8 }] } }), path: 'placement.near.users[1]', message: /expected \{lat, lon\} or a region name/ },
+    { name: 'near user beyond the pole', input: placed({ near: { users: [{ lat: 91, lon: 0 }] } }), path: 'placement.near.users[0].lat', message: /expected number to be <=90/ },
+    { name: 'near without users', input: placed({ near: { users: [] } }), path: 'placement.near.users', message: /expected array to have >=1 items/ },
+    { name: 'preference weight of 0', input: placed({ prefer: [{ weight: 0, match: { key: 'tier', operator: 'Exists' } }] }), path: 'placement.prefer[0].weight', message: /expected number to be >=1/ },
+    { name: 'preference without values for In', input: placed({ prefer: [{ match: { key: 'tier', operator: 'In' } }] }), path: 'placement.prefer[0].match.values', message: 'operator In needs a non-empty list of values' },
+    { name: 'expectedDuration "soon"', input: placed({ expectedDuration: 'soon' }), path: 'placement.expectedDuration', message: 'expected a duration like 30s, 5m or 1h, got "soon"' },
+    { name: 'expectedDuration of 0', input: placed({ expectedDuration: 0 }), path: 'placement.expectedDuration', message: 'expected a duration like 30s, 5m or 1h, got 0' },
+    { name: 'placement as a list', input: spec({ placement: [] }), path: 'placement', message: 'expected object, got a list' },
+    { name: 'toleration Equal without value', input: spec({ tolerations: [{ key: 'gpu', operator: 'Equal' }] }), path: 'tolerations[0].value', message: 'operator Equal needs a value' },
+    { name: 'toleration Exists with a value', input: spec({ tolerations: [{ key: 'edge' }, { key: 'gpu', operator: 'Exists', value: 'a100' }] }), path: 'tolerations[1].value', message: 'operator Exists takes no value' },
+    { name: 'toleration with an unknown operator', input: spec({ tolerations: [{ key: 'edge', operator: 'In' }] }), path: 'tolerations[0].operator', message: 'expected one of "Equal", "Exists", got "In"' },
+    { name: 'toleration without a key', input: spec({ tolerations: [{ operator: 'Exists' }] }), path: 'tolerations[0].key', message: /.+/ },
+    { name: 'unknown toleration field', input: spec({ tolerations: [{ key: 'edge', effect: 'NoSchedule' }] }), path: 'tolerations[0].effect', message: 'unknown field; remove it or check its spelling' },
+    { name: 'tolerations as a map', input: spec({ tolerations: { edge: true } }), path: 'tolerations', message: 'expected array, got an object' },
+  ])('refuses $name', ({ input, path, message }) => {
+    const error = refusal(input);
+    expect(error.code).toBe('invalid_spec');
+    const problem = error.problems.find((p) => p.path === path);
+    expect(problem, `problems: ${JSON.stringify(error.problems)}`).toBeDefined();
+    if (typeof message === 'string') expect(problem?.message).toBe(message);
+    else expect(problem?.message).toMatch(message);
+    expect(error.message).toContain(`${path}: ${problem?.message}`);
+  });
+
+  it('names every placement problem at once', () => {
+    const error = refusal(spec({
+      placement: { residency: ['eu'], spread: { across: 'planet', maxSkew: 0 }, weights: { cost: 500 }, expectedDuration: 'soon', extra: 1 },
+      tolerations: [{ key: 'gpu', operator: 'Equal' }],
+    }));
+    expect(paths(error.problems)).toEqual([
+      'placement.expectedDuration',
+      'placement.extra',
+      'placement.residency[0]',
+      'placement.spread.across',
+      'placement.spread.maxSkew',
+      'placement.weights.cost',
+      'tolerations[0].value',
+    ]);
+  });
+});
+
 describe('formatPath', () => {
   it.each<{ path: PropertyKey[]; expected: string }>([
     { path: [], expected: '' },
     { path: ['name'], expected: 'name' },
     { path: ['resources', 'memory'], expected: 'resources.memory' },
-    { path: ['constraints', 0, 'operator'], expected: 'constraints[0].operator' },
+    { path: ['placement', 'require', 0, 'operator'], expected: 'placement.require[0].operator' },
     { path: ['command', 3], expected: 'command[3]' },
     { path: [0, 'x'], expected: '[0].x' },
     { path: ['a', 1, 2, 'b'], expected: 'a[1][2].b' },
@@ -207,7 +350,8 @@ describe('jobSpecJsonSchema', () => {
   it('describes the spec as users write it', () => {
     expect(schema.type).toBe('object');
     expect(schema.additionalProperties).toBe(false);
-    expect(Object.keys(properties)).toEqual(expect.arrayContaining(['name', 'command', 'tasks', 'resources', 'constraints', 'retry', 'env', 'timeout']));
+    expect(Object.keys(properties)).toEqual(expect.arrayContaining(['name', 'command', 'tasks', 'resources', 'placement', 'tolerations', 'retry', 'env', 'timeout']));
+    expect(properties).not.toHaveProperty('constraints');
     expect(schema.required).toEqual(['name', 'command']);
   });
 
@@ -220,9 +364,14 @@ describe('jobSpecJsonSchema', () => {
   it('forbids unknown fields in nested objects too', () => {
     expect(properties.resources?.additionalProperties).toBe(false);
     expect(properties.retry?.additionalProperties).toBe(false);
-    const constraint = (properties.constraints?.items ?? {}) as Record<string, unknown>;
-    expect(constraint.additionalProperties).toBe(false);
-    expect(constraint.required).toEqual(['key', 'operator']);
+    const placement = (properties.placement ?? {}) as { additionalProperties?: unknown; properties?: Record<string, { items?: Record<string, unknown> }> };
+    expect(placement.additionalProperties).toBe(false);
+    const requirement = placement.properties?.require?.items ?? {};
+    expect(requirement.additionalProperties).toBe(false);
+    expect(requirement.required).toEqual(['key', 'operator']);
+    const toleration = (properties.tolerations?.items ?? {}) as Record<string, unknown>;
+    expect(toleration.additionalProperties).toBe(false);
+    expect(toleration.required).toEqual(['key']);
   });
 
   it('lets quantities be written as strings or numbers', () => {

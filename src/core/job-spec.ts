@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { labelRequirementSchema } from './label-selector.js';
+import { DEFAULT_PLACEMENT, placementSpecSchema, tolerationSchema } from './placement-spec.js';
 import { parseBytes, parseCpuMillis, parseDurationMs } from './quantities.js';
 import { parseOrThrow } from './validation.js';
 
-// The job spec users write (YAML or JSON). Single-stage form for now; `stages`, `placement`
-// and `inputs` join later as new optional fields, so today's specs stay valid.
+// The job spec users write (YAML or JSON). Single-stage form for now; `stages` and `inputs`
+// join later as new optional fields, so today's specs stay valid.
 
 export const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -57,7 +57,8 @@ export const jobSpecSchema = z.strictObject({
     .record(z.string().regex(ENV_KEY_PATTERN, 'expected an environment variable name like MY_VAR'), z.string().max(32_768))
     .default({}),
   resources: resourcesSchema.default({ cpu: DEFAULT_CPU_MILLIS, memory: DEFAULT_MEMORY_BYTES }),
-  constraints: z.array(labelRequirementSchema).max(64).default([]),
+  placement: placementSpecSchema.default(DEFAULT_PLACEMENT),
+  tolerations: z.array(tolerationSchema).max(64).default([]),
   retry: retrySchema.default({ attempts: 0, backoff: 1000 }),
   timeout: durationSchema.pipe(z.number().min(1, 'timeout must be more than 0; leave it out for no timeout')).optional(),
   /** After a timeout or cancel, how long the process group has between SIGTERM and SIGKILL. */

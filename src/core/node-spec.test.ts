@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AtollError } from './errors.js';
-import { parseNodeSpec } from './node-spec.js';
+import { effectiveTaints, type NodeSpec, parseNodeSpec } from './node-spec.js';
 
 const minimal = { name: 'edge-1', cpu: 2, memory: '4Gi' } as const;
 
@@ -31,7 +31,10 @@ describe('parseNodeSpec: accepted', () => {
       memory: 4 * 2 ** 30,
       priceHour: 0,
       labels: {},
+      rttMs: {},
     });
+    // Left out, not defaulted: effectiveTaints tells an edge node that declared none from one that untainted itself.
+    expect(parseNodeSpec(minimal)).not.toHaveProperty('taints');
   });
 
   it('keeps a full description', () => {
@@ -48,6 +51,8 @@ describe('parseNodeSpec: accepted', () => {
       memory: 512 * 2 ** 20,
       priceHour: 0.17,
       labels: { tier: 'gold', 'example.com/gpu': 'a100', 'topology.zone': 'x' },
+      taints: [{ key: 'edge' }, { key: 'gpu', value: 'a100' }],
+      rttMs: { 'eu-west-1': 1.5, 'us-east-1': 78 },
     };
     expect(parseNodeSpec(full)).toEqual({ ...full, cpu: 500, memory: 512 * 2 ** 20 });
   });
@@ -59,6 +64,10 @@ describe('parseNodeSpec: accepted', () => {
     { name: 'geo at the edges', patch: { geo: { lat: -90, lon: 180 } }, expected: { geo: { lat: -90, lon: 180 } } },
     { name: 'free node', patch: { priceHour: 0 }, expected: { priceHour: 0 } },
     { name: 'single-character label key', patch: { labels: { a: '' } }, expected: { labels: { a: '' } } },
+    { name: 'no taints on an edge node', patch: { kind: 'edge', taints: [] }, expected: { kind: 'edge', taints: [] } },
+    { name: 'a taint with a value', patch: { taints: [{ key: 'gpu', value: 'a100' }] }, expected: { taints: [{ key: 'gpu', value: 'a100' }] } },
+    { name: 'round trips at the bounds', patch: { rttMs: { 'eu-west-1': 0, 'ap-southeast-1': 60_000 } }, expected: { rttMs: { 'eu-west-1': 0, 'ap-southeast-1': 60_000 } } },
+    { name: 'fractional round trips', patch: { rttMs: { 'europe-west3': 0.4 } }, expected: { rttMs: { 'europe-west3': 0.4 } } },
   ])('$name', ({ patch, expected }) => {
     expect(parseNodeSpec(node(patch))).toMatchObject(expected);
   });
@@ -89,6 +98,15 @@ describe('parseNodeSpec: refused', () => {
     { name: 'label key starting with a dash', input: node({ labels: { '-x': 'a' } }), path: 'labels.-x', message: 'expected a label key like tier or example.com/tier, got "-x"' },
     { name: 'label key with a space', input: node({ labels: { 'my tier': 'a' } }), path: 'labels.my tier', message: /expected a label key like tier/ },
     { name: 'label value not a string', input: node({ labels: { tier: 1 } }), path: 'labels.tier', message: 'expected string, got number 1' },
+    { name: 'taint without a key', input: node({ taints: [{ value: 'x' }] }), path: 'taints[0].key', message: 'missing; this field is required' },
+    { name: 'taint with an empty key', input: node({ taints: [{ key: 'edge' }, { key: '' }] }), path: 'taints[1].key', message: /expected string to have >=1 characters/ },
+    { name: 'taint with an effect', input: node({ taints: [{ key: 'edge', effect: 'NoSchedule' }] }), path: 'taints[0].effect', message: 'unknown field; remove it or check its spelling' },
+    { name: 'taint as a bare string', input: node({ taints: ['edge'] }), path: 'taints[0]', message: 'expected object, got "edge"' },
+    { name: 'negative round trip', input: node({ rttMs: { 'eu-west-1': -1 } }), path: 'rttMs.eu-west-1', message: /expected number to be >=0/ },
+    { name: 'round trip over a minute', input: node({ rttMs: { 'eu-west-1': 60_001 } }), path: 'rttMs.eu-west-1', message: /expected number to be <=60000/ },
+    { name: 'round trip with a unit', input: node({ rttMs: { 'eu-west-1': '12ms' } }), path: 'rttMs.eu-west-1', message: 'expected number, got "12ms"' },
+    { name: 'round trip to a region name too long', input: node({ rttMs: { ['r'.repeat(64)]: 5 } }), path: `rttMs.${'r'.repeat(64)}`, message: /expected string to have <=63 characters/ },
+    { name: 'round trips as a list', input: node({ rttMs: [12] }), path: 'rttMs', message: 'expected record, got a list' },
   ])('$name', ({ input, path, message }) => {
     const error = refusal(input);
     expect(error.code).toBe('invalid_request');
@@ -102,5 +120,26 @@ describe('parseNodeSpec: refused', () => {
   it('lists every problem with its path', () => {
     const error = refusal({ name: 'n', cpu: 1, memory: '1Gi', jurisdiction: 'de', geo: { lat: 91, lon: 0 }, kind: 'vm', bogus: 1 });
     expect(error.problems.map((p) => p.path).sort()).toEqual(['bogus', 'geo.lat', 'jurisdiction', 'kind']);
+  });
+});
+
+describe('effectiveTaints', () => {
+  const taintsOf = (patch: Record<string, unknown>) => effectiveTaints(parseNodeSpec(node(patch)));
+
+  it.each<{ name: string; patch: Record<string, unknown>; expected: NodeSpec['taints'] }>([
+    { name: 'an edge node without taints gets edge', patch: { kind: 'edge' }, expected: [{ key: 'edge' }] },
+    { name: 'an edge node with taints: [] is untainted', patch: { kind: 'edge', taints: [] }, expected: [] },
+    { name: 'an edge node keeps the taints it declares, without edge', patch: { kind: 'edge', taints: [{ key: 'shop', value: 'paris' }] }, expected: [{ key: 'shop', value: 'paris' }] },
+    { name: 'a cloud node gets none', patch: { kind: 'cloud' }, expected: [] },
+    { name: 'a node of the default kind gets none', patch: {}, expected: [] },
+    { name: 'an onprem node gets none', patch: { kind: 'onprem' }, expected: [] },
+    { name: 'a cloud node may taint itself', patch: { kind: 'cloud', taints: [{ key: 'gpu' }] }, expected: [{ key: 'gpu' }] },
+  ])('$name', ({ patch, expected }) => {
+    expect(taintsOf(patch)).toEqual(expected);
+  });
+
+  it('reads the fields it needs, so a stored record works as well as a parsed spec', () => {
+    expect(effectiveTaints({ kind: 'edge', taints: undefined })).toEqual([{ key: 'edge' }]);
+    expect(effectiveTaints({ kind: 'edge', taints: [] })).toEqual([]);
   });
 });

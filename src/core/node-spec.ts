@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { cpuSchema, memorySchema, NAME_PATTERN } from './job-spec.js';
+import { EDGE_TAINT, type Taint, taintSchema } from './placement-spec.js';
 import { parseOrThrow } from './validation.js';
 
 // A node's identity, location and capacity, as an agent declares it (flags or node.yaml).
@@ -27,6 +28,10 @@ export const nodeSpecSchema = z.strictObject({
   memory: memorySchema.pipe(z.number().min(1, 'memory must be more than 0')),
   priceHour: z.number().min(0).max(10_000).default(0),
   labels: z.record(z.string().regex(LABEL_KEY, 'expected a label key like tier or example.com/tier'), z.string().max(253)).default({}),
+  /** Left out: edge nodes get the `edge` taint, others none. `[]` untaints an edge node. */
+  taints: z.array(taintSchema).max(64).optional(),
+  /** Round-trip times measured from this node, in ms by region name (`eu-west-1: 12`). */
+  rttMs: z.record(z.string().min(1).max(63), z.number().min(0).max(60_000)).default({}),
 });
 
 export type NodeSpecInput = z.input<typeof nodeSpecSchema>;
@@ -35,4 +40,10 @@ export type NodeSpec = z.output<typeof nodeSpecSchema>;
 
 export function parseNodeSpec(value: unknown): NodeSpec {
   return parseOrThrow(nodeSpecSchema, value, 'node config', 'invalid_request');
+}
+
+/** The taints a node carries: what it declared, or `edge` for an edge node that declared none. */
+export function effectiveTaints(spec: Pick<NodeSpec, 'kind' | 'taints'>): readonly Taint[] {
+  if (spec.taints !== undefined) return spec.taints;
+  return spec.kind === 'edge' ? [EDGE_TAINT] : [];
 }

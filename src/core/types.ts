@@ -1,6 +1,7 @@
 import type { JobSpec } from './job-spec.js';
 import type { Labels } from './label-selector.js';
 import type { NodeKind } from './node-spec.js';
+import type { Taint } from './placement-spec.js';
 import type { AttemptState, JobState, NodeState, TaskState } from './states.js';
 
 // Records as the control plane keeps them and the API returns them. Times are epoch milliseconds.
@@ -28,6 +29,10 @@ export interface NodeRecord extends NodeLocation {
   readonly capacity: Resources;
   readonly priceHour: number;
   readonly labels: Labels;
+  /** Only tasks that tolerate every taint may run here; edge nodes carry `edge` by default. */
+  readonly taints: readonly Taint[];
+  /** Round-trip times the agent measured, in ms by region name; they beat distance estimates. */
+  readonly rttMs: Readonly<Record<string, number>>;
   readonly state: NodeState;
   readonly agentVersion: string;
   readonly joinedAt: number;
@@ -92,6 +97,11 @@ export interface TaskRecord {
   readonly finishedAt: number | null;
 }
 
+/** A task as the API returns it: a pending one says why it waits, a placed one where it runs. */
+export interface TaskView extends TaskRecord {
+  readonly location?: Pick<NodeLocation, 'provider' | 'region' | 'zone' | 'site' | 'jurisdiction'>;
+}
+
 export interface AttemptRecord {
   readonly id: string;
   readonly taskId: string;
@@ -120,7 +130,9 @@ export type EventType =
   | 'attempt.result_ignored'
   | 'attempt.lost'
   | 'node.joined'
-  | 'node.state_changed';
+  | 'node.state_changed'
+  | 'policy.applied'
+  | 'policy.deleted';
 
 export interface EventRecord {
   readonly seq: number;

@@ -24,6 +24,12 @@ export interface JobRules {
   /** `[EU, CH]`: the residency as the user wrote it, for messages. */
   readonly residencyLabel: string;
   readonly avoidJurisdictions: ReadonlySet<string>;
+  /**
+   * Names in avoid.jurisdictions the table no longer knows (a policy defining the group was
+   * deleted after the job was accepted). Their members are unknown, so no node can be shown to
+   * be outside them: the job waits rather than risk running where it said it must not.
+   */
+  readonly unknownAvoided: readonly string[];
   readonly avoidProviders: ReadonlySet<string>;
   readonly avoidRegions: ReadonlySet<string>;
   readonly avoidSites: ReadonlySet<string>;
@@ -60,7 +66,17 @@ export class Compliance {
         groups[group] = members;
       }
     }
-    const compliance = new Compliance(policies, new JurisdictionTable(groups));
+    let table: JurisdictionTable;
+    try {
+      table = new JurisdictionTable(groups);
+    } catch (error) {
+      // The table names the group and member at fault; the caller needs a field path too.
+      if (!(error instanceof AtollError)) throw error;
+      const group = Object.keys(groups).find((name) => error.message.includes(name));
+      const path = group === undefined ? 'jurisdictionGroups' : `jurisdictionGroups.${group}`;
+      throw new AtollError('invalid_spec', error.message, { problems: [{ path, message: error.message }], cause: error });
+    }
+    const compliance = new Compliance(policies, table);
     compliance.validatePolicies();
     return compliance;
   }
@@ -95,6 +111,7 @@ export class Compliance {
       residency: residency === undefined ? undefined : this.expandKnown(residency),
       residencyLabel: `[${(residency ?? []).join(', ')}]`,
       avoidJurisdictions: this.expandKnown(avoid?.jurisdictions ?? []),
+      unknownAvoided: (avoid?.jurisdictions ?? []).filter((name) => !this.table.isKnown(name)),
       avoidProviders: new Set(avoid?.providers ?? []),
       avoidRegions: new Set(avoid?.regions ?? []),
       avoidSites: new Set(avoid?.sites ?? []),
@@ -105,7 +122,8 @@ export class Compliance {
 
   /**
    * Names the table no longer knows (a policy defining a group was deleted after the job was
-   * accepted) expand to nothing: the job then fits fewer nodes, never more.
+   * accepted) expand to nothing. For residency that allows fewer nodes, never more; avoid lists
+   * keep them in `unknownAvoided` instead, which blocks every node.
    */
   private expandKnown(names: readonly string[]): ReadonlySet<string> {
     return this.table.expand(names.filter((name) => this.table.isKnown(name)));

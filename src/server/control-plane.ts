@@ -3,9 +3,20 @@ import { AtollError, notFound } from '../core/errors.js';
 import { newJobId, taskId as makeTaskId } from '../core/ids.js';
 import { parseJobSpec } from '../core/job-spec.js';
 import { isTerminalJob } from '../core/states.js';
-import type { AttemptRecord, JobRecord, JobView, NodeRecord, TaskRecord } from '../core/types.js';
+import { effectiveTaints } from '../core/node-spec.js';
+import type { AttemptOnDeniedNode, BlockedJob, PolicyChangeResult, PolicyImpact } from '../core/policy-impact.js';
+import { parsePolicySpec, type PolicyRecord, type PolicySpec } from '../core/policy-spec.js';
+import type { AttemptRecord, JobRecord, JobView, NodeRecord, TaskRecord, TaskView } from '../core/types.js';
 import type { AgentMessage, HelloMessage } from '../protocol/messages.js';
-import type { Explanation } from '../scheduler/engine.js';
+import {
+  checkHardRules,
+  Compliance,
+  requestFromJob,
+  snapshotNodeFrom,
+  type Explanation,
+  type HardRejection,
+  type SnapshotNode,
+} from '../scheduler/engine.js';
 import type { JobFilter, Listing, Store, TokenRecord } from '../store/store.js';
 import { type AgentLink, AgentLinks } from './agent-links.js';
 import { EventBus } from './event-bus.js';
@@ -47,6 +58,8 @@ export class ControlPlane {
   private readonly scheduling: SchedulingLoop;
   private liveness: LivenessLoop | undefined;
   private closed = false;
+  /** The policies in force, compiled; dropped whenever one is applied or deleted. */
+  private compliance: Compliance | undefined;
 
   private constructor(
     readonly store: Store,
@@ -80,6 +93,7 @@ export class ControlPlane {
       this.hot.nodes.set(record.name, live);
       if (record.state === 'ready') this.sm.setNodeState(live, 'unreachable', 'control plane restarted; waiting for the agent');
     }
+    for (const policy of active.policies) this.hot.policies.set(policy.name, policy);
     const counts = await this.store.countTasksByState(active.jobs.map((j) => j.id));
     for (const job of active.jobs) {
       this.hot.jobs.set(job.id, { record: job, counts: { ...counts.get(job.id)! }, firstFailure: null });
@@ -113,6 +127,8 @@ export class ControlPlane {
   /** Validates, stores and queues a job; resolves after it is committed. */
   async submitJob(input: unknown): Promise<JobView> {
     const spec = parseJobSpec(input);
+    // Jurisdiction names resolve against the table the policies extend (`DACH`), so check them here.
+    this.currentCompliance().validatePlacement(spec);
     const now = this.options.clock.now();
     const job: JobRecord = {
       id: newJobId(spec.name), name: spec.name, namespace: spec.namespace, state: 'pending', spec,
@@ -144,6 +160,141 @@ export class ControlPlane {
     return this.jobView(jobId);
   }
 
+  // ---- cluster policies ----
+
+  /** Every policy in force, by name. */
+  listPolicies(): PolicyRecord[] {
+    return [...this.hot.policies.values()].sort((a, b) => compareNames(a.name, b.name));
+  }
+
+  getPolicy(name: string): PolicyRecord {
+    const policy = this.hot.policies.get(name);
+    if (!policy) throw policyNotFound(name);
+    return policy;
+  }
+
+  /**
+   * Creates or replaces a policy; refused before anything changes if it, or any other policy
+   * with it, does not compile. A dry run only reports what the policy would block. Work already
+   * running on nodes the policy denies keeps running: policies govern placement, not eviction.
+   */
+  async applyPolicy(input: unknown, options: { readonly dryRun?: boolean } = {}): Promise<PolicyChangeResult> {
+    const spec = parsePolicySpec(input);
+    const existing = this.hot.policies.get(spec.name);
+    const next = this.policySpecs({ put: spec });
+    compileChange(next, spec);
+    const now = this.options.clock.now();
+    const policy: PolicyRecord = { name: spec.name, spec, createdAt: existing?.createdAt ?? now, updatedAt: now };
+    const impact = this.policyImpact(next);
+    const dryRun = options.dryRun === true;
+    if (!dryRun) {
+      this.sm.applyPolicy(policy);
+      this.compliance = undefined;
+      await this.sm.committed();
+      // Pending tasks are placed again under the new rules (a loosened policy may free them).
+      this.requestSchedule();
+    }
+    const verb = dryRun ? 'would be' : 'was';
+    const what = `policy "${spec.name}" ${verb} ${existing === undefined ? 'created' : 'replaced'}`;
+    return { policy, dryRun, created: existing === undefined, impact, message: describeChange(dryRun ? `dry run: ${what}` : what, impact) };
+  }
+
+  /** Removes a policy; refused while another policy still uses a jurisdiction group it defines. */
+  async deletePolicy(name: string): Promise<PolicyChangeResult> {
+    const existing = this.hot.policies.get(name);
+    if (!existing) throw policyNotFound(name);
+    const next = this.policySpecs({ remove: name });
+    try {
+      Compliance.compile(next);
+    } catch (error) {
+      if (!isRefusal(error)) throw error;
+      throw new AtollError('conflict', `cannot delete policy "${name}": without it, ${error.message}; change that policy first`, { cause: error });
+    }
+    // Jobs that named one of its jurisdiction groups lose those jurisdictions, so a delete can block work too.
+    const impact = this.policyImpact(next);
+    const policy = this.sm.deletePolicy(name);
+    this.compliance = undefined;
+    await this.sm.committed();
+    this.requestSchedule();
+    return { policy, dryRun: false, created: false, impact, message: describeChange(`policy "${name}" was deleted`, impact) };
+  }
+
+  /**
+   * What replacing the policies in force with `next` would do: live jobs with pending tasks
+   * that some ready node takes now and none would take after (capacity aside), and active
+   * attempts on nodes `next` denies but the current policies allow.
+   */
+  policyImpact(next: readonly PolicySpec[]): PolicyImpact {
+    // The engine compiles policies once per array, so each list is built once and reused.
+    const current = this.policySpecs({});
+    const ready = [...this.hot.nodes.values()].filter((n) => n.record.state === 'ready').map(snapshotOf);
+
+    const firstPending = new Map<string, string>();
+    for (const taskId of this.hot.pending) {
+      const task = this.hot.tasks.get(taskId);
+      if (task && !firstPending.has(task.jobId)) firstPending.set(task.jobId, taskId);
+    }
+    const blockedJobs: BlockedJob[] = [];
+    for (const [jobId, taskId] of firstPending) {
+      const live = this.hot.jobs.get(jobId);
+      if (!live) continue;
+      // Tasks of a job share its placement, so one of them stands for all.
+      const request = requestFromJob(live.record, taskId);
+      let placeableNow = false;
+      let placeableAfter = false;
+      const taken: string[] = [];
+      for (const node of ready) {
+        const after = checkHardRules(next, request, node);
+        if (after === undefined) {
+          placeableAfter = true;
+          break;
+        }
+        if (checkHardRules(current, request, node) === undefined) {
+          placeableNow = true;
+          taken.push(after.summary);
+        }
+      }
+      if (placeableAfter || !placeableNow) continue;
+      const { name, namespace } = live.record;
+      blockedJobs.push({ jobId, name, namespace, pendingTasks: live.counts.pending, reason: mostCommon(taken) });
+    }
+
+    const runningOnDeniedNodes: AttemptOnDeniedNode[] = [];
+    // Attempts of one job on one node get the same answer.
+    const verdicts = new Map<string, HardRejection | undefined>();
+    for (const attempt of this.hot.attempts.values()) {
+      if (attempt.state !== 'assigned' && attempt.state !== 'running') continue;
+      const live = this.hot.jobs.get(attempt.jobId);
+      const node = this.hot.nodes.get(attempt.node);
+      if (!live || !node) continue;
+      const key = `${attempt.jobId}\u0000${attempt.node}`;
+      if (!verdicts.has(key)) {
+        // Whether the node is reachable right now is not the question: its attempts may still run.
+        const asReady: SnapshotNode = { ...snapshotOf(node), state: 'ready' };
+        const request = requestFromJob(live.record, attempt.taskId);
+        const deniedNow = checkHardRules(current, request, asReady) !== undefined;
+        verdicts.set(key, deniedNow ? undefined : checkHardRules(next, request, asReady));
+      }
+      const rejection = verdicts.get(key);
+      if (rejection === undefined) continue;
+      runningOnDeniedNodes.push({ jobId: attempt.jobId, taskId: attempt.taskId, attemptId: attempt.id, node: attempt.node, reason: rejection.message });
+    }
+    return { blockedJobs, runningOnDeniedNodes };
+  }
+
+  /** The policies in force by name, with one put in or taken out. */
+  private policySpecs(change: { readonly put?: PolicySpec; readonly remove?: string }): PolicySpec[] {
+    const byName = new Map([...this.hot.policies].map(([name, record]) => [name, record.spec]));
+    if (change.put) byName.set(change.put.name, change.put);
+    if (change.remove !== undefined) byName.delete(change.remove);
+    return [...byName.entries()].sort(([a], [b]) => compareNames(a, b)).map(([, spec]) => spec);
+  }
+
+  private currentCompliance(): Compliance {
+    this.compliance ??= Compliance.compile(this.policySpecs({}));
+    return this.compliance;
+  }
+
   // ---- API reads (committed state, with live counts for active jobs) ----
 
   async jobView(jobId: string): Promise<JobView> {
@@ -166,6 +317,17 @@ export class ControlPlane {
   /** Why a pending task is still waiting, if it has been considered. */
   waitingReason(taskId: string): string | undefined {
     return this.hot.waitingReasons.get(taskId);
+  }
+
+  /** A task as the API shows it: why it waits, or where its node is (provider to jurisdiction). */
+  taskView(task: TaskRecord): TaskView {
+    const waiting = task.state === 'pending' ? this.waitingReason(task.id) : undefined;
+    const node = task.node === null ? undefined : this.hot.nodes.get(task.node)?.record;
+    return {
+      ...task,
+      ...(waiting === undefined ? {} : { reason: waiting }),
+      ...(node === undefined ? {} : { location: { provider: node.provider, region: node.region, zone: node.zone, site: node.site, jurisdiction: node.jurisdiction } }),
+    };
   }
 
   /** Nodes with their live state (the store may lag behind heartbeats). */
@@ -206,7 +368,7 @@ export class ControlPlane {
       name: nodeName, provider: node.provider, region: node.region, zone: node.zone, site: node.site, kind: node.kind,
       jurisdiction: node.jurisdiction ?? null, lat: node.geo?.lat ?? null, lon: node.geo?.lon ?? null,
       capacity: { cpuMillis: node.cpu, memoryBytes: node.memory }, priceHour: node.priceHour, labels: node.labels,
-      state: 'ready', agentVersion: hello.agentVersion, joinedAt: existing?.record.joinedAt ?? now, lastSeenAt: now,
+      taints: effectiveTaints(node), rttMs: node.rttMs, state: 'ready', agentVersion: hello.agentVersion, joinedAt: existing?.record.joinedAt ?? now, lastSeenAt: now,
       usage: existing?.record.usage ?? { runningAttempts: 0, cpuMillis: 0, memoryBytes: 0, loadAvg1: 0 },
     };
     const live = this.sm.nodeJoined(record);
@@ -329,4 +491,69 @@ export class ControlPlane {
     return 'attempt is not current (it finished, was lost, cancelled or replaced)';
   }
 
+}
+
+function snapshotOf(node: LiveNode): SnapshotNode {
+  return snapshotNodeFrom(node.record, { cpuMillis: node.allocatedCpuMillis, memoryBytes: node.allocatedMemoryBytes });
+}
+
+/** Byte order, as the store sorts: names are lowercase letters, digits and dashes. */
+function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function policyNotFound(name: string): AtollError {
+  return new AtollError('not_found', `policy "${name}" does not exist; list them with \`atoll policy list\``);
+}
+
+/**
+ * Compiles the policies that would be in force. Problems of the changed policy itself (checked
+ * against every group the others define) stay `invalid_spec` with its field paths. A failure in
+ * another policy, because the change dropped a jurisdiction group it uses, is a conflict, so its
+ * paths are not mistaken for the change's.
+ */
+function compileChange(next: readonly PolicySpec[], changed: PolicySpec): void {
+  const othersGroups = next
+    .filter((p) => p.name !== changed.name && p.jurisdictionGroups !== undefined)
+    .map((p): PolicySpec => ({ name: p.name, jurisdictionGroups: p.jurisdictionGroups }));
+  Compliance.compile([changed, ...othersGroups]);
+  try {
+    Compliance.compile(next);
+  } catch (error) {
+    if (!isRefusal(error)) throw error;
+    throw new AtollError('conflict', `policy "${changed.name}" would leave another policy invalid: ${error.message}; change that policy first`, { cause: error });
+  }
+}
+
+/** A policy set the compiler refuses (as opposed to a bug): bad names, groups or members. */
+function isRefusal(error: unknown): error is AtollError {
+  return error instanceof AtollError && (error.code === 'invalid_spec' || error.code === 'invalid_request');
+}
+
+function mostCommon(values: readonly string[]): string {
+  const counts = new Map<string, number>();
+  let best = values[0] ?? '';
+  for (const value of values) {
+    const n = (counts.get(value) ?? 0) + 1;
+    counts.set(value, n);
+    if (n > (counts.get(best) ?? 0)) best = value;
+  }
+  return best;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function describeChange(what: string, impact: PolicyImpact): string {
+  const { blockedJobs, runningOnDeniedNodes } = impact;
+  if (blockedJobs.length === 0 && runningOnDeniedNodes.length === 0) return `${what}; it blocks no queued or running work`;
+  const parts: string[] = [];
+  if (blockedJobs.length > 0) parts.push(`it blocks ${plural(blockedJobs.length, 'queued job')}, whose pending tasks no ready node may take`);
+  if (runningOnDeniedNodes.length > 0) {
+    parts.push(
+      `${plural(runningOnDeniedNodes.length, 'attempt')} already on nodes it denies keep running (policies govern placement, they do not stop work; cancel those jobs with \`atoll cancel JOB\` if they must stop)`,
+    );
+  }
+  return `${what}; ${parts.join('; ')}`;
 }

@@ -10,6 +10,7 @@ import { registerAgentRoutes } from './api/routes/agents-routes.js';
 import { registerEventRoutes } from './api/routes/events-routes.js';
 import { registerJobRoutes } from './api/routes/jobs-routes.js';
 import { registerNodeRoutes } from './api/routes/nodes-routes.js';
+import { registerPolicyRoutes } from './api/routes/policies-routes.js';
 import { registerTaskRoutes } from './api/routes/tasks-routes.js';
 import { Authenticator } from './auth/authenticator.js';
 import { bootstrapTokens, type BootstrapFiles } from './auth/bootstrap.js';
@@ -124,6 +125,7 @@ function buildApp(plane: ControlPlane, auth: Authenticator, log: Logger, routes:
   registerJobRoutes(app, plane);
   registerTaskRoutes(app, plane);
   registerNodeRoutes(app, plane);
+  registerPolicyRoutes(app, plane);
   registerEventRoutes(app, plane);
   registerAgentRoutes(app, plane, auth);
   return app;

@@ -1,9 +1,11 @@
 import type { JobSpec } from '../core/job-spec.js';
 import type { NodeKind } from '../core/node-spec.js';
+import type { Taint } from '../core/placement-spec.js';
+import type { PolicyRecord, PolicySpec } from '../core/policy-spec.js';
 import type { AttemptState, JobState, NodeState, TaskState } from '../core/states.js';
 import type { AttemptRecord, EventRecord, EventType, JobRecord, LogChunk, LogStream, NodeRecord, TaskRecord } from '../core/types.js';
 import type { AttemptPatch, JobPatch, NodePatch, TaskPatch, TokenKind, TokenRecord } from './store.js';
-import type { AttemptsTable, EventsTable, JobsTable, LogsTable, NodesTable, TasksTable, TokensTable } from './schema.js';
+import type { AttemptsTable, EventsTable, JobsTable, LogsTable, NodesTable, PoliciesTable, TasksTable, TokensTable } from './schema.js';
 
 // Records <-> rows, shared by every SQL store. Only JSON columns and renamed fields need care.
 
@@ -14,39 +16,59 @@ export function tokenFromRow(row: Row<TokensTable>): TokenRecord {
 }
 
 export function nodeToRow(node: NodeRecord): NodesTable {
-  const { capacity, labels, usage, ...rest } = node;
+  const { capacity, labels, taints, rttMs, usage, ...rest } = node;
   return {
     ...rest,
     cpuMillis: capacity.cpuMillis,
     memoryBytes: capacity.memoryBytes,
     labels: JSON.stringify(labels),
+    taints: JSON.stringify(taints),
+    rttMs: JSON.stringify(rttMs),
     usage: JSON.stringify(usage),
   };
 }
 
 export function nodePatchToRow(patch: NodePatch): Partial<NodesTable> {
-  const { capacity, labels, usage, ...rest } = patch;
+  const { capacity, labels, taints, rttMs, usage, ...rest } = patch;
   const row: Partial<NodesTable> = { ...rest };
   if (capacity) {
     row.cpuMillis = capacity.cpuMillis;
     row.memoryBytes = capacity.memoryBytes;
   }
   if (labels) row.labels = JSON.stringify(labels);
+  if (taints) row.taints = JSON.stringify(taints);
+  if (rttMs) row.rttMs = JSON.stringify(rttMs);
   if (usage) row.usage = JSON.stringify(usage);
   return row;
 }
 
 export function nodeFromRow(row: Row<NodesTable>): NodeRecord {
-  const { cpuMillis, memoryBytes, labels, usage, ...rest } = row;
+  const { cpuMillis, memoryBytes, labels, taints, rttMs, usage, ...rest } = row;
   return {
     ...rest,
     kind: rest.kind as NodeKind,
     state: rest.state as NodeState,
     capacity: { cpuMillis: Number(cpuMillis), memoryBytes: Number(memoryBytes) },
     labels: JSON.parse(labels) as Record<string, string>,
+    taints: JSON.parse(taints) as Taint[],
+    rttMs: JSON.parse(rttMs) as Record<string, number>,
     usage: JSON.parse(usage) as NodeRecord['usage'],
     joinedAt: Number(rest.joinedAt),
     lastSeenAt: Number(rest.lastSeenAt),
+  };
+}
+
+export function policyToRow(policy: PolicyRecord): PoliciesTable {
+  return { name: policy.name, spec: JSON.stringify(policy.spec), createdAt: policy.createdAt, updatedAt: policy.updatedAt };
+}
+
+export function policyFromRow(row: Row<PoliciesTable>): PolicyRecord {
+  return {
+    name: row.name,
+    // Stored specs were validated when applied; they are read back as they were written.
+    spec: JSON.parse(row.spec) as PolicySpec,
+    createdAt: Number(row.createdAt),
+    updatedAt: Number(row.updatedAt),
   };
 }
 

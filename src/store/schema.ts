@@ -24,6 +24,10 @@ export interface NodesTable {
   memoryBytes: number;
   priceHour: number;
   labels: string;
+  /** JSON list of taints. */
+  taints: string;
+  /** JSON object: region name -> ms. */
+  rttMs: string;
   state: string;
   agentVersion: string;
   joinedAt: number;
@@ -96,6 +100,14 @@ export interface LogsTable {
   data: string;
 }
 
+export interface PoliciesTable {
+  name: string;
+  /** The normalized policy spec as JSON. */
+  spec: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
 export interface Database {
   tokens: TokensTable;
   nodes: NodesTable;
@@ -104,4 +116,5 @@ export interface Database {
   attempts: AttemptsTable;
   events: EventsTable;
   logs: LogsTable;
+  policies: PoliciesTable;
 }

@@ -1,3 +1,4 @@
+import type { PolicyRecord } from '../core/policy-spec.js';
 import type { JobState, TaskState } from '../core/states.js';
 import type {
   AttemptRecord,
@@ -61,6 +62,10 @@ export interface WriteBatch {
   readonly attemptPatches?: readonly AttemptPatch[];
   readonly nodes?: readonly NodeRecord[];
   readonly nodePatches?: readonly NodePatch[];
+  /** Cluster policies, inserted or replaced whole by name. */
+  readonly policies?: readonly PolicyRecord[];
+  /** Names of policies to delete, after the upserts; deleting one that does not exist is not an error. */
+  readonly deletedPolicies?: readonly string[];
   /** Revoke every live credential of these nodes (applied before `tokens` are added). */
   readonly revokeNodeTokens?: readonly { readonly node: string; readonly at: number }[];
   readonly tokens?: readonly TokenRecord[];
@@ -75,6 +80,8 @@ export interface ActiveState {
   readonly tasks: readonly TaskRecord[];
   readonly attempts: readonly AttemptRecord[];
   readonly nodes: readonly NodeRecord[];
+  /** Every cluster policy: the scheduler needs them all from the first round. */
+  readonly policies: readonly PolicyRecord[];
 }
 
 export interface Store {
@@ -98,6 +105,9 @@ export interface Store {
 
   getNode(name: string): Promise<NodeRecord | undefined>;
   listNodes(): Promise<readonly NodeRecord[]>;
+
+  /** Every cluster policy, by name. */
+  listPolicies(): Promise<readonly PolicyRecord[]>;
 
   /** Events with seq greater than `afterSeq`, oldest first. */
   listEvents(filter: { afterSeq: number; limit: number; jobId?: string }): Promise<readonly EventRecord[]>;

@@ -98,6 +98,21 @@ export interface AgentSpec {
   readonly cpu?: string;
   readonly memory?: string;
   readonly labels?: Readonly<Record<string, string>>;
+  /** Where the node stands; left out: provider `local`, region `test`, jurisdiction DE, geo 50.1,8.7. */
+  readonly provider?: string;
+  readonly region?: string;
+  readonly zone?: string;
+  readonly site?: string;
+  readonly kind?: 'cloud' | 'edge' | 'onprem';
+  readonly jurisdiction?: string;
+  readonly geo?: { readonly lat: number; readonly lon: number };
+  readonly priceHour?: number;
+  /**
+   * A node.yaml (taints, rttMs and anything else flags cannot say), written to the data dir and
+   * passed with --config. With it, only the fields given above become flags (flags win over the
+   * file), so the file is not overridden by the defaults.
+   */
+  readonly config?: Readonly<Record<string, unknown>>;
   readonly extraArgs?: readonly string[];
 }
 
@@ -107,13 +122,43 @@ function writeSecret(dir: string, secret: string): string {
   return file;
 }
 
+/** The flags that describe the node: every given field, plus the defaults unless a config file says the rest. */
+function nodeFlags(spec: AgentSpec, configFile: string | undefined): string[] {
+  const defaults = configFile === undefined;
+  const flag = (name: string, value: string | number | undefined, fallback?: string): string[] => {
+    const chosen = value === undefined ? (defaults ? fallback : undefined) : String(value);
+    // One argument with `=`, so a value such as a southern latitude (`-33.9,151.2`) is never taken for a flag.
+    return chosen === undefined ? [] : [`--${name}=${chosen}`];
+  };
+  const labels = Object.entries(spec.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+  return [
+    ...(configFile === undefined ? [] : ['--config', configFile]),
+    '--name', spec.name,
+    ...flag('provider', spec.provider, 'local'),
+    ...flag('region', spec.region, 'test'),
+    ...flag('zone', spec.zone),
+    ...flag('site', spec.site),
+    ...flag('kind', spec.kind),
+    ...flag('jurisdiction', spec.jurisdiction, 'DE'),
+    ...flag('geo', spec.geo === undefined ? undefined : `${spec.geo.lat},${spec.geo.lon}`, '50.1,8.7'),
+    ...flag('cpu', spec.cpu, '4'),
+    ...flag('memory', spec.memory, '8Gi'),
+    ...flag('price-hour', spec.priceHour),
+    ...labels,
+  ];
+}
+
 /** An agent process; an empty joinToken starts it on the credential saved in dataDir alone. */
 export function startAgent(serverUrl: string, joinToken: string, spec: AgentSpec, dataDir = tempDir(`agent-${spec.name}`)): Proc & { dataDir: string } {
-  const labels = Object.entries(spec.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+  let configFile: string | undefined;
+  if (spec.config !== undefined) {
+    // JSON is YAML, so the agent reads it as it reads any node.yaml.
+    configFile = join(dataDir, 'node.yaml');
+    writeFileSync(configFile, `${JSON.stringify(spec.config, null, 2)}\n`);
+  }
   const proc = startProcess([
-    'agent', '--server', serverUrl, ...(joinToken ? ['--join-token-file', writeSecret(dataDir, joinToken)] : []), '--data-dir', dataDir, '--name', spec.name,
-    '--provider', 'local', '--region', 'test', '--jurisdiction', 'DE', '--geo', '50.1,8.7',
-    '--cpu', spec.cpu ?? '4', '--memory', spec.memory ?? '8Gi', '--log-level', 'warn', ...labels, ...(spec.extraArgs ?? []),
+    'agent', '--server', serverUrl, ...(joinToken ? ['--join-token-file', writeSecret(dataDir, joinToken)] : []), '--data-dir', dataDir,
+    ...nodeFlags(spec, configFile), '--log-level', 'warn', ...(spec.extraArgs ?? []),
   ]);
   return { ...proc, dataDir };
 }

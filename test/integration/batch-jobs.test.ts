@@ -59,12 +59,12 @@ describe('batch jobs across real agents', () => {
     expect(count('job.finished')).toBe(1);
   });
 
-  it('places tasks only on nodes that satisfy the constraints', async () => {
+  it('places tasks only on nodes that meet placement.require', async () => {
     const job = await server.client.submitJob({
       name: 'pool-b-only',
       tasks: 12,
       command: ['true'],
-      constraints: [{ key: 'pool', operator: 'In', values: ['b'] }],
+      placement: { require: [{ key: 'pool', operator: 'In', values: ['b'] }] },
     });
     const done = await waitForJobEnd(server.client, job.id);
     expect(done.state).toBe('succeeded');
@@ -75,7 +75,7 @@ describe('batch jobs across real agents', () => {
   it('keeps a task waiting, with its reason, when no node can ever fit it', async () => {
     const job = await server.client.submitJob({ name: 'too-big', command: ['true'], resources: { cpu: 64 } });
     const reason = await waitFor(async () => (await server.client.getTask(`${job.id}.0`)).reason ?? undefined, 10_000, 'a waiting reason');
-    expect(reason).toMatch(/insufficient_cpu/);
+    expect(reason).toBe('0/4 nodes fit: 4 insufficient cpu');
     expect((await server.client.getJob(job.id)).state).toBe('pending');
     const cancelled = await server.client.cancelJob(job.id);
     expect(cancelled.state).toBe('cancelled');

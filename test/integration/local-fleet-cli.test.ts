@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import type { JobView, NodeRecord, TaskRecord } from '../../src/core/types.js';
+import type { JobView, NodeRecord, TaskView } from '../../src/core/types.js';
 import { ATOLL_BIN, freePort, startProcess, tempDir, waitFor, type Proc } from '../harness/processes.js';
 
 const REPO = join(ATOLL_BIN, '..', '..');
@@ -77,23 +77,31 @@ describe('atoll up and the CLI, as a new user runs them', () => {
     expect(run.stdout).toMatch(/state:\s+succeeded/);
     const jobId = /job:\s+(\S+)/.exec(run.stdout)![1]!;
 
-    const tasks = json<TaskRecord[]>(cwd, ['tasks', jobId]);
+    const tasks = json<TaskView[]>(cwd, ['tasks', jobId]);
     expect(tasks).toHaveLength(24);
+    const kinds = new Map(nodes.map((n) => [n.name, n.kind]));
     for (const task of tasks) {
-      expect(Object.keys(task)).toEqual(expect.arrayContaining(['id', 'index', 'state', 'node', 'attempts']));
+      expect(Object.keys(task)).toEqual(expect.arrayContaining(['id', 'index', 'state', 'node', 'attempts', 'location']));
       expect(task.state).toBe('succeeded');
+      // The edge boxes carry the `edge` taint by default and hello.yaml does not tolerate it.
+      expect(kinds.get(task.node!), `${task.id} ran on ${task.node}`).not.toBe('edge');
+      expect(task.location?.provider).not.toBe('edge');
+      expect(task.location?.jurisdiction).toMatch(/^[A-Z]{2}$/);
     }
-    const yamlTasks = parseYaml(atoll(cwd, ['tasks', jobId, '-o', 'yaml']).stdout) as TaskRecord[];
+    expect(nodes.filter((n) => n.kind === 'edge').map((n) => n.taints)).toEqual([[{ key: 'edge' }], [{ key: 'edge' }], [{ key: 'edge' }]]);
+    const yamlTasks = parseYaml(atoll(cwd, ['tasks', jobId, '-o', 'yaml']).stdout) as TaskView[];
     expect(yamlTasks.map((t) => t.id)).toEqual(tasks.map((t) => t.id));
 
     const task = tasks[7]!;
     expect(atoll(cwd, ['logs', task.id]).stdout).toBe(`hello from task 7 of ${jobId} on ${task.node}\n`);
     expect(atoll(cwd, ['logs', task.id, '--follow']).stdout).toBe(`hello from task 7 of ${jobId} on ${task.node}\n`);
     const explained = atoll(cwd, ['task', task.id]);
-    expect(explained.stdout).toContain(`placement: ${task.node}`);
+    expect(explained.stdout).toContain(`${task.id} was placed on ${task.node} (${task.location!.jurisdiction}, ${task.location!.provider}, ${task.location!.region}`);
+    expect(explained.stdout).toContain('untolerated taint edge');
 
     const schema = JSON.parse(atoll(cwd, ['schema', 'job']).stdout) as { properties: Record<string, unknown> };
-    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['name', 'tasks', 'command', 'resources', 'constraints', 'retry', 'timeout']));
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['name', 'tasks', 'command', 'resources', 'placement', 'tolerations', 'retry', 'timeout']));
+    expect(schema.properties).not.toHaveProperty('constraints');
 
     const failing = atoll(cwd, ['job', 'no-such-job']);
     expect(failing.code).toBe(1);

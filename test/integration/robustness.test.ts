@@ -67,7 +67,7 @@ describe('robustness', () => {
   });
 
   it('does not let a queue of unplaceable tasks starve the jobs behind it', async () => {
-    const stuck = await server.client.submitJob({ name: 'needs-gpu', tasks: 2500, command: ['true'], constraints: [{ key: 'gpu', operator: 'Exists' }] });
+    const stuck = await server.client.submitJob({ name: 'needs-gpu', tasks: 2500, command: ['true'], placement: { require: [{ key: 'gpu', operator: 'Exists' }] } });
     const behind = await server.client.submitJob({ name: 'behind', tasks: 3, command: ['true'] });
     expect((await waitForJobEnd(server.client, behind.id, 20_000)).state).toBe('succeeded');
     expect((await server.client.getJob(stuck.id)).state).toBe('pending');

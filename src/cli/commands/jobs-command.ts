@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { formatBytes, formatCpu, formatDuration } from '../../core/quantities.js';
-import type { JobView, TaskRecord } from '../../core/types.js';
+import type { JobView, TaskView } from '../../core/types.js';
 import { action, type CommonFlags, withConnection } from '../common.js';
 import { clientFrom } from '../connection.js';
+import { renderExplanation } from './explain-command.js';
 import { age, dash, printListing, printObject, renderTable, type Column } from '../output.js';
 
 const jobColumns: readonly Column<JobView>[] = [
@@ -15,11 +16,12 @@ const jobColumns: readonly Column<JobView>[] = [
   { header: 'AGE', value: (j) => age(j.createdAt) },
 ];
 
-const taskColumns: readonly Column<TaskRecord>[] = [
+const taskColumns: readonly Column<TaskView>[] = [
   { header: 'ID', value: (t) => t.id },
   { header: 'INDEX', value: (t) => String(t.index), right: true },
   { header: 'STATE', value: (t) => t.state },
   { header: 'NODE', value: (t) => dash(t.node) },
+  { header: 'WHERE', value: (t) => (t.location === undefined ? '-' : `${t.location.jurisdiction ?? '?'} ${t.location.provider}/${t.location.region}`) },
   { header: 'ATTEMPTS', value: (t) => String(t.attempts), right: true },
   { header: 'EXIT', value: (t) => dash(t.exitCode), right: true },
   { header: 'REASON', value: (t) => dash(t.reason) },
@@ -74,23 +76,14 @@ export function registerJobCommands(program: Command): void {
   withConnection(program.command('task').argument('<task>').description('show one task: attempts and why it was placed where it was'))
     .action(action(async (id: string, flags: CommonFlags) => {
       const client = clientFrom(flags);
-      const [task, explained] = await Promise.all([client.getTask(id), client.explainTask(id)]);
+      const [task, explained, nodes] = await Promise.all([client.getTask(id), client.explainTask(id), client.listNodes()]);
       printObject(flags.output, { ...task, placement: explained }, () => {
         const lines = [renderTable([task], taskColumns), '', 'attempts:'];
         for (const a of task.history) {
           lines.push(`  #${a.epoch} on ${a.node}: ${a.state}${a.exitCode === null ? '' : ` (exit ${a.exitCode})`}${a.reason ? ` — ${a.reason}` : ''}`);
         }
         if (task.history.length === 0) lines.push('  none yet');
-        const e = explained.explanation;
-        if (e) {
-          lines.push('', `placement: ${e.chosen.node} scored ${e.chosen.total.toFixed(1)} (${e.feasible} feasible node(s))`);
-          for (const c of e.candidates) {
-            lines.push(`  ${c.node.padEnd(24)} ${c.total.toFixed(1).padStart(6)}  ${c.scores.map((s) => `${s.plugin}=${s.raw.toFixed(0)}×${s.weight}`).join(' ')}`);
-          }
-          for (const r of e.rejected) lines.push(`  rejected ${r.node}: ${r.reason} — ${r.message}`);
-        } else if (explained.waiting) {
-          lines.push('', `waiting: ${explained.waiting}`);
-        }
+        lines.push('', renderExplanation(explained, new Map(nodes.items.map((n) => [n.name, n]))));
         return lines.join('\n');
       });
     }));

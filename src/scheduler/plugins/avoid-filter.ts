@@ -8,6 +8,10 @@ export const avoidFilter: FilterPlugin = {
   scope: 'group',
   filter(cycle, task, node) {
     const rules = rulesOf(cycle, task);
+    if (rules.unknownAvoided.length > 0) {
+      const names = rules.unknownAvoided.join(', ');
+      return unschedulable('avoided', `avoids unknown jurisdiction ${names}`, `placement.avoid.jurisdictions names ${names}, which no policy defines any more; no node can be shown to be outside it`);
+    }
     if (node.jurisdiction !== null && rules.avoidJurisdictions.has(node.jurisdiction)) {
       return unschedulable('avoided', `avoided jurisdiction ${node.jurisdiction}`, `placement.avoid.jurisdictions excludes ${node.jurisdiction}`);
     }

@@ -40,7 +40,8 @@ export function computeCost(cycle: CycleState, task: PlacementRequest, node: Sna
       if (input.node === node.name) continue;
       const source = cycle.nodeNamed(input.node);
       // Data on a node that left the snapshot is priced as an internet transfer from nowhere known.
-      transfer += (input.bytes / BYTES_PER_GB) * (source === undefined ? pricing.perGb(node, { ...node, provider: '', region: '', zone: '' }) : pricing.perGb(source, node));
+      const from = source ?? { ...node, name: input.node, provider: '', region: '', zone: '' };
+      transfer += (input.bytes / BYTES_PER_GB) * pricing.perGb(from, node);
     }
   }
   return { compute, transfer, total: compute + transfer };

@@ -2,7 +2,8 @@ import type { Clock } from '../../core/clock.js';
 import { chunkByJsonSize, groupBy } from '../../core/collections.js';
 import type { AttemptRecord } from '../../core/types.js';
 import { MAX_MESSAGE_BYTES, type AttemptAssignment } from '../../protocol/messages.js';
-import { schedule, snapshotNodeFrom, type PlacementRequest } from '../../scheduler/engine.js';
+import type { PolicySpec } from '../../core/policy-spec.js';
+import { PlacementCache, requestFromJob, schedule, snapshotNodeFrom, verifyPlan, type PlacementRequest, type SchedulerSnapshot, type SnapshotNode } from '../../scheduler/engine.js';
 import type { AgentLinks } from '../agent-links.js';
 import type { HotState } from '../state/hot-state.js';
 import type { StateMachine } from '../state/state-machine.js';
@@ -29,6 +30,10 @@ export class SchedulingLoop {
   private retryTimer: NodeJS.Timeout | undefined;
   /** The last unplaceable message reported per job, so a waiting job is not re-reported every round. */
   private readonly lastUnplaceable = new Map<string, string>();
+  private policyCache: { version: number; policies: readonly PolicySpec[] } | undefined;
+  private readonly cache = new PlacementCache();
+  private fleetVersion = 0;
+  private lastFleet: { nodes: readonly SnapshotNode[]; policies: readonly PolicySpec[] } | undefined;
 
   constructor(
     private readonly hot: HotState,
@@ -63,22 +68,18 @@ export class SchedulingLoop {
     if (Number.isFinite(earliestRetry) || ids.length < this.options.maxTasksPerRound) this.armRetryTimer(earliestRetry, now);
     if (ids.length === 0) return;
 
-    const snapshot = {
-      now,
-      nodes: [...this.hot.nodes.values()].map((n) =>
-        snapshotNodeFrom(n.record, { cpuMillis: n.allocatedCpuMillis, memoryBytes: n.allocatedMemoryBytes }),
-      ),
-    };
     const requests: PlacementRequest[] = ids.map((id) => {
       const task = this.hot.tasks.get(id)!;
-      const spec = this.hot.jobs.get(task.jobId)!.record.spec;
-      return {
-        taskId: task.id, jobId: task.jobId, groupKey: task.jobId,
-        resources: { cpuMillis: spec.resources.cpu, memoryBytes: spec.resources.memory },
-        constraints: spec.constraints,
-      };
+      return requestFromJob(this.hot.jobs.get(task.jobId)!.record, task.id);
     });
-    const plan = schedule(snapshot, requests, { seed: now });
+    const nodes = [...this.hot.nodes.values()].map((n) =>
+      snapshotNodeFrom(n.record, { cpuMillis: n.allocatedCpuMillis, memoryBytes: n.allocatedMemoryBytes }),
+    );
+    const policies = this.currentPolicies();
+    const snapshot: SchedulerSnapshot = { now, nodes, policies, placed: this.spreadPlacements(requests), fleetVersion: this.fleetVersionOf(nodes, policies) };
+    const plan = schedule(snapshot, requests, { seed: now, cache: this.cache });
+    // Defence in depth: a plan that breaks a hard rule is a bug and must never be committed.
+    verifyPlan(snapshot, requests, plan);
 
     const runs = new Map<string, AttemptAssignment[]>();
     for (const assignment of plan.assignments) {
@@ -91,6 +92,40 @@ export class SchedulingLoop {
     this.reportUnplaceable(plan.unplaced);
     // A full round means more may be ready; anything else waits for capacity, a node or a retry.
     if (ids.length >= this.options.maxTasksPerRound && plan.assignments.length > 0) this.request();
+  }
+
+  /**
+   * Bumped when anything the engine caches across rounds could differ: a node joined, left or
+   * changed state, labels, taints, location, capacity, price or measured round trips, or the
+   * policies changed. Allocations and heartbeats do not count.
+   */
+  private fleetVersionOf(nodes: readonly SnapshotNode[], policies: readonly PolicySpec[]): number {
+    const previous = this.lastFleet;
+    const same = previous !== undefined && previous.policies === policies && previous.nodes.length === nodes.length && nodes.every((n, i) => sameFixedFields(n, previous.nodes[i]!));
+    if (!same) this.fleetVersion += 1;
+    this.lastFleet = { nodes, policies };
+    return this.fleetVersion;
+  }
+
+  /** The same array while policies are unchanged, so the engine compiles them once. */
+  private currentPolicies(): readonly PolicySpec[] {
+    const version = this.hot.policiesVersion;
+    if (this.policyCache?.version !== version) this.policyCache = { version, policies: [...this.hot.policies.values()].map((r) => r.spec) };
+    return this.policyCache.policies;
+  }
+
+  /** Active attempts per node of each job in the round that spreads, for the spread rule. */
+  private spreadPlacements(requests: readonly PlacementRequest[]): ReadonlyMap<string, ReadonlyMap<string, number>> {
+    const spreading = new Set(requests.filter((r) => r.placement.spread !== undefined).map((r) => r.groupKey));
+    const placed = new Map<string, Map<string, number>>();
+    if (spreading.size === 0) return placed;
+    for (const attempt of this.hot.attempts.values()) {
+      if (!spreading.has(attempt.jobId) || (attempt.state !== 'assigned' && attempt.state !== 'running')) continue;
+      const perNode = placed.get(attempt.jobId) ?? new Map<string, number>();
+      perNode.set(attempt.node, (perNode.get(attempt.node) ?? 0) + 1);
+      placed.set(attempt.jobId, perNode);
+    }
+    return placed;
   }
 
   private send(runs: ReadonlyMap<string, readonly AttemptAssignment[]>): void {
@@ -128,4 +163,14 @@ export class SchedulingLoop {
       timeoutMs: spec.timeout ?? null, killGraceMs: spec.killGrace,
     };
   }
+}
+
+/** Every field of a snapshot node but its allocation; records share label and taint objects until they change. */
+function sameFixedFields(a: SnapshotNode, b: SnapshotNode): boolean {
+  return (
+    a.name === b.name && a.state === b.state && a.labels === b.labels && a.taints === b.taints && a.rttMs === b.rttMs &&
+    a.capacity.cpuMillis === b.capacity.cpuMillis && a.capacity.memoryBytes === b.capacity.memoryBytes &&
+    a.provider === b.provider && a.region === b.region && a.zone === b.zone && a.site === b.site && a.kind === b.kind &&
+    a.jurisdiction === b.jurisdiction && a.lat === b.lat && a.lon === b.lon && a.priceHour === b.priceHour
+  );
 }

@@ -1,3 +1,4 @@
+import type { PolicyRecord } from '../../core/policy-spec.js';
 import type { AttemptRecord, EventRecord, JobRecord, LogChunk, NodeRecord, TaskRecord } from '../../core/types.js';
 import type { AttemptPatch, JobPatch, NodePatch, TaskPatch, TokenRecord, WriteBatch } from '../../store/store.js';
 
@@ -13,6 +14,8 @@ export class Changes {
   private readonly attemptPatchMap = new Map<string, AttemptPatch>();
   private readonly nodePatchMap = new Map<string, NodePatch>();
   readonly nodes: NodeRecord[] = [];
+  /** The last word on each policy changed in this batch: its new record, or null once deleted. */
+  private readonly policyMap = new Map<string, PolicyRecord | null>();
   readonly tokens: TokenRecord[] = [];
   readonly logs: LogChunk[] = [];
   readonly events: EventRecord[] = [];
@@ -35,10 +38,18 @@ export class Changes {
     this.nodePatchMap.set(patch.name, { ...this.nodePatchMap.get(patch.name), ...patch });
   }
 
+  putPolicy(record: PolicyRecord): void {
+    this.policyMap.set(record.name, record);
+  }
+
+  deletePolicy(name: string): void {
+    this.policyMap.set(name, null);
+  }
+
   isEmpty(): boolean {
     return (
       this.jobs.length + this.tasks.length + this.attempts.length + this.jobPatchMap.size + this.taskPatchMap.size +
-        this.attemptPatchMap.size + this.nodes.length + this.nodePatchMap.size + this.tokens.length + this.logs.length +
+        this.attemptPatchMap.size + this.nodes.length + this.nodePatchMap.size + this.policyMap.size + this.tokens.length + this.logs.length +
         this.events.length ===
       0
     );
@@ -54,6 +65,8 @@ export class Changes {
       attemptPatches: [...this.attemptPatchMap.values()],
       nodes: this.nodes,
       nodePatches: [...this.nodePatchMap.values()],
+      policies: [...this.policyMap.values()].filter((p): p is PolicyRecord => p !== null),
+      deletedPolicies: [...this.policyMap].filter(([, p]) => p === null).map(([name]) => name),
       tokens: this.tokens,
       logs: this.logs,
       events: this.events,

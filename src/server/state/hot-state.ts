@@ -1,8 +1,9 @@
+import type { PolicyRecord } from '../../core/policy-spec.js';
 import { PendingQueue } from './pending-queue.js';
 import type { AttemptRecord, JobRecord, NodeRecord, TaskCounts, TaskRecord } from '../../core/types.js';
 
-// What the control plane keeps in memory: every node, and the jobs, tasks and attempts that are
-// not finished yet. Finished records live only in the store. Rebuilt from the store at start-up.
+// What the control plane keeps in memory: every node and cluster policy, and the jobs, tasks and
+// attempts that are not finished yet. Finished records live only in the store. Rebuilt from the store at start-up.
 
 export interface LiveNode {
   record: NodeRecord;
@@ -28,6 +29,10 @@ export class HotState {
   readonly jobs = new Map<string, LiveJob>();
   readonly tasks = new Map<string, TaskRecord>();
   readonly attempts = new Map<string, AttemptRecord>();
+  /** Cluster policies by name; every scheduling round reads them all. */
+  readonly policies = new Map<string, PolicyRecord>();
+  /** Bumped by every policy change, so readers can cache what they derive from `policies`. */
+  policiesVersion = 0;
   /** Pending task ids, per job in submission order. */
   readonly pending = new PendingQueue();
   /** Why a pending task could not be placed in the last round it was considered. */

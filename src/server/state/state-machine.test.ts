@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../core/clock.js';
 import { AtollError } from '../../core/errors.js';
 import { parseJobSpec, type JobSpecInput } from '../../core/job-spec.js';
+import { parsePolicySpec, type PolicyRecord } from '../../core/policy-spec.js';
 import type { TaskState } from '../../core/states.js';
 import type { AttemptRecord, EventRecord, EventType, JobRecord, NodeRecord, TaskCounts, TaskRecord } from '../../core/types.js';
 import type { AttemptResult } from '../../protocol/messages.js';
@@ -36,13 +37,13 @@ class ScriptedRandom {
 }
 
 function anExplanation(node: string): Explanation {
-  return { chosen: { node, total: 42, scores: [] }, candidates: [], feasible: 1, tied: 1, reasons: {}, rejected: [] };
+  return { chosen: { node, total: 42, scores: [] }, candidates: [], feasible: 1, nodes: 1, reasons: {}, rejectedSummary: '', rejected: [] };
 }
 
 function aNodeRecord(name: string, overrides: Partial<NodeRecord> = {}): NodeRecord {
   return {
     name, provider: 'local', region: 'local', zone: '', site: '', kind: 'cloud', jurisdiction: null, lat: null, lon: null,
-    capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30 }, priceHour: 0, labels: {}, state: 'ready',
+    capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30 }, priceHour: 0, labels: {}, taints: [], rttMs: {}, state: 'ready',
     agentVersion: 'test', joinedAt: START, lastSeenAt: START,
     usage: { runningAttempts: 0, cpuMillis: 0, memoryBytes: 0, loadAvg1: 0 }, ...overrides,
   };
@@ -625,6 +626,56 @@ describe('StateMachine', () => {
       expect(h.hot.waitingReasons.get(ids[1]!)).toBe('no node fits: 2 insufficient_cpu');
       const event = (await h.events(job.id)).find((e) => e.type === 'task.unplaceable');
       expect(event?.data).toEqual({ tasks: 2, message: 'no node fits: 2 insufficient_cpu', reasons: { insufficient_cpu: 2 } });
+    });
+  });
+
+  describe('cluster policies', () => {
+    const policy = (spec: Record<string, unknown>, at: number, createdAt = at): PolicyRecord => {
+      const parsed = parsePolicySpec(spec);
+      return { name: parsed.name, spec: parsed, createdAt, updatedAt: at };
+    };
+
+    it('applies, replaces and deletes a policy, in memory and in the store, each with its event', async () => {
+      const first = policy({ name: 'finance', namespaces: ['finance'], denyJurisdictions: ['US'] }, START);
+      h.sm.applyPolicy(first);
+      expect(h.hot.policies.get('finance')).toBe(first);
+      expect(h.hot.policiesVersion).toBe(1);
+      await h.sm.committed();
+      expect(await h.store.listPolicies()).toEqual([first]);
+
+      const second = policy({ name: 'finance', namespaces: ['finance'], allowProviders: ['aws'] }, START + 5, START);
+      h.sm.applyPolicy(second);
+      await h.sm.committed();
+      expect(await h.store.listPolicies()).toEqual([second]);
+
+      expect(h.sm.deletePolicy('finance')).toBe(second);
+      expect(h.hot.policies.size).toBe(0);
+      expect(h.hot.policiesVersion).toBe(3);
+      await h.sm.committed();
+      expect(await h.store.listPolicies()).toEqual([]);
+
+      const events = (await h.events()).filter((e) => e.type.startsWith('policy.'));
+      expect(events.map((e) => [e.type, e.data.name, e.data.created])).toEqual([
+        ['policy.applied', 'finance', true],
+        ['policy.applied', 'finance', false],
+        ['policy.deleted', 'finance', undefined],
+      ]);
+      expect(events[1]!.data.spec).toEqual(second.spec);
+      expect(events.every((e) => e.jobId === null && e.taskId === null && e.node === null)).toBe(true);
+    });
+
+    it('keeps only the last word on a policy changed twice before one commit', async () => {
+      h.sm.applyPolicy(policy({ name: 'temp', denyJurisdictions: ['RU'] }, START));
+      h.sm.deletePolicy('temp');
+      const kept = policy({ name: 'kept', denyJurisdictions: ['CN'] }, START);
+      h.sm.applyPolicy(kept);
+      await h.sm.committed();
+      expect(await h.store.listPolicies()).toEqual([kept]);
+      expect([...h.hot.policies.keys()]).toEqual(['kept']);
+    });
+
+    it('refuses to delete a policy it does not hold', () => {
+      expect(() => h.sm.deletePolicy('nope')).toThrow('policy nope is not loaded');
     });
   });
 });

@@ -1,6 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import { AtollError } from '../../core/errors.js';
 import { attemptId as makeAttemptId } from '../../core/ids.js';
+import type { PolicyRecord } from '../../core/policy-spec.js';
 import {
   ATTEMPT_TRANSITIONS,
   canTransition,
@@ -238,6 +239,28 @@ export class StateMachine {
   /** Heartbeats update memory only; lastSeenAt reaches the store with the next state change or refresh. */
   persistNodeSeen(live: LiveNode): void {
     this.queue.changes.patchNode({ name: live.record.name, lastSeenAt: live.record.lastSeenAt, usage: live.record.usage });
+  }
+
+  // ---- cluster policies ----
+
+  /** Creates or replaces a policy. The caller has checked it compiles with the others. */
+  applyPolicy(record: PolicyRecord): void {
+    const previous = this.hot.policies.get(record.name);
+    this.hot.policies.set(record.name, record);
+    this.hot.policiesVersion += 1;
+    this.queue.changes.putPolicy(record);
+    // The whole spec goes in the event, so the event log alone shows which rules held when.
+    this.event('policy.applied', {}, { name: record.name, created: previous === undefined, spec: record.spec });
+  }
+
+  deletePolicy(name: string): PolicyRecord {
+    const record = this.hot.policies.get(name);
+    if (!record) throw new AtollError('internal', `policy ${name} is not loaded`);
+    this.hot.policies.delete(name);
+    this.hot.policiesVersion += 1;
+    this.queue.changes.deletePolicy(name);
+    this.event('policy.deleted', {}, { name, spec: record.spec });
+    return record;
   }
 
   // ---- logs ----

@@ -1,5 +1,6 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import * as initial from './001-initial.js';
+import * as placement from './002-placement.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
 
@@ -10,6 +11,7 @@ interface DialectMigration {
 // Listed in code rather than read from a folder, so the compiled package needs no file globbing.
 const MIGRATIONS: Readonly<Record<string, DialectMigration>> = {
   '001-initial': initial,
+  '002-placement': placement,
 };
 
 /** Kysely's migrator wants one provider per dialect; each migration learns which dialect it runs on. */

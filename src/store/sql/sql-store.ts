@@ -1,4 +1,5 @@
 import { type Kysely, Migrator, type Transaction } from 'kysely';
+import type { PolicyRecord } from '../../core/policy-spec.js';
 import type { TaskCounts } from '../../core/types.js';
 import type { EventRecord, EventType, LogChunk, NodeRecord, AttemptRecord, JobRecord, TaskRecord } from '../../core/types.js';
 import { migrationProvider, type SqlDialectName } from '../migrations/index.js';
@@ -13,6 +14,8 @@ import {
   nodeFromRow,
   nodePatchToRow,
   nodeToRow,
+  policyFromRow,
+  policyToRow,
   taskFromRow,
   taskPatchToRow,
   taskToRow,
@@ -143,6 +146,11 @@ export class SqlStore implements Store {
     return rows.map(nodeFromRow);
   }
 
+  async listPolicies(): Promise<readonly PolicyRecord[]> {
+    const rows = await this.db.selectFrom('policies').selectAll().orderBy('name').execute();
+    return rows.map(policyFromRow);
+  }
+
   async listEvents(filter: { afterSeq: number; limit: number; jobId?: string }): Promise<readonly EventRecord[]> {
     let query = this.db.selectFrom('events').selectAll().where('seq', '>', filter.afterSeq);
     if (filter.jobId) query = query.where('jobId', '=', filter.jobId);
@@ -182,17 +190,19 @@ export class SqlStore implements Store {
   }
 
   async loadActiveState(): Promise<ActiveState> {
-    const [jobs, tasks, attempts, nodes] = await Promise.all([
+    const [jobs, tasks, attempts, nodes, policies] = await Promise.all([
       this.db.selectFrom('jobs').selectAll().where('state', 'in', [...ACTIVE_JOB_STATES]).orderBy('createdAt').execute(),
       this.db.selectFrom('tasks').selectAll().where('state', 'in', [...ACTIVE_TASK_STATES]).orderBy('createdAt').orderBy('idx').execute(),
       this.db.selectFrom('attempts').selectAll().where('state', 'in', [...ACTIVE_ATTEMPT_STATES]).execute(),
       this.db.selectFrom('nodes').selectAll().execute(),
+      this.listPolicies(),
     ]);
     return {
       jobs: jobs.map(jobFromRow),
       tasks: tasks.map(taskFromRow),
       attempts: attempts.map(attemptFromRow),
       nodes: nodes.map(nodeFromRow),
+      policies,
     };
   }
 }
@@ -230,6 +240,12 @@ async function applyBatch(trx: Transaction<Database>, batch: WriteBatch): Promis
   for (const patch of batch.nodePatches ?? []) {
     await trx.updateTable('nodes').set(nodePatchToRow(patch)).where('name', '=', patch.name).execute();
   }
+  for (const policy of batch.policies ?? []) {
+    const row = policyToRow(policy);
+    const { name: _name, ...update } = row;
+    await trx.insertInto('policies').values(row).onConflict((oc) => oc.column('name').doUpdateSet(update)).execute();
+  }
+  if (batch.deletedPolicies?.length) await trx.deleteFrom('policies').where('name', 'in', [...batch.deletedPolicies]).execute();
   if (batch.logs?.length) await insertChunked(batch.logs, (c) => trx.insertInto('logs').values(c).execute());
   if (batch.events?.length) {
     const rows = batch.events.map((e) => ({ ...e, data: JSON.stringify(e.data) }));

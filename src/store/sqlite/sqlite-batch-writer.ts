@@ -6,6 +6,7 @@ import {
   jobToRow,
   nodePatchToRow,
   nodeToRow,
+  policyToRow,
   taskPatchToRow,
   taskToRow,
 } from '../row-mapping.js';
@@ -47,6 +48,8 @@ export class SqliteBatchWriter {
     for (const patch of batch.attemptPatches ?? []) this.update('attempts', 'id', attemptPatchToRow(patch));
     for (const node of batch.nodes ?? []) this.insert('nodes', nodeToRow(node), 'name');
     for (const patch of batch.nodePatches ?? []) this.update('nodes', 'name', nodePatchToRow(patch));
+    for (const policy of batch.policies ?? []) this.insert('policies', policyToRow(policy), 'name');
+    for (const name of batch.deletedPolicies ?? []) this.statement('deletePolicy', 'DELETE FROM policies WHERE name = ?').run(name);
     for (const log of batch.logs ?? []) this.insert('logs', log);
     for (const event of batch.events ?? []) this.insert('events', { ...event, data: JSON.stringify(event.data) });
   }

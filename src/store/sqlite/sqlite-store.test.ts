@@ -1,8 +1,39 @@
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { migrationProvider } from '../migrations/index.js';
 import { describeStoreConformance } from '../testing/store-conformance.js';
 import { openSqliteStore } from './sqlite-store.js';
 
 describeStoreConformance('sqlite in memory', async () => openSqliteStore(':memory:'));
 describeStoreConformance('sqlite on disk (WAL)', async () => openSqliteStore(join(mkdtempSync(join(tmpdir(), 'atoll-store-')), 'atoll.db')));
+
+describe('sqlite upgrade from the first schema', () => {
+  it('gives nodes stored before taints and round-trip times none of either', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'atoll-upgrade-')), 'atoll.db');
+    const old = new BetterSqlite3(path);
+    const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: old }) });
+    const migrator = new Migrator({ db, provider: migrationProvider('sqlite') });
+    const first = await migrator.migrateTo('001-initial');
+    expect(first.error).toBeUndefined();
+    old
+      .prepare(
+        `INSERT INTO nodes (name, provider, region, zone, site, kind, jurisdiction, lat, lon, cpu_millis, memory_bytes, price_hour, labels, state, agent_version, joined_at, last_seen_at, usage)
+         VALUES ('old-1', 'aws', 'eu-west-1', '', '', 'cloud', 'IE', NULL, NULL, 2000, 1024, 0.1, '{}', 'ready', '0.1.0', 1, 2, '{"runningAttempts":0,"cpuMillis":0,"memoryBytes":0,"loadAvg1":0}')`,
+      )
+      .run();
+    await db.destroy();
+
+    const store = openSqliteStore(path);
+    try {
+      await store.migrate();
+      expect(await store.getNode('old-1')).toMatchObject({ name: 'old-1', taints: [], rttMs: {}, capacity: { cpuMillis: 2000, memoryBytes: 1024 } });
+      expect(await store.listPolicies()).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseJobSpec } from '../../core/job-spec.js';
+import { parsePolicySpec, type PolicyRecord } from '../../core/policy-spec.js';
 import type { JobRecord, NodeRecord, TaskRecord } from '../../core/types.js';
 import type { Store } from '../store.js';
 
@@ -26,9 +27,14 @@ function aNode(name: string): NodeRecord {
   return {
     name, provider: 'aws', region: 'eu-west-1', zone: 'eu-west-1a', site: '', kind: 'cloud', jurisdiction: 'IE',
     lat: 53.3, lon: -6.2, capacity: { cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }, priceHour: 0.17,
-    labels: { tier: 'gold' }, state: 'ready', agentVersion: '0.1.0', joinedAt: 5, lastSeenAt: 6,
+    labels: { tier: 'gold' }, taints: [], rttMs: {}, state: 'ready', agentVersion: '0.1.0', joinedAt: 5, lastSeenAt: 6,
     usage: { runningAttempts: 0, cpuMillis: 0, memoryBytes: 0, loadAvg1: 0 },
   };
+}
+
+function aPolicy(spec: Record<string, unknown>, createdAt = 10, updatedAt = createdAt): PolicyRecord {
+  const parsed = parsePolicySpec(spec);
+  return { name: parsed.name, spec: parsed, createdAt, updatedAt };
 }
 
 export function describeStoreConformance(name: string, open: () => Promise<Store>): void {
@@ -84,6 +90,54 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       const node = await store.getNode('n1');
       expect(node).toMatchObject({ region: 'eu-central-1', state: 'unreachable', lastSeenAt: 99, labels: { tier: 'gold' } });
       expect(node?.capacity).toEqual({ cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 });
+    });
+
+    it('round-trips node taints and measured round-trip times, and patches them', async () => {
+      const tainted: NodeRecord = {
+        ...aNode('edge-1'),
+        kind: 'edge',
+        taints: [{ key: 'edge' }, { key: 'gpu', value: 'a100' }],
+        rttMs: { 'eu-west-1': 12.5, 'us-east-1': 81 },
+      };
+      await store.write({ nodes: [tainted, aNode('plain-1')] });
+      expect(await store.getNode('edge-1')).toEqual(tainted);
+      expect(await store.getNode('plain-1')).toMatchObject({ taints: [], rttMs: {} });
+      await store.write({ nodePatches: [{ name: 'edge-1', taints: [], rttMs: { 'eu-west-1': 9 } }] });
+      expect(await store.getNode('edge-1')).toMatchObject({ taints: [], rttMs: { 'eu-west-1': 9 }, labels: { tier: 'gold' } });
+      // An upsert replaces them whole, as it does labels.
+      await store.write({ nodes: [{ ...tainted, taints: [{ key: 'spot' }], rttMs: {} }] });
+      expect(await store.getNode('edge-1')).toMatchObject({ taints: [{ key: 'spot' }], rttMs: {} });
+      expect((await store.loadActiveState()).nodes.find((n) => n.name === 'edge-1')).toMatchObject({ taints: [{ key: 'spot' }] });
+    });
+
+    it('stores, replaces, lists and deletes policies', async () => {
+      expect(await store.listPolicies()).toEqual([]);
+      const gdpr = aPolicy({ name: 'gdpr', residencyClasses: { 'eu-personal': ['EU', 'EEA'] }, jurisdictionGroups: { DACH: ['DE', 'AT', 'CH'] } });
+      const finance = aPolicy({ name: 'finance', namespaces: ['finance'], denyJurisdictions: ['US'], allowProviders: ['aws', 'gcp'] }, 20);
+      await store.write({ policies: [gdpr, finance] });
+      expect(await store.listPolicies()).toEqual([finance, gdpr]);
+
+      const tightened = aPolicy({ name: 'finance', namespaces: ['finance', 'audit'], denyJurisdictions: ['US', 'CN'] }, 20, 30);
+      await store.write({ policies: [tightened] });
+      const listed = await store.listPolicies();
+      expect(listed).toEqual([tightened, gdpr]);
+      // Replaced whole: the rule the new version leaves out is gone.
+      expect(listed[0]!.spec.allowProviders).toBeUndefined();
+      expect((await store.loadActiveState()).policies).toEqual([tightened, gdpr]);
+
+      await store.write({ deletedPolicies: ['finance', 'never-existed'] });
+      expect(await store.listPolicies()).toEqual([gdpr]);
+    });
+
+    it('deletes a policy upserted in the same batch, and writes policies atomically with the rest', async () => {
+      const temp = aPolicy({ name: 'temp', denyJurisdictions: ['RU'] });
+      await store.write({ policies: [temp], deletedPolicies: ['temp'] });
+      expect(await store.listPolicies()).toEqual([]);
+      // Events are written after policies, so a clashing event seq fails the batch after the policy row went in.
+      const event = { seq: 1, time: 1, type: 'policy.applied' as const, jobId: null, taskId: null, attemptId: null, node: null, data: { name: 'temp' } };
+      await store.write({ events: [event] });
+      await expect(store.write({ policies: [temp], events: [event] })).rejects.toThrow();
+      expect(await store.listPolicies()).toEqual([]);
     });
 
     it('assigns increasing event sequence numbers and filters by job', async () => {

@@ -40,10 +40,7 @@ export function registerJobRoutes(app: FastifyInstance, plane: ControlPlane): vo
     const listing = await plane.store.listTasks(request.params.id, query);
     return {
       total: listing.total,
-      items: listing.items.map((task) => {
-        const waiting = task.state === 'pending' ? plane.waitingReason(task.id) : undefined;
-        return waiting === undefined ? task : { ...task, reason: waiting };
-      }),
+      items: listing.items.map((task) => plane.taskView(task)),
     };
   });
 

@@ -28,8 +28,7 @@ export function registerTaskRoutes(app: FastifyInstance, plane: ControlPlane): v
     parseQuery(noQuery, request.query);
     const task = await requireTask(request.params.id);
     const history = await plane.store.listAttempts(task.id);
-    const waiting = task.state === 'pending' ? plane.waitingReason(task.id) : undefined;
-    return { ...task, ...(waiting === undefined ? {} : { reason: waiting }), history };
+    return { ...plane.taskView(task), history };
   });
 
   app.get<{ Params: { id: string } }>('/v1/tasks/:id/explanation', async (request) => {

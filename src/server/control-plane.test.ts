@@ -1,0 +1,230 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../core/clock.js';
+import { AtollError } from '../core/errors.js';
+import { parseNodeSpec, type NodeSpecInput } from '../core/node-spec.js';
+import type { JobView } from '../core/types.js';
+import type { ServerMessage } from '../protocol/messages.js';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { Store } from '../store/store.js';
+import type { AgentLink } from './agent-links.js';
+import { ControlPlane } from './control-plane.js';
+
+// The control plane's policy commands in-process: a real store (SQLite in memory), real hot
+// state and scheduling loop, and agents stood in for by links that record what they are sent.
+
+const MINUTE = 60_000;
+
+class RecordingLink implements AgentLink {
+  readonly sent: ServerMessage[] = [];
+  send(message: ServerMessage): void {
+    this.sent.push(message);
+  }
+  close(): void {}
+  terminate(): void {}
+}
+
+interface Fixture {
+  readonly plane: ControlPlane;
+  readonly store: Store;
+  readonly links: Map<string, RecordingLink>;
+  readonly fatal: unknown[];
+}
+
+async function openPlane(): Promise<Fixture> {
+  const store = openSqliteStore(':memory:');
+  await store.migrate();
+  const fatal: unknown[] = [];
+  const plane = await ControlPlane.start(store, {
+    clock: systemClock, heartbeatMs: MINUTE, unreachableAfterMs: 10 * MINUTE, lostAfterMs: 10 * MINUTE,
+    restartGraceMs: 10 * MINUTE, maxTasksPerRound: 2000, onFatal: (error) => fatal.push(error),
+  });
+  return { plane, store, links: new Map(), fatal };
+}
+
+function join(f: Fixture, spec: Partial<NodeSpecInput> & { name: string }): void {
+  const link = new RecordingLink();
+  f.links.set(spec.name, link);
+  const node = parseNodeSpec({ cpu: 2, memory: '4Gi', ...spec });
+  f.plane.agentConnected(spec.name, link, { type: 'hello', protocol: 1, agentVersion: 'test', node, running: [], finished: [] });
+}
+
+async function until<T>(check: () => T | undefined | Promise<T | undefined>, what: string): Promise<T> {
+  for (let i = 0; i < 200; i += 1) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`test: gave up waiting for ${what}`);
+}
+
+async function taskState(f: Fixture, taskId: string, state: string): Promise<void> {
+  await until(async () => ((await f.store.getTask(taskId))?.state === state ? true : undefined), `${taskId} to be ${state}`);
+}
+
+const FINANCE_NO_US = { name: 'finance', namespaces: ['finance'], denyJurisdictions: ['US'] };
+
+describe('ControlPlane policies', () => {
+  let f: Fixture;
+
+  beforeEach(async () => {
+    f = await openPlane();
+    join(f, { name: 'us-1', provider: 'aws', region: 'us-east-1', jurisdiction: 'US' });
+    join(f, { name: 'de-1', provider: 'hetzner', region: 'fsn1', jurisdiction: 'DE' });
+  });
+
+  afterEach(async () => {
+    await f.plane.close();
+    await f.store.close();
+    expect(f.fatal).toEqual([]);
+  });
+
+  const submit = (spec: Record<string, unknown>): Promise<JobView> => f.plane.submitJob({ command: ['true'], ...spec });
+
+  describe('impact', () => {
+    it('reports jobs only the change leaves without a node, and attempts on nodes it denies', async () => {
+      const onUs = await submit({ name: 'on-us', namespace: 'finance', placement: { residency: ['US'] } });
+      await taskState(f, `${onUs.id}.0`, 'assigned');
+      const big = await submit({ name: 'big', namespace: 'finance', tasks: 3, resources: { cpu: 64 }, placement: { residency: ['US'] } });
+      // Still has the German node after the change.
+      const anywhere = await submit({ name: 'anywhere', namespace: 'finance', resources: { cpu: 64 } });
+      // Not bound by the policy.
+      const other = await submit({ name: 'other', namespace: 'default', resources: { cpu: 64 }, placement: { residency: ['US'] } });
+      // Unplaceable today for another hard rule: not the change's doing.
+      const nowhere = await submit({ name: 'nowhere', namespace: 'finance', resources: { cpu: 64 }, placement: { residency: ['FR'] } });
+      await taskState(f, `${big.id}.0`, 'pending');
+
+      const result = await f.plane.applyPolicy(FINANCE_NO_US, { dryRun: true });
+      expect(result.impact.blockedJobs).toEqual([{ jobId: big.id, name: 'big', namespace: 'finance', pendingTasks: 3, reason: 'denied by policy finance' }]);
+      expect(result.impact.runningOnDeniedNodes).toEqual([
+        { jobId: onUs.id, taskId: `${onUs.id}.0`, attemptId: `${onUs.id}.0.1`, node: 'us-1', reason: expect.stringContaining('policy "finance"') },
+      ]);
+      const mentioned = JSON.stringify(result.impact);
+      for (const job of [anywhere, other, nowhere]) expect(mentioned).not.toContain(job.id);
+      expect(result.message).toMatch(/^dry run: policy "finance" would be created; it blocks 1 queued job.*1 attempt already on nodes it denies keep running/);
+    });
+
+    it('changes nothing on a dry run', async () => {
+      const before = (await f.store.listEvents({ afterSeq: 0, limit: 1000 })).length;
+      const result = await f.plane.applyPolicy(FINANCE_NO_US, { dryRun: true });
+      expect(result).toMatchObject({ dryRun: true, created: true, policy: { name: 'finance' } });
+      expect(f.plane.listPolicies()).toEqual([]);
+      expect(await f.store.listPolicies()).toEqual([]);
+      expect(await f.store.listEvents({ afterSeq: 0, limit: 1000 })).toHaveLength(before);
+      expect(() => f.plane.getPolicy('finance')).toThrow('policy "finance" does not exist');
+    });
+
+    it('counts attempts on a node that is unreachable right now', async () => {
+      const onUs = await submit({ name: 'on-us', namespace: 'finance', placement: { residency: ['US'] } });
+      await taskState(f, `${onUs.id}.0`, 'assigned');
+      f.plane.agentDisconnected('us-1', f.links.get('us-1')!);
+      const result = await f.plane.applyPolicy(FINANCE_NO_US, { dryRun: true });
+      expect(result.impact.runningOnDeniedNodes.map((a) => a.attemptId)).toEqual([`${onUs.id}.0.1`]);
+    });
+
+    it('reports nothing for a change that loosens, or for attempts a policy in force already denies', async () => {
+      const onUs = await submit({ name: 'on-us', namespace: 'finance', placement: { residency: ['US'] } });
+      await taskState(f, `${onUs.id}.0`, 'assigned');
+      await f.plane.applyPolicy(FINANCE_NO_US);
+      const blocked = await submit({ name: 'blocked', namespace: 'finance', resources: { cpu: 64 }, placement: { residency: ['US'] } });
+      await taskState(f, `${blocked.id}.0`, 'pending');
+
+      const same = await f.plane.applyPolicy(FINANCE_NO_US, { dryRun: true });
+      expect(same).toMatchObject({ created: false, impact: { blockedJobs: [], runningOnDeniedNodes: [] } });
+      expect(same.message).toContain('blocks no queued or running work');
+      const looser = await f.plane.applyPolicy({ ...FINANCE_NO_US, denyJurisdictions: ['CN'] }, { dryRun: true });
+      expect(looser.impact).toEqual({ blockedJobs: [], runningOnDeniedNodes: [] });
+    });
+  });
+
+  describe('apply and delete', () => {
+    it('stores a policy, keeps its creation time when replaced, and records each change', async () => {
+      const first = await f.plane.applyPolicy(FINANCE_NO_US);
+      expect(first).toMatchObject({ dryRun: false, created: true, policy: { name: 'finance', spec: FINANCE_NO_US } });
+      expect(await f.store.listPolicies()).toEqual([first.policy]);
+      await new Promise((r) => setTimeout(r, 5));
+      const second = await f.plane.applyPolicy({ ...FINANCE_NO_US, allowProviders: ['hetzner'] });
+      expect(second.created).toBe(false);
+      expect(second.policy.createdAt).toBe(first.policy.createdAt);
+      expect(second.policy.updatedAt).toBeGreaterThan(first.policy.updatedAt);
+      expect(f.plane.getPolicy('finance')).toEqual(second.policy);
+
+      const deleted = await f.plane.deletePolicy('finance');
+      expect(deleted.policy).toEqual(second.policy);
+      expect(f.plane.listPolicies()).toEqual([]);
+      expect(await f.store.listPolicies()).toEqual([]);
+      await expect(f.plane.deletePolicy('finance')).rejects.toMatchObject({ code: 'not_found' });
+      const events = (await f.store.listEvents({ afterSeq: 0, limit: 1000 })).filter((e) => e.type.startsWith('policy.'));
+      expect(events.map((e) => e.type)).toEqual(['policy.applied', 'policy.applied', 'policy.deleted']);
+    });
+
+    it('lists policies by name', async () => {
+      await f.plane.applyPolicy({ name: 'zeta', denyJurisdictions: ['CN'] });
+      await f.plane.applyPolicy({ name: 'alpha', denyJurisdictions: ['RU'] });
+      await f.plane.applyPolicy({ name: 'alpha-2', denyJurisdictions: ['KP'] });
+      expect(f.plane.listPolicies().map((p) => p.name)).toEqual(['alpha', 'alpha-2', 'zeta']);
+      expect((await f.store.listPolicies()).map((p) => p.name)).toEqual(['alpha', 'alpha-2', 'zeta']);
+    });
+
+    it('refuses a policy with an unknown jurisdiction, with its path, before anything changes', async () => {
+      const error = await f.plane.applyPolicy({ name: 'bad', denyJurisdictions: ['US', 'XX'] }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AtollError);
+      expect(error).toMatchObject({ code: 'invalid_spec', problems: [{ path: 'denyJurisdictions[1]' }] });
+      expect(await f.store.listPolicies()).toEqual([]);
+    });
+
+    it('guards jurisdiction groups other policies use, and resolves job specs against the groups in force', async () => {
+      await expect(submit({ name: 'early', placement: { residency: ['DACH'] } })).rejects.toMatchObject({
+        code: 'invalid_spec', problems: [{ path: 'placement.residency[0]' }],
+      });
+      await f.plane.applyPolicy({ name: 'groups', jurisdictionGroups: { DACH: ['DE', 'AT', 'CH'] } });
+      const accepted = await submit({ name: 'dach', placement: { residency: ['DACH'] } });
+      await taskState(f, `${accepted.id}.0`, 'assigned');
+      expect((await f.store.getTask(`${accepted.id}.0`))?.node).toBe('de-1');
+
+      await expect(f.plane.applyPolicy({ name: 'clash', jurisdictionGroups: { DACH: ['DE'] } })).rejects.toMatchObject({
+        code: 'invalid_spec', problems: [{ path: 'jurisdictionGroups.DACH' }],
+      });
+      await f.plane.applyPolicy({ name: 'audit', namespaces: ['audit'], denyJurisdictions: ['DACH'] });
+      await expect(f.plane.deletePolicy('groups')).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining('"audit"') });
+      await expect(f.plane.applyPolicy({ name: 'groups', denyJurisdictions: ['KP'] })).rejects.toMatchObject({ code: 'conflict' });
+      // A bad policy that also drops the group is still reported as its own problem, with its path.
+      await expect(f.plane.applyPolicy({ name: 'groups', denyJurisdictions: ['XX'] })).rejects.toMatchObject({
+        code: 'invalid_spec', problems: [{ path: 'denyJurisdictions[0]', message: expect.stringContaining('XX') }],
+      });
+      expect(f.plane.getPolicy('groups').spec.jurisdictionGroups).toEqual({ DACH: ['DE', 'AT', 'CH'] });
+
+      await f.plane.deletePolicy('audit');
+      const removed = await f.plane.deletePolicy('groups');
+      expect(removed.policy.name).toBe('groups');
+      await expect(submit({ name: 'late', placement: { residency: ['DACH'] } })).rejects.toMatchObject({ code: 'invalid_spec' });
+    });
+
+    it('places pending work again once a policy stops denying it', async () => {
+      await f.plane.applyPolicy(FINANCE_NO_US);
+      const job = await submit({ name: 'to-us', namespace: 'finance', placement: { residency: ['US'] } });
+      await until(() => f.plane.waitingReason(`${job.id}.0`), 'a waiting reason');
+      expect(f.plane.waitingReason(`${job.id}.0`)).toContain('denied by policy finance');
+      const deleted = await f.plane.deletePolicy('finance');
+      expect(deleted.impact).toEqual({ blockedJobs: [], runningOnDeniedNodes: [] });
+      await taskState(f, `${job.id}.0`, 'assigned');
+      expect((await f.store.getTask(`${job.id}.0`))?.node).toBe('us-1');
+    });
+
+    it('rebuilds its policies from the store at start', async () => {
+      await f.plane.applyPolicy(FINANCE_NO_US);
+      await f.plane.applyPolicy({ name: 'groups', jurisdictionGroups: { NORDICS: ['SE', 'NO', 'FI', 'DK'] } });
+      const before = f.plane.listPolicies();
+      await f.plane.close();
+      const restarted = await ControlPlane.start(f.store, {
+        clock: systemClock, heartbeatMs: MINUTE, unreachableAfterMs: 10 * MINUTE, lostAfterMs: 10 * MINUTE,
+        restartGraceMs: 10 * MINUTE, maxTasksPerRound: 2000, onFatal: (error) => f.fatal.push(error),
+      });
+      try {
+        expect(restarted.listPolicies()).toEqual(before);
+        await expect(restarted.submitJob({ name: 'north', command: ['true'], placement: { residency: ['NORDICS'] } })).resolves.toMatchObject({ name: 'north' });
+      } finally {
+        await restarted.close();
+      }
+    });
+  });
+});
