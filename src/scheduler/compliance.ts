@@ -72,7 +72,9 @@ export class Compliance {
     } catch (error) {
       // The table names the group and member at fault; the caller needs a field path too.
       if (!(error instanceof AtollError)) throw error;
-      const group = Object.keys(groups).find((name) => error.message.includes(name));
+      // The group the message names first, as a whole word (DACH is not DACH_PLUS).
+      const named = Object.keys(groups).map((name) => ({ name, at: error.message.search(new RegExp(`\\b${name}\\b`)) })).filter((g) => g.at >= 0);
+      const group = named.sort((a, b) => a.at - b.at)[0]?.name;
       const path = group === undefined ? 'jurisdictionGroups' : `jurisdictionGroups.${group}`;
       throw new AtollError('invalid_spec', error.message, { problems: [{ path, message: error.message }], cause: error });
     }

@@ -228,3 +228,35 @@ describe('ControlPlane policies', () => {
     });
   });
 });
+
+describe('ControlPlane scheduling rounds over many jobs', () => {
+  let f: Fixture;
+
+  beforeEach(async () => {
+    f = await openPlane();
+    join(f, { name: 'de-1', provider: 'hetzner', region: 'fsn1', jurisdiction: 'DE', cpu: 4 });
+    join(f, { name: 'ie-1', provider: 'aws', region: 'eu-west-1', jurisdiction: 'IE', cpu: 4 });
+  });
+
+  afterEach(async () => {
+    await f.plane.close();
+    await f.store.close();
+    expect(f.fatal).toEqual([]);
+  });
+
+  // A round looks at 16 jobs at most; the rest must get the following rounds.
+  it('places the tasks of more jobs than one round looks at', async () => {
+    const jobs = await Promise.all(Array.from({ length: 40 }, (_, i) => f.plane.submitJob({ name: `j${i}`, command: ['true'], resources: { cpu: '100m' } })));
+    for (const job of jobs) await taskState(f, `${job.id}.0`, 'assigned');
+  });
+
+  it('tells every waiting job why, not only the first round’s', async () => {
+    const jobs = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => f.plane.submitJob({ name: `jp${i}`, command: ['true'], placement: { residency: ['JP'] } })),
+    );
+    for (const job of jobs) {
+      await until(() => f.plane.waitingReason(`${job.id}.0`), `a reason for ${job.id}.0`);
+      expect(f.plane.waitingReason(`${job.id}.0`)).toBe('0/2 nodes fit: 2 jurisdiction not in [JP]');
+    }
+  });
+});

@@ -4,16 +4,14 @@
 // task costs O(log n) instead of a walk over every feasible node.
 
 export class NodeHeap {
-  private readonly items: Int32Array;
   private count = 0;
 
+  /** `items` is the heap's storage: room for every node it may hold (it may be a pooled view). */
   constructor(
-    capacity: number,
+    private readonly items: Int32Array,
     private readonly key: Float64Array,
     private readonly rank: Int32Array,
-  ) {
-    this.items = new Int32Array(capacity);
-  }
+  ) {}
 
   get size(): number {
     return this.count;

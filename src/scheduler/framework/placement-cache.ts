@@ -1,5 +1,5 @@
 import { indexNodesByName } from './cycle-state.js';
-import { type ClassBase, classBaseBytes } from './placement-class.js';
+import { type ClassBase, type ClassBuffers, classBaseBytes } from './placement-class.js';
 import type { SchedulerSnapshot } from './snapshot.js';
 
 /**
@@ -15,6 +15,8 @@ export class PlacementCache {
   private readonly entries = new Map<string, { base: ClassBase; bytes: number }>();
   private bytes = 0;
   private nameIndex: ReadonlyMap<string, number> | undefined;
+  /** Class buffers handed back by the last cycle, for the next one to reuse. */
+  buffers: ClassBuffers[] = [];
   hits = 0;
   misses = 0;
 

@@ -38,6 +38,30 @@ export interface Domains {
   readonly sizes: Int32Array;
 }
 
+/**
+ * The per-node arrays of a class, sized by the fleet. Classes come and go every round, so the
+ * runtime pools these (and the PlacementCache keeps the pool between rounds) instead of leaving
+ * megabytes per round to the garbage collector. Stale contents are harmless: every slot is
+ * written before it is read.
+ */
+export interface ClassBuffers {
+  readonly nodeCount: number;
+  readonly total: Float64Array;
+  readonly nodeRaw: Float64Array;
+  readonly stamp: Int32Array;
+  readonly heapItems: Int32Array;
+}
+
+export function allocateClassBuffers(nodeCount: number, nodeScorerCount: number): ClassBuffers {
+  return {
+    nodeCount,
+    total: new Float64Array(nodeCount),
+    nodeRaw: new Float64Array(nodeCount * nodeScorerCount),
+    stamp: new Int32Array(nodeCount),
+    heapItems: new Int32Array(nodeCount),
+  };
+}
+
 export class PlacementClass {
   readonly heaps: readonly NodeHeap[];
   /** The heap key: groupPart plus the weighted node-scoped scores at `stamp`. */
@@ -62,17 +86,22 @@ export class PlacementClass {
 
   constructor(
     readonly base: ClassBase,
-    readonly nodeCount: number,
-    nodeScorerCount: number,
+    readonly buffers: ClassBuffers,
     readonly domains: Domains | undefined,
     rank: Int32Array,
   ) {
-    this.total = new Float64Array(nodeCount);
-    this.nodeRaw = new Float64Array(nodeCount * nodeScorerCount);
-    this.stamp = new Int32Array(nodeCount);
+    this.total = buffers.total;
+    this.nodeRaw = buffers.nodeRaw;
+    this.stamp = buffers.stamp;
     this.rejections = base.rejections.fork();
-    const sizes = domains === undefined ? [nodeCount] : Array.from(domains.sizes);
-    this.heaps = sizes.map((size) => new NodeHeap(size, this.total, rank));
+    // One storage array for all heaps: each domain's heap gets its own stretch of it.
+    const sizes = domains === undefined ? [buffers.nodeCount] : Array.from(domains.sizes);
+    let offset = 0;
+    this.heaps = sizes.map((size) => {
+      const heap = new NodeHeap(buffers.heapItems.subarray(offset, offset + size), this.total, rank);
+      offset += size;
+      return heap;
+    });
     this.activeDomains = Int32Array.from(this.heaps.keys());
     this.activeCount = this.heaps.length;
   }

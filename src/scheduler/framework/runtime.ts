@@ -4,7 +4,7 @@ import { Cycle } from './cycle-state.js';
 import type { Assignment, CandidateScore, Explanation, Plan, ScoreBreakdown, SpreadExplanation, Unplaced } from './explanation.js';
 import type { NodeHeap } from './node-heap.js';
 import type { PlacementCache } from './placement-cache.js';
-import { type ClassBase, type Domains, domainsBy, PlacementClass } from './placement-class.js';
+import { allocateClassBuffers, type ClassBase, type ClassBuffers, type Domains, domainsBy, PlacementClass } from './placement-class.js';
 import type { FilterPlugin, PluginScope, Profile, ScorePlugin } from './plugin.js';
 import { seededPermutation } from './random.js';
 import { Rejections } from './rejections.js';
@@ -74,6 +74,8 @@ class Runtime {
   private openDomains = 0;
   // The request a class was built from: every task of the class agrees with it on what plugins read.
   private readonly sampleTask = new Map<PlacementClass, PlacementRequest>();
+  /** Buffers of finished classes, for the next class to reuse. */
+  private readonly pool: ClassBuffers[];
   /** The status of the last rejection firstRejection found. */
   private rejection: Unschedulable = NO_REJECTION;
 
@@ -90,6 +92,9 @@ class Runtime {
     this.nodeScorers = this.positions('node');
     this.lowerIsBetter = this.scorers.map((s) => s.normalize === 'lower-is-better');
     this.rank = seededPermutation(this.nodes.length, options.seed);
+    const fits = (b: ClassBuffers) => b.nodeCount === this.nodes.length && b.nodeRaw.length === this.nodes.length * this.nodeScorers.length;
+    this.pool = (options.cache?.buffers ?? []).filter(fits);
+    if (options.cache !== undefined) options.cache.buffers = [];
   }
 
   run(requests: readonly PlacementRequest[]): Plan {
@@ -120,9 +125,13 @@ class Runtime {
       const outcome = this.place(cls, task);
       if ('node' in outcome) assignments.push(outcome);
       else unplaced.push(outcome);
-      if (--cls.remaining === 0) this.classes.delete(key);
+      if (--cls.remaining === 0) {
+        this.classes.delete(key);
+        this.pool.push(cls.buffers);
+      }
       if (timings !== undefined) timings[r] = performance.now() - started;
     }
+    if (this.options.cache !== undefined) this.options.cache.buffers = this.pool.filter((b) => b.nodeCount === this.nodes.length && b.nodeRaw.length === this.nodes.length * this.nodeScorers.length);
     return { assignments, unplaced };
   }
 
@@ -333,7 +342,8 @@ class Runtime {
     const domains = spread === undefined ? undefined : this.domainsFor(spread.across);
     if (domains !== undefined && this.domainTops.length < domains.names.length) this.domainTops = new Int32Array(domains.names.length);
     const base = this.baseFor(key, task);
-    const cls = new PlacementClass(base, this.nodes.length, this.nodeScorers.length, domains, this.rank);
+    const buffers = this.pool.pop() ?? allocateClassBuffers(this.nodes.length, this.nodeScorers.length);
+    const cls = new PlacementClass(base, buffers, domains, this.rank);
     cls.remaining = remaining;
     this.sampleTask.set(cls, task);
     for (const index of base.admitted) {

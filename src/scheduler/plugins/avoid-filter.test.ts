@@ -49,7 +49,7 @@ describe('avoidFilter', () => {
       name: 'a node without jurisdiction when jurisdictions are avoided',
       node: aNode().named('n').inProvider('aws').build(),
       placement: { avoid: { jurisdictions: ['US'] } },
-      expected: avoided('no declared jurisdiction', 'node declares no jurisdiction, so it cannot be shown to be outside placement.avoid.jurisdictions'),
+      expected: avoided('avoided: no declared jurisdiction', 'node declares no jurisdiction, so it cannot be shown to be outside placement.avoid.jurisdictions'),
     },
     { name: 'a node without jurisdiction when only providers are avoided', node: aNode().named('n').inProvider('gcp').build(), placement: { avoid: { providers: ['aws'] } }, expected: PASS },
     {
@@ -104,9 +104,15 @@ describe('avoidFilter', () => {
   });
 
   // Deleting the policy that defined DACH must not let a job that avoided DACH run in DE again:
-  // for avoid, an unknown name blocks every node (invariant 1).
-  it('keeps avoiding the members of a group whose defining policy was deleted', () => {
-    const node = paris().inJurisdiction('DE').build();
-    expect(avoidOf(node, { avoid: { jurisdictions: ['DACH'] } }, [])).toMatchObject({ code: 'unschedulable', reason: 'avoided' });
+  // the group's members are unknown now, so no node can be shown to be outside it (invariant 1).
+  it.each<{ name: string; node: SnapshotNode; avoid: string[] }>([
+    { name: 'a former member', node: paris().inJurisdiction('DE').build(), avoid: ['DACH'] },
+    { name: 'a node that was never a member', node: paris().inJurisdiction('JP').build(), avoid: ['DACH'] },
+    { name: 'a node without jurisdiction', node: aNode().named('n').build(), avoid: ['DACH'] },
+    { name: 'a node outside the known names of the list', node: paris().inJurisdiction('JP').build(), avoid: ['US', 'DACH'] },
+  ])('a group no policy defines any more blocks every node: $name', ({ node, avoid }) => {
+    expect(avoidOf(node, { avoid: { jurisdictions: avoid } }, [])).toEqual(
+      avoided('avoids unknown jurisdiction DACH', 'placement.avoid.jurisdictions names DACH, which no policy defines any more; no node can be shown to be outside it'),
+    );
   });
 });

@@ -16,7 +16,7 @@ export const avoidFilter: FilterPlugin = {
       return unschedulable('avoided', `avoided jurisdiction ${node.jurisdiction}`, `placement.avoid.jurisdictions excludes ${node.jurisdiction}`);
     }
     if (rules.avoidJurisdictions.size > 0 && node.jurisdiction === null) {
-      return unschedulable('avoided', 'no declared jurisdiction', 'node declares no jurisdiction, so it cannot be shown to be outside placement.avoid.jurisdictions');
+      return unschedulable('avoided', 'avoided: no declared jurisdiction', 'node declares no jurisdiction, so it cannot be shown to be outside placement.avoid.jurisdictions');
     }
     if (rules.avoidProviders.has(node.provider)) {
       return unschedulable('avoided', `avoided provider ${node.provider}`, `placement.avoid.providers excludes ${node.provider}`);

@@ -179,11 +179,7 @@ describe('costScorer', () => {
     expect(costScorer.score(cycle, task, dear)).toBeCloseTo(0.075, 12);
   });
 
-  // BUG (src/scheduler/plugins/cost-scorer.ts:43): for inputs on a node that left the snapshot the
-  // comment says "an internet transfer from nowhere known", but the call is perGb(node, nowhere):
-  // the task's node is passed as the source and the placeholder as the destination. List prices
-  // are symmetric so nothing shows yet; a price book that charges egress at the source would bill
-  // the target's provider for data flowing into it. Flip to `it` once fixed.
+  // Direction matters once a price book charges egress at the source: the data flows into the task's node.
   it('prices inputs from a node that left as coming from nowhere into the task node', () => {
     const seen: { from: string; to: string }[] = [];
     const recording: TransferPricing = {

@@ -124,6 +124,21 @@ describe('latencyScorer (placement.near)', () => {
       detail: 'no user location is known; unknown, ignored: EU-CENTRAL-1',
     },
     {
+      // Object.prototype members are not measurements (rttMs is a plain object).
+      name: 'a region named like an Object.prototype member is unknown',
+      node: aNode().named('m').at(FRANKFURT.lat, FRANKFURT.lon).withRtt({ 'eu-west-1': 12 }).build(),
+      users: ['toString', 'constructor'],
+      raw: Number.POSITIVE_INFINITY,
+      detail: 'no user location is known; unknown, ignored: toString, constructor',
+    },
+    {
+      name: 'an unknown region name is ignored when another user resolves',
+      node: inFrankfurt,
+      users: ['eu-central-1', 'nowhere-9'],
+      raw: 4,
+      detail: '~4.0 ms mean round trip to eu-central-1 (estimated); unknown, ignored: nowhere-9',
+    },
+    {
       name: 'a node without coordinates cannot be estimated',
       node: noCoords,
       users: [PARIS],
@@ -195,19 +210,11 @@ describe('latencyScorer (placement.near)', () => {
     expect(() => latencyScorer.score(new Cycle(aSnapshot([node])), task, node)).toThrow('cycle state "latency" was read before any prepare hook wrote it');
   });
 
-  // BUG (src/scheduler/plugins/latency-scorer.ts:72, rttMs): `node.rttMs[user.region]` reads the
-  // prototype chain, so a region named like an Object.prototype member (`toString`, `constructor`)
-  // "has a measurement" (a function) and the mean becomes NaN instead of Infinity; describe() then
-  // also says the node has no coordinates although it has. Use Object.hasOwn. Flip to `it` once fixed.
-  it('treats a region name that is an Object.prototype member as unknown (Infinity), not NaN', () => {
-    expect(latencyOf(at('fra', FRANKFURT), ['toString']).raw).toBe(Number.POSITIVE_INFINITY);
-  });
-
-  // DISCREPANCY (src/scheduler/plugins/latency-scorer.ts:38-40, 75): an unknown region name is not
-  // ignored: it makes every node Infinity (mean over all users), so one typo in near.users silently
-  // switches latency ranking off for the whole job. Expected (per the brief): unknown names are
-  // ignored and the mean is over the users that resolve. Flip to `it` once decided and fixed.
-  it('ignores an unknown region name when another user location resolves', () => {
-    expect(latencyOf(at('fra', FRANKFURT), ['eu-central-1', 'nowhere-9']).raw).toBeCloseTo(4, 9);
+  it('a region only another node measured ranks nodes without a measurement last', () => {
+    const fra = at('fra', FRANKFURT);
+    const probe = aNode().named('probe').at(FRANKFURT.lat, FRANKFURT.lon).withRtt({ 'edge-7': 3 }).build();
+    const fleet = [fra, probe];
+    expect(latencyOf(probe, ['edge-7'], fleet)).toEqual({ raw: 3, detail: '~3.0 ms mean round trip to edge-7 (measured)' });
+    expect(latencyOf(fra, ['edge-7'], fleet).raw).toBe(Number.POSITIVE_INFINITY);
   });
 });

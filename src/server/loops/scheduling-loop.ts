@@ -17,6 +17,8 @@ export interface SchedulingOptions {
   readonly clock: Clock;
   /** Most pending tasks considered in one round. */
   readonly maxTasksPerRound: number;
+  /** Most jobs considered in one round; the others get the next rounds. Default 16. */
+  readonly maxJobsPerRound?: number;
 }
 
 /**
@@ -28,12 +30,16 @@ export class SchedulingLoop {
   private scheduled = false;
   private closed = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** When the retry timer fires; Infinity when it is not armed. */
+  private retryAt = Number.POSITIVE_INFINITY;
   /** The last unplaceable message reported per job, so a waiting job is not re-reported every round. */
   private readonly lastUnplaceable = new Map<string, string>();
   private policyCache: { version: number; policies: readonly PolicySpec[] } | undefined;
   private readonly cache = new PlacementCache();
   private fleetVersion = 0;
   private lastFleet: { nodes: readonly SnapshotNode[]; policies: readonly PolicySpec[] } | undefined;
+  /** Jobs looked at since the last round that placed something; a full sweep with none placed stops. */
+  private idleJobsSeen = 0;
 
   constructor(
     private readonly hot: HotState,
@@ -42,7 +48,13 @@ export class SchedulingLoop {
     private readonly options: SchedulingOptions,
   ) {}
 
+  /** Something changed that could let waiting work run: look at every job again. */
   request(): void {
+    this.idleJobsSeen = 0;
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
     setImmediate(() => this.round());
@@ -58,15 +70,22 @@ export class SchedulingLoop {
     if (this.closed) return;
     const now = this.options.clock.now();
     let earliestRetry = Number.POSITIVE_INFINITY;
-    const ids = this.hot.pending.take(this.options.maxTasksPerRound, (id) => {
+    const { pending } = this.hot;
+    const ids = pending.take(this.options.maxTasksPerRound, (id) => {
       const notBefore = this.hot.tasks.get(id)?.notBefore ?? 0;
       if (notBefore <= now) return true;
       earliestRetry = Math.min(earliestRetry, notBefore);
       return false;
-    });
-    // A full round may not have looked at every waiting retry: keep the timer it had then.
-    if (Number.isFinite(earliestRetry) || ids.length < this.options.maxTasksPerRound) this.armRetryTimer(earliestRetry, now);
-    if (ids.length === 0) return;
+    }, this.options.maxJobsPerRound ?? 16);
+    const sawEveryJob = pending.jobsLeftOut === 0;
+    // A round that did not look at every task may have missed a waiting retry: it may bring the
+    // timer forward but not clear it.
+    if (sawEveryJob && ids.length < this.options.maxTasksPerRound) this.armRetryTimer(earliestRetry, now);
+    else if (Number.isFinite(earliestRetry)) this.armRetryTimer(Math.min(earliestRetry, this.retryAt), now);
+    if (ids.length === 0) {
+      this.continueSweep(false, pending.jobsSeen, sawEveryJob);
+      return;
+    }
 
     const requests: PlacementRequest[] = ids.map((id) => {
       const task = this.hot.tasks.get(id)!;
@@ -90,8 +109,16 @@ export class SchedulingLoop {
     }
     this.sm.afterCommit(() => this.send(runs));
     this.reportUnplaceable(plan.unplaced);
+    const placed = plan.assignments.length > 0;
     // A full round means more may be ready; anything else waits for capacity, a node or a retry.
-    if (ids.length >= this.options.maxTasksPerRound && plan.assignments.length > 0) this.request();
+    if (ids.length >= this.options.maxTasksPerRound && placed) this.schedule();
+    else this.continueSweep(placed, pending.jobsSeen, sawEveryJob);
+  }
+
+  /** Jobs left out of this round get the next one, until a whole sweep of the jobs placed nothing. */
+  private continueSweep(placed: boolean, jobsSeen: number, sawEveryJob: boolean): void {
+    this.idleJobsSeen = placed ? 0 : this.idleJobsSeen + jobsSeen;
+    if (!sawEveryJob && this.idleJobsSeen < this.hot.pending.jobCount) this.schedule();
   }
 
   /**
@@ -151,7 +178,12 @@ export class SchedulingLoop {
   private armRetryTimer(earliest: number, now: number): void {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    if (Number.isFinite(earliest)) this.retryTimer = setTimeout(() => this.request(), Math.min(MAX_TIMER_MS, Math.max(1, earliest - now)));
+    this.retryAt = earliest;
+    if (!Number.isFinite(earliest)) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryAt = Number.POSITIVE_INFINITY;
+      this.request();
+    }, Math.min(MAX_TIMER_MS, Math.max(1, earliest - now)));
   }
 
   private assignmentFor(attempt: AttemptRecord): AttemptAssignment {

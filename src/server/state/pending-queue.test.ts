@@ -44,6 +44,22 @@ describe('PendingQueue', () => {
     expect(firsts).toEqual(['a.0', 'b.0', 'c.0']);
   });
 
+  it('looks at no more jobs than asked, and goes on with the rest next time', () => {
+    const queue = queueOf({ a: 5, b: 5, c: 5, d: 5, e: 5 });
+    const first = queue.take(100, () => true, 2);
+    expect(first).toEqual(['a.0', 'a.1', 'a.2', 'a.3', 'a.4', 'b.0', 'b.1', 'b.2', 'b.3', 'b.4']);
+    expect([queue.jobsSeen, queue.jobsLeftOut, queue.jobCount]).toEqual([2, 3, 5]);
+    expect(queue.take(100, () => true, 2).map((id) => id[0])).toEqual(['c', 'c', 'c', 'c', 'c', 'd', 'd', 'd', 'd', 'd']);
+    // Wraps around: e, then a again.
+    expect(new Set(queue.take(100, () => true, 2).map((id) => id[0]))).toEqual(new Set(['e', 'a']));
+  });
+
+  it('reports every job seen when the bound is not reached', () => {
+    const queue = queueOf({ a: 1, b: 1 });
+    queue.take(10, () => true, 16);
+    expect([queue.jobsSeen, queue.jobsLeftOut]).toEqual([2, 0]);
+  });
+
   it('returns nothing for an empty queue or budget', () => {
     expect(new PendingQueue().take(10, () => true)).toEqual([]);
     expect(queueOf({ a: 2 }).take(0, () => true)).toEqual([]);
