@@ -22,6 +22,7 @@ const { values: flags } = parseArgs({
     round: { type: 'string', default: '10000' },
     'jobs-per-round': { type: 'string', default: '16' },
     seed: { type: 'string', default: '1' },
+    'cache-mib': { type: 'string', default: '1024' },
   },
 });
 
@@ -57,6 +58,7 @@ function runOne(nodeCount: number): Result {
   const roundSize = positive('round', flags.round);
   const jobsPerRound = positive('jobs-per-round', flags['jobs-per-round']);
   const seed = positive('seed', flags.seed);
+  const cacheBytes = positive('cache-mib', flags['cache-mib']) * 2 ** 20;
   const started = performance.now();
 
   const templates = jobTemplates(positive('templates', flags.templates), seed);
@@ -76,7 +78,7 @@ function runOne(nodeCount: number): Result {
   const indexOf = new Map(fleet.map((n, i) => [n.name, i]));
   const placedByJob = new Map<string, Map<string, number>>();
   // As the server does: class work is kept across rounds while the fleet's fixed side is unchanged.
-  const cache = new PlacementCache();
+  const cache = new PlacementCache(cacheBytes);
 
   const timings = new Float64Array(taskCount);
   const waitReasons = new Map<string, number>();
@@ -108,7 +110,7 @@ function runOne(nodeCount: number): Result {
     const snapshot: SchedulerSnapshot = { now: 1_700_000_000_000 + rounds, nodes, policies, placed: placedByJob, fleetVersion: 1 };
     const roundTimings = timings.subarray(timed, timed + requests.length);
     const t0 = performance.now();
-    const plan = schedule(snapshot, requests, { seed: rounds, timings: roundTimings, cache });
+    const plan = schedule(snapshot, requests, { seed, timings: roundTimings, cache });
     scheduleMs += performance.now() - t0;
     timed += requests.length;
     rounds += 1;

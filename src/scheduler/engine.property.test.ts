@@ -5,7 +5,7 @@ import { matchesRequirement } from '../core/label-selector.js';
 import { type PlacementSpecInput, placementSpecSchema, type Toleration } from '../core/placement-spec.js';
 import { parsePolicySpec, type PolicySpec } from '../core/policy-spec.js';
 import type { NodeState } from '../core/states.js';
-import { DEFAULT_PROFILE, type Plan, schedule, weightsForTask } from './engine.js';
+import { DEFAULT_PROFILE, PlacementCache, type Plan, schedule, weightsForTask } from './engine.js';
 import { Cycle } from './framework/cycle-state.js';
 import { seededPermutation } from './framework/random.js';
 import type { PlacementRequest, SchedulerSnapshot, SnapshotNode } from './framework/snapshot.js';
@@ -310,6 +310,50 @@ describe('schedule: properties over random fleets, jobs and policies', () => {
           for (const c of explanation.candidates.slice(1)) expect(c.total).toBeLessThanOrEqual(explanation.chosen.total);
           expect(explanation.chosen.scores.map((s) => s.plugin)).toEqual(['latency', 'cost', 'load', 'affinity']);
         }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('schedule: a PlacementCache changes nothing but speed', () => {
+  /** What must not differ between a plan made with kept classes and one made from scratch. */
+  const essence = (plan: Plan) => ({
+    assignments: plan.assignments.map((a) => [a.taskId, a.node, a.explanation.chosen.total, a.explanation.feasible, a.explanation.reasons]),
+    unplaced: plan.unplaced.map((u) => [u.taskId, u.reasons, u.message]),
+  });
+
+  it('gives the same plans over rounds on one fleet, as tasks land and finish in between', () => {
+    fc.assert(
+      fc.property(scenarios, fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), (scenario, frees) => {
+        const cache = new PlacementCache();
+        let nodes = scenario.snapshot.nodes;
+        const placed = new Map<string, Map<string, number>>();
+        const third = Math.ceil(scenario.requests.length / 3);
+        const rounds = [0, 1, 2].map((r) => scenario.requests.slice(r * third, (r + 1) * third));
+        rounds.forEach((requests, round) => {
+          const snapshot: SchedulerSnapshot = { ...scenario.snapshot, nodes, placed, fleetVersion: 7 };
+          const kept = schedule(snapshot, requests, { seed: scenario.seed, cache });
+          const fresh = schedule({ ...snapshot, fleetVersion: undefined }, requests, { seed: scenario.seed });
+          expect(essence(kept)).toEqual(essence(fresh));
+          // Apply the plan, then let some nodes' work finish, as the server's rounds would see it.
+          const byId = new Map(requests.map((r) => [r.taskId, r]));
+          const added = new Map<string, number>();
+          const addedMemory = new Map<string, number>();
+          for (const a of kept.assignments) {
+            added.set(a.node, (added.get(a.node) ?? 0) + byId.get(a.taskId)!.resources.cpuMillis);
+            addedMemory.set(a.node, (addedMemory.get(a.node) ?? 0) + byId.get(a.taskId)!.resources.memoryBytes);
+            const perNode = placed.get(byId.get(a.taskId)!.groupKey) ?? new Map<string, number>();
+            perNode.set(a.node, (perNode.get(a.node) ?? 0) + 1);
+            placed.set(byId.get(a.taskId)!.groupKey, perNode);
+          }
+          const freed = new Set(frees.map((f) => nodes[(f + round) % Math.max(1, nodes.length)]?.name));
+          nodes = nodes.map((n) => {
+            const cpu = freed.has(n.name) ? 0 : n.allocated.cpuMillis + (added.get(n.name) ?? 0);
+            const memoryBytes = freed.has(n.name) ? 0 : n.allocated.memoryBytes + (addedMemory.get(n.name) ?? 0);
+            return cpu === n.allocated.cpuMillis && memoryBytes === n.allocated.memoryBytes ? n : { ...n, allocated: { cpuMillis: cpu, memoryBytes } };
+          });
+        });
       }),
       { numRuns: 300 },
     );

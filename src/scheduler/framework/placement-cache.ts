@@ -1,21 +1,22 @@
 import { indexNodesByName } from './cycle-state.js';
-import { type ClassBase, type ClassBuffers, classBaseBytes } from './placement-class.js';
+import { type ClassBase, type ClassBuffers, classBaseBytes, classBuffersBytes, type PlacementClass } from './placement-class.js';
 import type { SchedulerSnapshot } from './snapshot.js';
 
 /**
- * Keeps what group-scoped plugins computed for each placement class across scheduling cycles,
- * so a class that comes back next round skips the walk over the whole fleet. It is only valid
- * while the fleet is unchanged: the caller passes `snapshot.fleetVersion` and promises that the
- * same version means the same nodes in the same order with the same fields (allocations aside)
- * and the same policies. A new version empties the cache. Least recently used entries go first
+ * Keeps placement classes across scheduling cycles, so a class that comes back next round
+ * neither walks the whole fleet again (its base: what group-scoped plugins said) nor rebuilds
+ * its heaps (only nodes whose allocation changed are re-checked). It is only valid while the
+ * fleet is unchanged: the caller passes `snapshot.fleetVersion` and promises that the same
+ * version means the same nodes in the same order with the same fields (allocations aside) and
+ * the same policies. A new version empties the cache. Least recently used entries go first
  * once `maxBytes` is reached. The plans are the same with or without it.
  */
 export class PlacementCache {
   private version: string | number | undefined;
-  private readonly entries = new Map<string, { base: ClassBase; bytes: number }>();
+  private readonly entries = new Map<string, Entry>();
   private bytes = 0;
   private nameIndex: ReadonlyMap<string, number> | undefined;
-  /** Class buffers handed back by the last cycle, for the next one to reuse. */
+  /** Class buffers free for reuse (from finished classes and evicted entries). */
   buffers: ClassBuffers[] = [];
   hits = 0;
   misses = 0;
@@ -32,31 +33,41 @@ export class PlacementCache {
 
   get(fleetVersion: string | number, key: string): ClassBase | undefined {
     this.checkVersion(fleetVersion);
-    const entry = this.entries.get(key);
+    const entry = this.touch(key);
     if (entry === undefined) {
       this.misses += 1;
       return undefined;
     }
     this.hits += 1;
-    // Re-insert so Map order is least recently used first.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
     return entry.base;
   }
 
   set(fleetVersion: string | number, key: string, base: ClassBase): void {
     if (fleetVersion !== this.version) return;
-    const bytes = classBaseBytes(base);
-    if (bytes > this.maxBytes) return;
+    this.put(key, { base, bytes: classBaseBytes(base), kept: undefined });
+  }
+
+  /**
+   * The class as the last cycle left it, if it was kept and its heaps were built with the same
+   * seed (the tie-breaking order). It leaves the cache until `keepClass` puts it back.
+   */
+  takeClass(fleetVersion: string | number, key: string, seed: number): PlacementClass | undefined {
+    this.checkVersion(fleetVersion);
+    const entry = this.touch(key);
+    const kept = entry?.kept;
+    if (entry === undefined || kept === undefined || kept.seed !== seed) return undefined;
+    this.hits += 1;
+    this.put(key, { base: entry.base, bytes: classBaseBytes(entry.base), kept: undefined });
+    return kept.cls;
+  }
+
+  keepClass(fleetVersion: string | number, key: string, seed: number, cls: PlacementClass): void {
+    if (fleetVersion !== this.version) return;
     const old = this.entries.get(key);
-    if (old !== undefined) this.bytes -= old.bytes;
-    this.entries.set(key, { base, bytes });
-    this.bytes += bytes;
-    for (const [oldest, entry] of this.entries) {
-      if (this.bytes <= this.maxBytes) break;
-      this.entries.delete(oldest);
-      this.bytes -= entry.bytes;
-    }
+    if (old?.kept !== undefined && old.kept.cls !== cls) this.recycle(old.kept.cls);
+    // The out map holds a small object per full node.
+    const bytes = classBaseBytes(cls.base) + classBuffersBytes(cls.buffers) + cls.outSize * 64;
+    this.put(key, { base: cls.base, bytes, kept: { cls, seed } });
   }
 
   get size(): number {
@@ -64,9 +75,41 @@ export class PlacementCache {
   }
 
   clear(): void {
+    for (const entry of this.entries.values()) if (entry.kept !== undefined) this.recycle(entry.kept.cls);
     this.entries.clear();
     this.bytes = 0;
     this.nameIndex = undefined;
+  }
+
+  private put(key: string, entry: Entry): void {
+    if (entry.bytes > this.maxBytes) return;
+    const old = this.entries.get(key);
+    if (old !== undefined) {
+      this.bytes -= old.bytes;
+      this.entries.delete(key);
+    }
+    this.entries.set(key, entry);
+    this.bytes += entry.bytes;
+    for (const [oldest, evicted] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.entries.delete(oldest);
+      this.bytes -= evicted.bytes;
+      if (evicted.kept !== undefined) this.recycle(evicted.kept.cls);
+    }
+  }
+
+  /** The entry, moved to the most recently used end of the Map's order. */
+  private touch(key: string): Entry | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return entry;
+  }
+
+  private recycle(cls: PlacementClass): void {
+    // A few spare sets are enough: a cycle builds classes one after another.
+    if (this.buffers.length < 8) this.buffers.push(cls.buffers);
   }
 
   private checkVersion(fleetVersion: string | number): void {
@@ -74,4 +117,10 @@ export class PlacementCache {
     this.clear();
     this.version = fleetVersion;
   }
+}
+
+interface Entry {
+  readonly base: ClassBase;
+  readonly bytes: number;
+  readonly kept: { readonly cls: PlacementClass; readonly seed: number } | undefined;
 }

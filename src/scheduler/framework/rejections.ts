@@ -47,6 +47,22 @@ export class Rejections {
     this.version += 1;
   }
 
+  /** Counts `count` nodes turned down for one status at once; `examples` are offered as samples. */
+  addMany(cycle: CycleState, task: PlacementRequest, filter: FilterPlugin, status: Unschedulable, count: number, examples: readonly SnapshotNode[]): void {
+    if (count <= 0) return;
+    const reason = REASON_INDEX[status.reason];
+    this.counts[reason]! += count;
+    const summary = this.summaries.get(status.summary);
+    if (summary === undefined) this.summaries.set(status.summary, { reason: status.reason, count });
+    else summary.count += count;
+    for (const node of examples) {
+      if (this.sampleCounts[reason]! >= this.maxPerReason) break;
+      this.sampleCounts[reason]! += 1;
+      this.samples.push({ node: node.name, plugin: filter.name, reason: status.reason, message: filter.explain?.(cycle, task, node, status) ?? status.message });
+    }
+    this.version += 1;
+  }
+
   reasons(): ReasonCounts {
     return this.cachedParts().reasons;
   }

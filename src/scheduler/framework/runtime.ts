@@ -76,6 +76,8 @@ class Runtime {
   private readonly sampleTask = new Map<PlacementClass, PlacementRequest>();
   /** Buffers of finished classes, for the next class to reuse. */
   private readonly pool: ClassBuffers[];
+  /** Classes are kept in the cache between cycles (a cache and a fleet version were given). */
+  private readonly keeping: boolean;
   /** The status of the last rejection firstRejection found. */
   private rejection: Unschedulable = NO_REJECTION;
 
@@ -95,6 +97,7 @@ class Runtime {
     const fits = (b: ClassBuffers) => b.nodeCount === this.nodes.length && b.nodeRaw.length === this.nodes.length * this.nodeScorers.length;
     this.pool = (options.cache?.buffers ?? []).filter(fits);
     if (options.cache !== undefined) options.cache.buffers = [];
+    this.keeping = options.cache !== undefined && cycle.snapshot.fleetVersion !== undefined;
   }
 
   run(requests: readonly PlacementRequest[]): Plan {
@@ -125,13 +128,11 @@ class Runtime {
       const outcome = this.place(cls, task);
       if ('node' in outcome) assignments.push(outcome);
       else unplaced.push(outcome);
-      if (--cls.remaining === 0) {
-        this.classes.delete(key);
-        this.pool.push(cls.buffers);
-      }
+      if (--cls.remaining === 0) this.finishClass(key, cls);
       if (timings !== undefined) timings[r] = performance.now() - started;
     }
-    if (this.options.cache !== undefined) this.options.cache.buffers = this.pool.filter((b) => b.nodeCount === this.nodes.length && b.nodeRaw.length === this.nodes.length * this.nodeScorers.length);
+    const { cache } = this.options;
+    if (cache !== undefined) cache.buffers = [...this.pool, ...cache.buffers].slice(0, 8);
     return { assignments, unplaced };
   }
 
@@ -194,7 +195,7 @@ class Runtime {
     this.cycle.focus(node, index);
     const rejecter = this.firstRejection(this.nodeFilters, task, node);
     if (rejecter !== undefined) {
-      cls.rejections.add(this.cycle, task, node, rejecter, this.rejection);
+      this.putOut(cls, task, node, index, rejecter);
       cls.live -= 1;
       return false;
     }
@@ -213,6 +214,8 @@ class Runtime {
     }
     cls.total[index] = Math.round(total * KEY_SCALE) / KEY_SCALE;
     cls.stamp[index] = this.cycle.version[index]!;
+    this.markSeen(cls, index);
+    cls.takeIn(index);
     cls.candidates.delete(index);
   }
 
@@ -341,17 +344,26 @@ class Runtime {
     const spread = task.placement.spread;
     const domains = spread === undefined ? undefined : this.domainsFor(spread.across);
     if (domains !== undefined && this.domainTops.length < domains.names.length) this.domainTops = new Int32Array(domains.names.length);
+    const version = this.cycle.snapshot.fleetVersion;
+    const kept = this.keeping ? this.options.cache!.takeClass(version!, key, this.options.seed) : undefined;
+    const cls = kept === undefined ? this.freshClass(key, task, domains) : this.resumeClass(kept, task);
+    cls.remaining = remaining;
+    this.classes.set(key, cls);
+    return cls;
+  }
+
+  /** A class built from its base: node filters and scores for every admitted node, then heaps. */
+  private freshClass(key: string, task: PlacementRequest, domains: Domains | undefined): PlacementClass {
     const base = this.baseFor(key, task);
     const buffers = this.pool.pop() ?? allocateClassBuffers(this.nodes.length, this.nodeScorers.length);
     const cls = new PlacementClass(base, buffers, domains, this.rank);
-    cls.remaining = remaining;
     this.sampleTask.set(cls, task);
     for (const index of base.admitted) {
       const node = this.nodes[index]!;
       this.cycle.focus(node, index);
       const rejecter = this.firstRejection(this.nodeFilters, task, node);
       if (rejecter !== undefined) {
-        cls.rejections.add(this.cycle, task, node, rejecter, this.rejection);
+        this.putOut(cls, task, node, index, rejecter);
         continue;
       }
       this.scoreNodePart(cls, task, node, index);
@@ -359,8 +371,68 @@ class Runtime {
       cls.live += 1;
     }
     for (const heap of cls.heaps) heap.heapify();
-    this.classes.set(key, cls);
     return cls;
+  }
+
+  /**
+   * A class kept from an earlier cycle over the same fleet: only nodes whose allocation changed
+   * since are looked at again (moved, dropped or re-admitted in their heap); for the rest the
+   * earlier answers still hold, since node-scoped plugins read nothing else that can change.
+   */
+  private resumeClass(cls: PlacementClass, task: PlacementRequest): PlacementClass {
+    cls.beginCycle(0);
+    this.sampleTask.set(cls, task);
+    const { allocatedCpu, allocatedMemory, version } = this.cycle;
+    const { seenCpu, seenMemory } = cls.buffers;
+    // Nodes of other classes placed on earlier in this cycle are not current for this one:
+    // their allocation differs from what was seen, so the loop below re-checks them.
+    cls.stamp.set(version);
+    // Nodes still out with an unchanged allocation are counted in bulk, after the loop.
+    const recheck: number[] = [];
+    for (const index of cls.base.admitted) {
+      if (allocatedCpu[index] !== seenCpu[index] || allocatedMemory[index] !== seenMemory[index]) recheck.push(index);
+    }
+    for (const index of recheck) {
+      const node = this.nodes[index]!;
+      const heap = cls.heapOf(index);
+      this.cycle.focus(node, index);
+      const rejecter = this.firstRejection(this.nodeFilters, task, node);
+      if (rejecter !== undefined) {
+        heap.remove(index);
+        cls.putOut(index, rejecter, this.rejection);
+        this.markSeen(cls, index);
+        continue;
+      }
+      this.scoreNodePart(cls, task, node, index);
+      if (heap.has(index)) heap.update(index);
+      else heap.push(index);
+    }
+    for (const { filter, status, count, examples } of cls.outByStatus(this.options.maxRejectionsPerReason)) {
+      cls.rejections.addMany(this.cycle, task, filter, status, count, examples.map((index) => this.nodes[index]!));
+    }
+    cls.live = cls.heaps.reduce((sum, heap) => sum + heap.size, 0);
+    return cls;
+  }
+
+  /** Counts a node a node filter turned down, and remembers why for later cycles. */
+  private putOut(cls: PlacementClass, task: PlacementRequest, node: SnapshotNode, index: number, filter: FilterPlugin): void {
+    cls.putOut(index, filter, this.rejection);
+    this.markSeen(cls, index);
+    cls.rejections.add(this.cycle, task, node, filter, this.rejection);
+  }
+
+  private markSeen(cls: PlacementClass, index: number): void {
+    cls.buffers.seenCpu[index] = this.cycle.allocatedCpu[index]!;
+    cls.buffers.seenMemory[index] = this.cycle.allocatedMemory[index]!;
+  }
+
+  /** A class with no tasks left this cycle: kept for the next cycle, or its buffers pooled. */
+  private finishClass(key: string, cls: PlacementClass): void {
+    this.classes.delete(key);
+    this.sampleTask.delete(cls);
+    cls.candidates.clear();
+    if (this.keeping) this.options.cache!.keepClass(this.cycle.snapshot.fleetVersion!, key, this.options.seed, cls);
+    else this.pool.push(cls.buffers);
   }
 
   /** The class's base from the cache when the fleet is unchanged, else computed (and kept). */

@@ -96,7 +96,9 @@ export class SchedulingLoop {
     );
     const policies = this.currentPolicies();
     const snapshot: SchedulerSnapshot = { now, nodes, policies, placed: this.spreadPlacements(requests), fleetVersion: this.fleetVersionOf(nodes, policies) };
-    const plan = schedule(snapshot, requests, { seed: now, cache: this.cache });
+    // The seed orders equal nodes; keeping it while the fleet is unchanged lets the engine keep
+    // its per-class heaps from round to round (they are built in that order).
+    const plan = schedule(snapshot, requests, { seed: snapshot.fleetVersion as number, cache: this.cache });
     // Defence in depth: a plan that breaks a hard rule is a bug and must never be committed.
     verifyPlan(snapshot, requests, plan);
 
