@@ -22,7 +22,7 @@ const { values: flags } = parseArgs({
     round: { type: 'string', default: '10000' },
     'jobs-per-round': { type: 'string', default: '16' },
     seed: { type: 'string', default: '1' },
-    'cache-mib': { type: 'string', default: '1024' },
+    'cache-mib': { type: 'string', default: '512' },
   },
 });
 

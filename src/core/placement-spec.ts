@@ -33,11 +33,11 @@ export type UserLocation = z.infer<typeof userLocationSchema>;
 
 const preferenceSchema = z.strictObject({
   /** How much this preference counts against the other preferences of the job. */
-  weight: z.number().int().min(1).max(100).default(1),
+  weight: z.number().int('a preference weight is a whole number').min(1, 'a preference weight is 1 to 100').max(100, 'a preference weight is 1 to 100').default(1),
   match: labelRequirementSchema,
 });
 
-const weightSchema = z.number().min(0).max(100);
+const weightSchema = z.number().min(0, 'weights are 0 to 100').max(100, 'weights are 0 to 100');
 
 /** Scorer weights; optimize picks a preset, these replace single entries of it. */
 export const objectiveWeightsSchema = z.strictObject({
@@ -67,7 +67,12 @@ export const placementSpecSchema = z.strictObject({
     .strictObject({
       across: z.enum(SPREAD_DOMAINS),
       /** Most tasks one domain may run beyond the least loaded domain that can take work. */
-      maxSkew: z.number().int().min(1).max(1_000_000).default(1),
+      maxSkew: z
+        .number()
+        .int('maxSkew is a whole number of tasks')
+        .min(1, 'maxSkew must be at least 1: how many more of the job\'s tasks one domain may run than the least used one')
+        .max(1_000_000)
+        .default(1),
     })
     .optional(),
   /** How long a task is expected to run, for cost estimates; defaults to the timeout, else 1h. */

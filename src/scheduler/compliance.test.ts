@@ -38,7 +38,7 @@ describe('Compliance.compile', () => {
       policies: [policy({ name: 'gdpr', denyJurisdictions: ['EUU'] })],
       code: 'invalid_spec',
       message:
-        'policy "gdpr" is invalid: denyJurisdictions[0]: unknown jurisdiction "EUU" (did you mean EU?); use an ISO 3166-1 alpha-2 code like DE or a group: EU, EEA, EFTA, UK, US, NORAM, LATAM, APAC, MEA, GCC',
+        'invalid policy "gdpr":\n  denyJurisdictions[0]: unknown jurisdiction "EUU" (did you mean EU?); use an ISO 3166-1 alpha-2 code like DE or a group: EU, EEA, EFTA, UK, US, NORAM, LATAM, APAC, MEA, GCC',
       problems: [
         {
           path: 'denyJurisdictions[0]',
@@ -50,7 +50,7 @@ describe('Compliance.compile', () => {
       name: 'every unknown name of a policy, each with its path',
       policies: [policy({ name: 'strict', denyJurisdictions: ['US', 'XX'], residencyClasses: { 'eu-personal': ['EU', 'QQ'] } })],
       code: 'invalid_spec',
-      message: expect.stringMatching(/^policy "strict" is invalid: denyJurisdictions\[1\]: unknown jurisdiction "XX"; .*; residencyClasses\.eu-personal\[1\]: unknown jurisdiction "QQ"; /) as unknown as string,
+      message: expect.stringMatching(/^invalid policy "strict":\n  denyJurisdictions\[1\]: unknown jurisdiction "XX"; .*\n  residencyClasses\.eu-personal\[1\]: unknown jurisdiction "QQ"; /) as unknown as string,
       problems: [
         { path: 'denyJurisdictions[1]', message: expect.stringMatching(/^unknown jurisdiction "XX"; use an ISO/) as unknown as string },
         { path: 'residencyClasses.eu-personal[1]', message: expect.stringMatching(/^unknown jurisdiction "QQ"; use an ISO/) as unknown as string },
@@ -60,7 +60,7 @@ describe('Compliance.compile', () => {
       name: 'a deny naming a group defined by no policy',
       policies: [policy({ name: 'no-dach', denyJurisdictions: ['DACH'] })],
       code: 'invalid_spec',
-      message: expect.stringMatching(/^policy "no-dach" is invalid: denyJurisdictions\[0\]: unknown jurisdiction "DACH"/) as unknown as string,
+      message: expect.stringMatching(/^invalid policy "no-dach":\n  denyJurisdictions\[0\]: unknown jurisdiction "DACH"/) as unknown as string,
       problems: [{ path: 'denyJurisdictions[0]', message: expect.stringMatching(/^unknown jurisdiction "DACH"/) as unknown as string }],
     },
     {
@@ -131,7 +131,7 @@ describe('Compliance.validatePlacement', () => {
     expect(error.code).toBe('invalid_spec');
     expect(error.problems.map((p) => p.path)).toEqual(problems.map((p) => p.path));
     error.problems.forEach((p, i) => expect(p.message.startsWith(`unknown jurisdiction "${problems[i]!.name}"`)).toBe(true));
-    expect(error.message.startsWith(`job spec is invalid: ${problems[0]!.path}: unknown jurisdiction "${problems[0]!.name}"`)).toBe(true);
+    expect(error.message.startsWith(`invalid job spec:\n  ${problems[0]!.path}: unknown jurisdiction "${problems[0]!.name}"`)).toBe(true);
   });
 
   it('does not know a policy group once the policy is gone', () => {
@@ -261,5 +261,26 @@ describe('complianceOf and rulesOf', () => {
     expect(() => rulesOf(new Cycle(aSnapshot([node], 0, { policies: clash })), aRequest().build())).toThrow(
       'jurisdiction group DACH is defined by policies "groups" and "other"; keep it in one',
     );
+  });
+});
+
+describe('Compliance.validatePlacement: user regions', () => {
+  const compliance = Compliance.compile([]);
+  const users = (...names: Array<string | { lat: number; lon: number }>) => ({ placement: placement({ near: { users: names } }) });
+
+  it.each<[string, ReturnType<typeof users>, ReadonlySet<string>]>([
+    ['a built-in cloud region', users('eu-west-1'), new Set()],
+    ['a region of the fleet', users('fr-idf'), new Set(['fr-idf'])],
+    ['coordinates', users({ lat: 48.86, lon: 2.35 }), new Set()],
+  ])('accepts %s', (_name, spec, fleet) => {
+    expect(() => compliance.validatePlacement(spec, fleet)).not.toThrow();
+  });
+
+  it('refuses a region nobody knows, with its path and a suggestion', () => {
+    const error = refusal(() => compliance.validatePlacement(users({ lat: 1, lon: 2 }, 'eu-wset-1'), new Set(['fr-idf'])));
+    expect(error.problems).toEqual([
+      { path: 'placement.near.users[1]', message: 'unknown region "eu-wset-1"; did you mean eu-west-1? use a region of the fleet or a cloud region like eu-west-1, or {lat, lon}' },
+    ]);
+    expect(error.message).toBe(`invalid job spec:\n  placement.near.users[1]: ${error.problems[0]!.message}`);
   });
 });

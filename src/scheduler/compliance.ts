@@ -1,8 +1,10 @@
 import { AtollError, type FieldProblem } from '../core/errors.js';
 import { JurisdictionTable } from '../core/jurisdictions.js';
+import { KNOWN_REGIONS, lookupRegion } from '../core/known-regions.js';
 import type { PlacementSpec } from '../core/placement-spec.js';
 import { bindsNamespace, type PolicySpec } from '../core/policy-spec.js';
 import { type CycleState, cycleKey } from './framework/cycle-state.js';
+import type { Unschedulable } from './framework/status.js';
 import type { PlacementRequest } from './framework/snapshot.js';
 
 // The hard rules one job is held to, compiled once from its placement and the cluster policies
@@ -83,11 +85,22 @@ export class Compliance {
     return compliance;
   }
 
-  /** Refuses a job whose placement names a jurisdiction the table does not know. */
-  validatePlacement(spec: { readonly placement: PlacementSpec }): void {
+  /**
+   * Refuses a job whose placement names a jurisdiction the table does not know, or a user region
+   * that is neither a region of the fleet (`fleetRegions`) nor in the built-in region table: a
+   * typo there would silently switch latency ranking off for that location.
+   */
+  validatePlacement(spec: { readonly placement: PlacementSpec }, fleetRegions: ReadonlySet<string> = new Set()): void {
     const problems: FieldProblem[] = [];
     this.collectUnknown(spec.placement.residency ?? [], 'placement.residency', problems);
     this.collectUnknown(spec.placement.avoid?.jurisdictions ?? [], 'placement.avoid.jurisdictions', problems);
+    (spec.placement.near?.users ?? []).forEach((user, i) => {
+      if (typeof user !== 'string' || fleetRegions.has(user) || lookupRegion(user) !== undefined) return;
+      const known = [...new Set([...fleetRegions, ...Object.keys(KNOWN_REGIONS)])];
+      const close = known.filter((name) => editDistance(name, user) <= 2).slice(0, 3);
+      const hint = close.length > 0 ? `did you mean ${close.join(' or ')}? ` : '';
+      problems.push({ path: `placement.near.users[${i}]`, message: `unknown region "${user}"; ${hint}use a region of the fleet or a cloud region like eu-west-1, or {lat, lon}` });
+    });
     if (problems.length > 0) throw invalidSpec('job spec', problems);
   }
 
@@ -157,8 +170,9 @@ export class Compliance {
   }
 }
 
+/** The same shape as schema errors (core/validation.ts): one problem per line under a heading. */
 function invalidSpec(what: string, problems: readonly FieldProblem[]): AtollError {
-  return new AtollError('invalid_spec', `${what} is invalid: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { problems });
+  return new AtollError('invalid_spec', `invalid ${what}:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, { problems });
 }
 
 const COMPLIANCE = cycleKey<Compliance>('compliance');
@@ -181,4 +195,37 @@ export function complianceOf(cycle: CycleState): Compliance {
 /** The rules of the task's job in this cycle. */
 export function rulesOf(cycle: CycleState, task: PlacementRequest): JobRules {
   return complianceOf(cycle).rules(task.namespace, task.placement);
+}
+
+/** Levenshtein distance, for "did you mean" on short names. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+const rejections = new WeakMap<JobRules, Map<string, Unschedulable>>();
+
+/**
+ * One rejection per job and distinct cause (`residency|US`): filters run over the whole fleet,
+ * most of which a strict job may turn down, and the words are the same for every node alike.
+ */
+export function rejectionFor(rules: JobRules, cause: string, make: () => Unschedulable): Unschedulable {
+  let byCause = rejections.get(rules);
+  if (byCause === undefined) {
+    byCause = new Map();
+    rejections.set(rules, byCause);
+  }
+  let status = byCause.get(cause);
+  if (status === undefined) {
+    status = make();
+    byCause.set(cause, status);
+  }
+  return status;
 }

@@ -128,7 +128,7 @@ export class ControlPlane {
   async submitJob(input: unknown): Promise<JobView> {
     const spec = parseJobSpec(input);
     // Jurisdiction names resolve against the table the policies extend (`DACH`), so check them here.
-    this.currentCompliance().validatePlacement(spec);
+    this.currentCompliance().validatePlacement(spec, new Set([...this.hot.nodes.values()].map((n) => n.record.region)));
     const now = this.options.clock.now();
     const job: JobRecord = {
       id: newJobId(spec.name), name: spec.name, namespace: spec.namespace, state: 'pending', spec,

@@ -90,8 +90,19 @@ export class PlacementCache {
     }
     this.entries.set(key, entry);
     this.bytes += entry.bytes;
+    if (this.bytes <= this.maxBytes) return;
+    // Kept heaps are large and quick to rebuild from a base; bases are small and costly (a walk
+    // over the fleet). So drop the least recently used heaps first, and whole entries only then.
     for (const [oldest, evicted] of this.entries) {
-      if (this.bytes <= this.maxBytes) break;
+      if (this.bytes <= this.maxBytes) return;
+      if (evicted.kept === undefined || oldest === key) continue;
+      this.recycle(evicted.kept.cls);
+      const bytes = classBaseBytes(evicted.base);
+      this.bytes -= evicted.bytes - bytes;
+      this.entries.set(oldest, { base: evicted.base, bytes, kept: undefined });
+    }
+    for (const [oldest, evicted] of this.entries) {
+      if (this.bytes <= this.maxBytes) return;
       this.entries.delete(oldest);
       this.bytes -= evicted.bytes;
       if (evicted.kept !== undefined) this.recycle(evicted.kept.cls);

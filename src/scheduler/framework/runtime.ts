@@ -384,13 +384,20 @@ class Runtime {
     this.sampleTask.set(cls, task);
     const { allocatedCpu, allocatedMemory, version } = this.cycle;
     const { seenCpu, seenMemory } = cls.buffers;
-    // Nodes of other classes placed on earlier in this cycle are not current for this one:
-    // their allocation differs from what was seen, so the loop below re-checks them.
+    // Every node starts current; the loop below marks or re-checks those whose allocation moved.
     cls.stamp.set(version);
-    // Nodes still out with an unchanged allocation are counted in bulk, after the loop.
     const recheck: number[] = [];
     for (const index of cls.base.admitted) {
-      if (allocatedCpu[index] !== seenCpu[index] || allocatedMemory[index] !== seenMemory[index]) recheck.push(index);
+      const cpu = allocatedCpu[index]!;
+      const memory = allocatedMemory[index]!;
+      if (cpu === seenCpu[index] && memory === seenMemory[index]) continue;
+      if (cpu >= seenCpu[index]! && memory >= seenMemory[index]!) {
+        // Only grew: node-scoped answers can only have got worse, so the heap key is still an
+        // upper bound (re-checked when the node reaches a top) and a node that was out stays out.
+        cls.stamp[index] = -1;
+        continue;
+      }
+      recheck.push(index);
     }
     for (const index of recheck) {
       const node = this.nodes[index]!;

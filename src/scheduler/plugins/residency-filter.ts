@@ -1,4 +1,4 @@
-import { rulesOf } from '../compliance.js';
+import { rejectionFor, rulesOf } from '../compliance.js';
 import type { FilterPlugin } from '../framework/plugin.js';
 import { SUCCESS, unschedulable } from '../framework/status.js';
 
@@ -10,8 +10,12 @@ export const residencyFilter: FilterPlugin = {
     const rules = rulesOf(cycle, task);
     if (rules.residency === undefined) return SUCCESS;
     if (node.jurisdiction !== null && rules.residency.has(node.jurisdiction)) return SUCCESS;
-    const summary = `jurisdiction not in ${rules.residencyLabel}`;
-    if (node.jurisdiction === null) return unschedulable('jurisdiction_not_allowed', summary, `node declares no jurisdiction; the job allows only ${rules.residencyLabel}`);
-    return unschedulable('jurisdiction_not_allowed', summary, `node is in ${node.jurisdiction}; the job allows only ${rules.residencyLabel}`);
+    // One answer per jurisdiction and job: most of a large fleet may be turned down here.
+    return rejectionFor(rules, `residency|${node.jurisdiction}`, () => {
+      const summary = `jurisdiction not in ${rules.residencyLabel}`;
+      if (node.jurisdiction === null) return unschedulable('jurisdiction_not_allowed', summary, `node declares no jurisdiction; the job allows only ${rules.residencyLabel}`);
+      return unschedulable('jurisdiction_not_allowed', summary, `node is in ${node.jurisdiction}; the job allows only ${rules.residencyLabel}`);
+    });
   },
 };
+
