@@ -22,6 +22,7 @@ import type { Driver, LogStream, RunningAttempt } from './drivers/driver.js';
 import { ExecDriver } from './drivers/exec-driver.js';
 import { ProcessGroupLedger } from './drivers/process-groups.js';
 import { ResultJournal } from './result-journal.js';
+import { RttProber, sameRtt } from './rtt-prober.js';
 
 export const AGENT_VERSION = '0.1.0';
 /** Log text kept while disconnected; beyond it, output is dropped (results are never dropped). */
@@ -36,6 +37,8 @@ export interface AgentOptions {
   readonly node: NodeSpec;
   readonly log: Logger;
   readonly driver?: Driver;
+  /** How often the node's `probes` are measured (default 30 s). */
+  readonly probeIntervalMs?: number;
 }
 
 interface Running {
@@ -71,6 +74,9 @@ export class Agent {
   private outLogs: LogChunkOut[] = [];
   private outLogChars = 0;
   private flushScheduled = false;
+  private prober: RttProber | undefined;
+  /** The round trips the control plane last got on this connection (hello or heartbeat). */
+  private rttSent: Readonly<Record<string, number>> = {};
 
   constructor(private readonly options: AgentOptions) {}
 
@@ -98,6 +104,12 @@ export class Agent {
     if (this.credential && this.credential.node !== this.nodeName) {
       throw new Error(`data dir ${this.options.dataDir} belongs to node ${this.credential.node}, not ${this.nodeName}; use another --data-dir`);
     }
+    const probes = this.options.node.probes ?? {};
+    if (Object.keys(probes).length > 0) {
+      // Started before dialling, so the first round's figures can already go out with hello.
+      this.prober = new RttProber({ probes, log: this.options.log, ...(this.options.probeIntervalMs === undefined ? {} : { intervalMs: this.options.probeIntervalMs }) });
+      this.prober.start();
+    }
     void this.connectLoop();
   }
 
@@ -116,6 +128,7 @@ export class Agent {
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     clearInterval(this.heartbeatTimer);
+    await this.prober?.stop();
     this.ws?.close(1000, 'agent stopping');
     await this.journal.close();
     this.groups?.close();
@@ -198,12 +211,14 @@ export class Agent {
 
   private onOpen(ws: WebSocket): void {
     this.lastHeardAt = Date.now();
-    const node = this.options.node;
+    // Probe targets are this agent's business; the control plane gets what they measured.
+    const { probes: _probes, ...spec } = this.options.node;
+    this.rttSent = this.currentRttMs();
     this.send({
       type: 'hello',
       protocol: PROTOCOL_VERSION,
       agentVersion: AGENT_VERSION,
-      node,
+      node: { ...spec, rttMs: this.rttSent },
       running: [...this.running.values()].map((r) => ({ attemptId: r.assignment.attemptId, epoch: r.assignment.epoch, startedAt: r.startedAt })),
       finished: this.journal.pending().map((r) => r.attemptId),
     }, ws);
@@ -326,7 +341,23 @@ export class Agent {
       cpuMillis += assignment.cpuMillis;
       memoryBytes += assignment.memoryBytes;
     }
-    this.send({ type: 'heartbeat', usage: { runningAttempts: this.running.size, cpuMillis, memoryBytes, loadAvg1: loadavg()[0] ?? 0 } });
+    // Round trips go out only when they changed since the last message that carried them: they
+    // change once per probe round at most, and a WebSocket loses nothing short of a reconnect,
+    // whose hello carries them again.
+    const rttMs = this.currentRttMs();
+    const rttChanged = !sameRtt(rttMs, this.rttSent);
+    if (rttChanged) this.rttSent = rttMs;
+    this.send({
+      type: 'heartbeat',
+      usage: { runningAttempts: this.running.size, cpuMillis, memoryBytes, loadAvg1: loadavg()[0] ?? 0 },
+      ...(rttChanged ? { rttMs } : {}),
+    });
+  }
+
+  /** Configured round trips, overridden region by region by the latest measurements. */
+  private currentRttMs(): Readonly<Record<string, number>> {
+    const measured = this.prober?.latest;
+    return measured === undefined ? this.options.node.rttMs : { ...this.options.node.rttMs, ...measured };
   }
 
   private send(message: AgentMessage, ws: WebSocket | undefined = this.ws): void {

@@ -8,6 +8,11 @@ function node(patch: Record<string, unknown> = {}): Record<string, unknown> {
   return { ...minimal, ...patch };
 }
 
+/** `{r0: value, r1: value, ...}`: `count` region names. */
+function regions<T>(count: number, value: T, prefix = 'r'): Record<string, T> {
+  return Object.fromEntries(Array.from({ length: count }, (_, i) => [`${prefix}${i}`, value]));
+}
+
 function refusal(value: unknown): AtollError {
   try {
     parseNodeSpec(value);
@@ -68,6 +73,14 @@ describe('parseNodeSpec: accepted', () => {
     { name: 'a taint with a value', patch: { taints: [{ key: 'gpu', value: 'a100' }] }, expected: { taints: [{ key: 'gpu', value: 'a100' }] } },
     { name: 'round trips at the bounds', patch: { rttMs: { 'eu-west-1': 0, 'ap-southeast-1': 60_000 } }, expected: { rttMs: { 'eu-west-1': 0, 'ap-southeast-1': 60_000 } } },
     { name: 'fractional round trips', patch: { rttMs: { 'europe-west3': 0.4 } }, expected: { rttMs: { 'europe-west3': 0.4 } } },
+    {
+      name: 'probes to a DNS name, an IPv4 and an IPv6 address',
+      patch: { probes: { 'eu-west-1': 'probe.eu-west-1.example.com:443', 'us-east-1': '10.0.0.7:80', fsn1: '[2001:db8::7]:65535' } },
+      expected: { probes: { 'eu-west-1': 'probe.eu-west-1.example.com:443', 'us-east-1': '10.0.0.7:80', fsn1: '[2001:db8::7]:65535' } },
+    },
+    { name: 'a probe next to a configured round trip of the same region', patch: { rttMs: { 'eu-west-3': 9 }, probes: { 'eu-west-3': 'localhost:1' } }, expected: { rttMs: { 'eu-west-3': 9 }, probes: { 'eu-west-3': 'localhost:1' } } },
+    { name: '64 regions between round trips and probes', patch: { rttMs: regions(32, 1, 'a'), probes: regions(32, 'h:1', 'b') }, expected: { rttMs: regions(32, 1, 'a'), probes: regions(32, 'h:1', 'b') } },
+    { name: '64 probes, some to regions with round trips', patch: { rttMs: regions(10, 1), probes: regions(64, 'h:1') }, expected: { probes: regions(64, 'h:1') } },
   ])('$name', ({ patch, expected }) => {
     expect(parseNodeSpec(node(patch))).toMatchObject(expected);
   });
@@ -107,6 +120,17 @@ describe('parseNodeSpec: refused', () => {
     { name: 'round trip with a unit', input: node({ rttMs: { 'eu-west-1': '12ms' } }), path: 'rttMs.eu-west-1', message: 'expected number, got "12ms"' },
     { name: 'round trip to a region name too long', input: node({ rttMs: { ['r'.repeat(64)]: 5 } }), path: `rttMs.${'r'.repeat(64)}`, message: /expected string to have <=63 characters/ },
     { name: 'round trips as a list', input: node({ rttMs: [12] }), path: 'rttMs', message: 'expected record, got a list' },
+    { name: 'round trips to 65 regions', input: node({ rttMs: regions(65, 1) }), path: 'rttMs', message: 'expected at most 64 regions' },
+    { name: 'probe without a port', input: node({ probes: { 'eu-west-1': 'probe.example.com' } }), path: 'probes.eu-west-1', message: 'expected host:port like probe.example.com:443, 10.0.0.7:80 or [2001:db8::7]:443' },
+    { name: 'probe to port 0', input: node({ probes: { 'eu-west-1': '10.0.0.7:0' } }), path: 'probes.eu-west-1', message: /expected host:port/ },
+    { name: 'probe to a port over 65535', input: node({ probes: { 'eu-west-1': '10.0.0.7:65536' } }), path: 'probes.eu-west-1', message: /expected host:port/ },
+    { name: 'probe given as a URL', input: node({ probes: { 'eu-west-1': 'https://probe.example.com:443' } }), path: 'probes.eu-west-1', message: /expected host:port/ },
+    { name: 'probe to an unbracketed IPv6 address', input: node({ probes: { 'eu-west-1': '2001:db8::7:443' } }), path: 'probes.eu-west-1', message: /expected host:port/ },
+    { name: 'probe with a space', input: node({ probes: { 'eu-west-1': 'probe example.com:443' } }), path: 'probes.eu-west-1', message: /expected host:port/ },
+    { name: 'probe as a number', input: node({ probes: { 'eu-west-1': 443 } }), path: 'probes.eu-west-1', message: 'expected string, got number 443' },
+    { name: 'probe to a region name too long', input: node({ probes: { ['r'.repeat(64)]: 'h:1' } }), path: `probes.${'r'.repeat(64)}`, message: /expected string to have <=63 characters/ },
+    { name: 'probes to 65 regions', input: node({ probes: regions(65, 'h:1') }), path: 'probes', message: 'expected at most 64 probes' },
+    { name: 'round trips and probes naming 65 regions together', input: node({ rttMs: regions(33, 1, 'a'), probes: regions(32, 'h:1', 'b') }), path: 'probes', message: 'rttMs and probes name 65 regions together; at most 64 are allowed' },
   ])('$name', ({ input, path, message }) => {
     const error = refusal(input);
     expect(error.code).toBe('invalid_request');

@@ -10,6 +10,26 @@ export type NodeKind = (typeof NODE_KINDS)[number];
 
 const LABEL_KEY = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,251}[A-Za-z0-9])?$/;
 
+/** Regions a node may name in `rttMs` and `probes`, together: bounds what every heartbeat carries. */
+export const MAX_RTT_REGIONS = 64;
+
+const regionName = z.string().min(1).max(63);
+
+/** `host:port`: a DNS name, an IPv4 address or a bracketed IPv6 address, and a port 1..65535. */
+const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):(\d{1,5})$/;
+
+export function isHostPort(value: string): boolean {
+  const match = HOST_PORT.exec(value);
+  if (!match) return false;
+  const port = Number(match[1]);
+  return port >= 1 && port <= 65_535;
+}
+
+/** Round-trip times in ms by region name, as configured or measured. */
+export const rttMsSchema = z
+  .record(regionName, z.number().min(0).max(60_000))
+  .refine((r) => Object.keys(r).length <= MAX_RTT_REGIONS, `expected at most ${MAX_RTT_REGIONS} regions`);
+
 export const nodeSpecSchema = z.strictObject({
   name: z.string().regex(NAME_PATTERN, 'expected a node name of lowercase letters, digits and dashes, like "aws-eu-west-1a"'),
   provider: z.string().min(1).max(63).default('local'),
@@ -30,8 +50,22 @@ export const nodeSpecSchema = z.strictObject({
   labels: z.record(z.string().regex(LABEL_KEY, 'expected a label key like tier or example.com/tier'), z.string().max(253)).default({}),
   /** Left out: edge nodes get the `edge` taint, others none. `[]` untaints an edge node. */
   taints: z.array(taintSchema).max(64).optional(),
-  /** Round-trip times measured from this node, in ms by region name (`eu-west-1: 12`). */
-  rttMs: z.record(z.string().min(1).max(63), z.number().min(0).max(60_000)).default({}),
+  /** Round-trip times from this node, in ms by region name (`eu-west-1: 12`), as configured; `probes` override them. */
+  rttMs: rttMsSchema.default({}),
+  /**
+   * TCP endpoints, by region name, that the agent connects to to measure round trips (`eu-west-1:
+   * probe.example.com:443`). A measured value overrides the `rttMs` entry of the same region.
+   */
+  probes: z
+    .record(regionName, z.string().refine(isHostPort, 'expected host:port like probe.example.com:443, 10.0.0.7:80 or [2001:db8::7]:443'))
+    .refine((p) => Object.keys(p).length <= MAX_RTT_REGIONS, `expected at most ${MAX_RTT_REGIONS} probes`)
+    .optional(),
+}).superRefine((spec, ctx) => {
+  // Measured values are merged into rttMs, so the two together must fit what a heartbeat may carry.
+  const regions = new Set([...Object.keys(spec.rttMs), ...Object.keys(spec.probes ?? {})]);
+  if (regions.size > MAX_RTT_REGIONS) {
+    ctx.addIssue({ code: 'custom', path: ['probes'], message: `rttMs and probes name ${regions.size} regions together; at most ${MAX_RTT_REGIONS} are allowed` });
+  }
 });
 
 export type NodeSpecInput = z.input<typeof nodeSpecSchema>;

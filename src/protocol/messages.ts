@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { nodeSpecSchema } from '../core/node-spec.js';
+import { nodeSpecSchema, rttMsSchema } from '../core/node-spec.js';
 
 // Messages on the agent's one outbound WebSocket. Every message is a JSON object with `type`.
 // High-volume kinds carry arrays so both sides can batch everything produced in one tick.
@@ -34,14 +34,22 @@ export const helloMessage = z.strictObject({
   protocol: z.number().int(),
   agentVersion: z.string().max(64),
   // Normalised node spec (cpu millicores, memory bytes), so both sides agree on units.
-  node: nodeSpecSchema.extend({ cpu: z.number().int().min(1), memory: z.number().int().min(1) }),
+  node: nodeSpecSchema.safeExtend({ cpu: z.number().int().min(1), memory: z.number().int().min(1) }),
   /** Attempts the agent is running right now (and when each started), so the control plane can reconcile. */
   running: z.array(attemptRef.extend({ startedAt: z.number().nullable().optional() })).max(100_000),
   /** Attempts whose results the agent holds on disk, not yet acknowledged; they follow in `attempts.results`. */
   finished: z.array(z.string().max(200)).max(100_000),
 });
 
-export const heartbeatMessage = z.strictObject({ type: z.literal('heartbeat'), usage: usageSchema });
+export const heartbeatMessage = z.strictObject({
+  type: z.literal('heartbeat'),
+  usage: usageSchema,
+  /**
+   * The node's round trips by region: configured `rttMs` overridden by what the agent measured.
+   * Sent when it changed since the last one sent (hello carries it too); left out, nothing changed.
+   */
+  rttMs: rttMsSchema.optional(),
+});
 
 export const startedMessage = z.strictObject({
   type: z.literal('attempts.started'),

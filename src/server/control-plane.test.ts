@@ -7,7 +7,7 @@ import type { ServerMessage } from '../protocol/messages.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import type { AgentLink } from './agent-links.js';
-import { ControlPlane } from './control-plane.js';
+import { ControlPlane, rttMovedEnough } from './control-plane.js';
 
 // The control plane's policy commands in-process: a real store (SQLite in memory), real hot
 // state and scheduling loop, and agents stood in for by links that record what they are sent.
@@ -258,5 +258,56 @@ describe('ControlPlane scheduling rounds over many jobs', () => {
       await until(() => f.plane.waitingReason(`${job.id}.0`), `a reason for ${job.id}.0`);
       expect(f.plane.waitingReason(`${job.id}.0`)).toBe('0/2 nodes fit: 2 jurisdiction not in [JP]');
     }
+  });
+});
+
+describe('ControlPlane round trips from heartbeats', () => {
+  let f: Fixture;
+  const usage = { runningAttempts: 0, cpuMillis: 0, memoryBytes: 0, loadAvg1: 0 };
+  const beat = (rttMs?: Record<string, number>) =>
+    f.plane.agentMessage('edge-1', f.links.get('edge-1')!, { type: 'heartbeat', usage, ...(rttMs === undefined ? {} : { rttMs }) });
+  const stored = async () => (await f.store.getNode('edge-1'))?.rttMs;
+
+  beforeEach(async () => {
+    f = await openPlane();
+    join(f, { name: 'edge-1', region: 'paris', rttMs: { 'eu-west-3': 10 } });
+  });
+
+  afterEach(async () => {
+    await f.plane.close();
+    await f.store.close();
+    expect(f.fatal).toEqual([]);
+  });
+
+  it('keeps the record on jitter, replaces and stores it on a real change', async () => {
+    const joined = f.plane.getNode('edge-1').rttMs;
+    beat({ 'eu-west-3': 10.9 });
+    beat();
+    // Same object: the scheduler, which compares by identity, sees an unchanged fleet.
+    expect(f.plane.getNode('edge-1').rttMs).toBe(joined);
+
+    beat({ 'eu-west-3': 12.5 });
+    expect(f.plane.getNode('edge-1').rttMs).toEqual({ 'eu-west-3': 12.5 });
+    await until(async () => ((await stored())?.['eu-west-3'] === 12.5 ? true : undefined), 'the new round trip in the store');
+
+    beat({ 'eu-west-3': 12.5, 'us-east-1': 80 });
+    expect(f.plane.getNode('edge-1').rttMs).toEqual({ 'eu-west-3': 12.5, 'us-east-1': 80 });
+    beat({ 'us-east-1': 80 });
+    expect(f.plane.getNode('edge-1').rttMs).toEqual({ 'us-east-1': 80 });
+    await until(async () => (JSON.stringify(await stored()) === '{"us-east-1":80}' ? true : undefined), 'the dropped region gone from the store');
+  });
+
+  it.each<{ name: string; recorded: Record<string, number>; reported: Record<string, number>; moved: boolean }>([
+    { name: 'identical', recorded: { a: 10 }, reported: { a: 10 }, moved: false },
+    { name: 'under 1 ms on a short trip', recorded: { a: 0.2 }, reported: { a: 1.1 }, moved: false },
+    { name: 'over 1 ms on a short trip', recorded: { a: 0.2 }, reported: { a: 1.3 }, moved: true },
+    { name: 'over 1 ms but under 10% on a long trip', recorded: { a: 100 }, reported: { a: 109 }, moved: false },
+    { name: 'over 10% on a long trip', recorded: { a: 100 }, reported: { a: 89 }, moved: true },
+    { name: 'a new region', recorded: { a: 1 }, reported: { a: 1, b: 1 }, moved: true },
+    { name: 'a region gone', recorded: { a: 1, b: 1 }, reported: { a: 1 }, moved: true },
+    { name: 'a region swapped for another', recorded: { a: 1 }, reported: { b: 1 }, moved: true },
+    { name: 'nothing to nothing', recorded: {}, reported: {}, moved: false },
+  ])('rttMovedEnough: $name', ({ recorded, reported, moved }) => {
+    expect(rttMovedEnough(recorded, reported)).toBe(moved);
   });
 });

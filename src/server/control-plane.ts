@@ -44,6 +44,9 @@ export interface ControlPlaneOptions {
 export type { AgentLink } from './agent-links.js';
 /** How often a node's last-seen time and usage are written through while it is healthy. */
 const NODE_SEEN_PERSIST_MS = 30_000;
+/** A reported round trip replaces the recorded one only when it moved by more than both of these. */
+const RTT_CHANGE_MIN_MS = 1;
+const RTT_CHANGE_MIN_SHARE = 0.1;
 
 /**
  * The control plane's core: hot state, the state machine, the API commands and the agent
@@ -420,7 +423,7 @@ export class ControlPlane {
       case 'hello':
         throw new AtollError('invalid_request', 'hello may only be the first message');
       case 'heartbeat':
-        return this.onHeartbeat(live, message.usage);
+        return this.onHeartbeat(live, message.usage, message.rttMs);
       case 'attempts.started':
         for (const started of message.attempts) {
           const attempt = this.currentAttemptOn(live, started.attemptId, started.epoch);
@@ -434,11 +437,13 @@ export class ControlPlane {
     }
   }
 
-  private onHeartbeat(live: LiveNode, usage: NodeRecord['usage']): void {
+  private onHeartbeat(live: LiveNode, usage: NodeRecord['usage'], rttMs: NodeRecord['rttMs'] | undefined): void {
     const now = this.options.clock.now();
     const persist = now - live.record.lastSeenAt >= NODE_SEEN_PERSIST_MS;
     live.lastHeartbeatAt = now;
     live.record = { ...live.record, usage, lastSeenAt: now };
+    // Jitter alone keeps the old object, so it does not invalidate what the scheduler cached for the fleet.
+    if (rttMs !== undefined && rttMovedEnough(live.record.rttMs, rttMs)) this.sm.setNodeRtt(live, rttMs);
     if (live.record.state === 'unreachable' || live.record.state === 'down') {
       live.lostDeadline = null;
       this.sm.setNodeState(live, 'ready', 'heartbeats resumed');
@@ -556,4 +561,15 @@ function describeChange(what: string, impact: PolicyImpact): string {
     );
   }
   return `${what}; ${parts.join('; ')}`;
+}
+
+/** A region came or went, or a round trip moved by more than 1 ms and 10%: enough to re-rank nodes. */
+export function rttMovedEnough(recorded: Readonly<Record<string, number>>, reported: Readonly<Record<string, number>>): boolean {
+  const regions = Object.keys(reported);
+  if (regions.length !== Object.keys(recorded).length) return true;
+  return regions.some((region) => {
+    if (!Object.hasOwn(recorded, region)) return true;
+    const before = recorded[region]!;
+    return Math.abs(reported[region]! - before) > Math.max(RTT_CHANGE_MIN_MS, before * RTT_CHANGE_MIN_SHARE);
+  });
 }

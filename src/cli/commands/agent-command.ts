@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { Agent } from '../../agent/agent.js';
 import { AtollError } from '../../core/errors.js';
 import { parseNodeSpec, type NodeSpec } from '../../core/node-spec.js';
+import { parseDurationMs } from '../../core/quantities.js';
 import { action } from '../common.js';
 
 interface AgentFlags {
@@ -25,6 +26,8 @@ interface AgentFlags {
   memory?: string;
   priceHour?: string;
   label: string[];
+  probe: string[];
+  probeInterval?: string;
   logLevel: string;
 }
 
@@ -42,6 +45,20 @@ function parseLabel(value: string): [string, string] {
   const eq = value.indexOf('=');
   if (eq <= 0) throw new AtollError('invalid_request', `--label: expected key=value, got ${JSON.stringify(value)}`);
   return [value.slice(0, eq), value.slice(eq + 1)];
+}
+
+/** `REGION=HOST:PORT`; the node spec checks the parts. */
+function parseProbe(value: string): [string, string] {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new AtollError('invalid_request', `--probe: expected REGION=HOST:PORT like eu-west-1=probe.example.com:443, got ${JSON.stringify(value)}`);
+  return [value.slice(0, eq), value.slice(eq + 1)];
+}
+
+function probeIntervalMs(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDurationMs(value);
+  if (ms === undefined || ms < 100) throw new AtollError('invalid_request', `--probe-interval: expected a duration of at least 100ms like 30s, got ${JSON.stringify(value)}`);
+  return ms;
 }
 
 /** The node's identity from --config (if given) with flags on top; validated as one document. */
@@ -76,6 +93,7 @@ export async function nodeSpecFromFlags(flags: AgentFlags): Promise<NodeSpec> {
     memory: flags.memory,
     priceHour: numberFlag('price-hour', flags.priceHour),
     labels: flags.label.length > 0 ? { ...(base.labels as object | undefined), ...Object.fromEntries(flags.label.map(parseLabel)) } : undefined,
+    probes: flags.probe.length > 0 ? { ...(base.probes as object | undefined), ...Object.fromEntries(flags.probe.map(parseProbe)) } : undefined,
   };
   for (const [key, value] of Object.entries(overrides)) if (value !== undefined) base[key] = value;
   return parseNodeSpec(base);
@@ -101,7 +119,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--join-token <token>', 'cluster join token, needed on first start only (visible in `ps`: prefer --join-token-file or $ATOLL_JOIN_TOKEN)')
     .option('--join-token-file <file>', 'read the join token from this file')
     .option('--data-dir <dir>', 'agent state: credential, result journal, attempt dirs (default ./.atoll-agent-<name>)')
-    .option('--config <file>', 'node.yaml with name, provider, region, zone, site, kind, jurisdiction, geo, cpu, memory, priceHour, labels')
+    .option('--config <file>', 'node.yaml with name, provider, region, zone, site, kind, jurisdiction, geo, cpu, memory, priceHour, labels, taints, rttMs, probes')
     .option('--name <name>', 'node name')
     .option('--provider <provider>', 'e.g. aws, gcp, hetzner, edge')
     .option('--region <region>', 'e.g. eu-west-1')
@@ -114,9 +132,12 @@ export function registerAgentCommand(program: Command): void {
     .option('--memory <size>', 'memory offered, e.g. 8Gi')
     .option('--price-hour <usd>', 'hourly price of the node in USD')
     .option('--label <key=value>', 'a label (repeatable)', collect, [])
+    .option('--probe <region=host:port>', 'measure round trips to a region by timing TCP connects to host:port (repeatable; overrides rttMs for that region)', collect, [])
+    .option('--probe-interval <duration>', 'how often to measure the probes', '30s')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .action(action(async (flags: AgentFlags) => {
       const node = await nodeSpecFromFlags(flags);
+      const probeEvery = probeIntervalMs(flags.probeInterval);
       const joinToken = await joinTokenFrom(flags);
       const log = pino({ level: flags.logLevel, base: { node: node.name } }, pino.destination(2));
       const agent = new Agent({
@@ -125,6 +146,7 @@ export function registerAgentCommand(program: Command): void {
         node,
         log,
         ...(joinToken ? { joinToken } : {}),
+        ...(probeEvery === undefined ? {} : { probeIntervalMs: probeEvery }),
       });
       await agent.start();
       let stopping = false;

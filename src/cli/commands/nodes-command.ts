@@ -20,6 +20,14 @@ const columns: readonly Column<NodeRecord>[] = [
   { header: 'SEEN', value: (n) => `${age(n.lastSeenAt)} ago` },
 ];
 
+/** Round trips by region, nearest first: `eu-west-3 0.21 ms, us-east-1 81 ms`. */
+export function formatRtt(rttMs: Readonly<Record<string, number>>): string {
+  const entries = Object.entries(rttMs).sort(([ra, a], [rb, b]) => a - b || ra.localeCompare(rb));
+  if (entries.length === 0) return '-';
+  const ms = (v: number) => (v < 1 ? v.toFixed(2) : v < 10 ? v.toFixed(1) : v.toFixed(0));
+  return entries.map(([region, v]) => `${region} ${ms(v)} ms`).join(', ');
+}
+
 export function registerNodesCommands(program: Command): void {
   withConnection(program.command('nodes').description('list the fleet: one row per node with its location and state'))
     .option('--state <state>', 'only nodes in this state (ready, unreachable, down, ...)')
@@ -38,6 +46,7 @@ export function registerNodesCommands(program: Command): void {
           '',
           `location:  ${node.lat ?? '-'}, ${node.lon ?? '-'}`,
           `labels:    ${labels || '-'}`,
+          `rtt:       ${formatRtt(node.rttMs)}`,
           `agent:     ${node.agentVersion}, joined ${age(node.joinedAt)} ago`,
         ].join('\n');
       });

@@ -236,6 +236,15 @@ export class StateMachine {
     this.event('node.state_changed', { node: live.record.name }, { from, to: state, reason });
   }
 
+  /**
+   * The agent's round trips moved enough to matter. A new object (the scheduler tells a changed
+   * fleet by identity), written through like other node fields; a measurement, not an event.
+   */
+  setNodeRtt(live: LiveNode, rttMs: Readonly<Record<string, number>>): void {
+    live.record = { ...live.record, rttMs };
+    this.queue.changes.patchNode({ name: live.record.name, rttMs });
+  }
+
   /** Heartbeats update memory only; lastSeenAt reaches the store with the next state change or refresh. */
   persistNodeSeen(live: LiveNode): void {
     this.queue.changes.patchNode({ name: live.record.name, lastSeenAt: live.record.lastSeenAt, usage: live.record.usage });
