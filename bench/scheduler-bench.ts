@@ -49,6 +49,9 @@ interface Result {
   readonly wallSeconds: number;
   readonly peakRssMiB: number;
   readonly capacityScale: number;
+  /** Placement classes served from the cache (kept heaps or bases) versus walked afresh. */
+  readonly cacheHits: number;
+  readonly cacheMisses: number;
   readonly topWaitReasons: readonly string[];
 }
 
@@ -149,13 +152,15 @@ function runOne(nodeCount: number): Result {
     // maxRSS is in KiB on Linux.
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     capacityScale,
+    cacheHits: cache.hits,
+    cacheMisses: cache.misses,
   };
 }
 
 function describe(r: Result): string {
   return `${r.nodes.toLocaleString('en')} nodes, ${r.tasks.toLocaleString('en')} tasks in ${r.rounds} rounds: ${r.placementsPerSecond.toLocaleString('en')} placements/s, ` +
     `p50 ${r.p50TaskMicros} µs, p99 ${r.p99TaskMicros} µs, max ${r.maxTaskMillis} ms per task; ${r.placed.toLocaleString('en')} placed, ${r.unplaced} unplaced; ` +
-    `engine ${r.scheduleSeconds} s of ${r.wallSeconds} s wall; peak RSS ${r.peakRssMiB} MiB${r.capacityScale > 1 ? `; node capacity x${r.capacityScale} to fit the tasks` : ''}` +
+    `engine ${r.scheduleSeconds} s of ${r.wallSeconds} s wall; peak RSS ${r.peakRssMiB} MiB; class cache ${r.cacheHits} hits, ${r.cacheMisses} misses${r.capacityScale > 1 ? `; node capacity x${r.capacityScale} to fit the tasks` : ''}` +
     r.topWaitReasons.map((line) => `\n  unplaced ${line}`).join('');
 }
 
