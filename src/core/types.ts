@@ -132,7 +132,8 @@ export type EventType =
   | 'node.joined'
   | 'node.state_changed'
   | 'policy.applied'
-  | 'policy.deleted';
+  | 'policy.deleted'
+  | 'scheduler.error';
 
 export interface EventRecord {
   readonly seq: number;

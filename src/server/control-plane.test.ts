@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../core/clock.js';
 import { AtollError } from '../core/errors.js';
 import { parseNodeSpec, type NodeSpecInput } from '../core/node-spec.js';
@@ -13,6 +13,22 @@ import { ControlPlane, rttMovedEnough } from './control-plane.js';
 // state and scheduling loop, and agents stood in for by links that record what they are sent.
 
 const MINUTE = 60_000;
+
+// Lets a test make the plan check fail, as it would on an engine bug; otherwise the real check runs.
+const planCheck = vi.hoisted(() => ({ failuresLeft: 0 }));
+vi.mock('../scheduler/engine.js', async (importOriginal) => {
+  const engine = await importOriginal<typeof import('../scheduler/engine.js')>();
+  return {
+    ...engine,
+    verifyPlan: (...args: Parameters<typeof engine.verifyPlan>) => {
+      if (planCheck.failuresLeft > 0) {
+        planCheck.failuresLeft -= 1;
+        throw new Error('placement plan breaks a hard rule (test)');
+      }
+      engine.verifyPlan(...args);
+    },
+  };
+});
 
 class RecordingLink implements AgentLink {
   readonly sent: ServerMessage[] = [];
@@ -248,6 +264,20 @@ describe('ControlPlane scheduling rounds over many jobs', () => {
   it('places the tasks of more jobs than one round looks at', async () => {
     const jobs = await Promise.all(Array.from({ length: 40 }, (_, i) => f.plane.submitJob({ name: `j${i}`, command: ['true'], resources: { cpu: '100m' } })));
     for (const job of jobs) await taskState(f, `${job.id}.0`, 'assigned');
+  });
+
+  it('commits nothing from a round whose plan fails the check, says so, and places the work once a round succeeds', async () => {
+    planCheck.failuresLeft = 1;
+    const events: string[] = [];
+    const unsubscribe = f.plane.bus.onEvents((batch) => events.push(...batch.map((e) => e.type)));
+    const job = await f.plane.submitJob({ name: 'checked', command: ['true'] });
+    await until(() => (events.includes('scheduler.error') ? true : undefined), 'a scheduler.error event');
+    expect(await f.store.getTask(`${job.id}.0`)).toMatchObject({ state: 'pending', node: null });
+    expect([...f.links.values()].flatMap((l) => l.sent).filter((m) => m.type === 'attempts.run')).toEqual([]);
+    // The retry comes after the back-off (1 s), with the real check.
+    await taskState(f, `${job.id}.0`, 'assigned');
+    expect(planCheck.failuresLeft).toBe(0);
+    unsubscribe();
   });
 
   it('tells every waiting job why, not only the first round’s', async () => {

@@ -39,6 +39,8 @@ export interface ControlPlaneOptions {
   /** Most pending tasks considered in one scheduling round. */
   readonly maxTasksPerRound: number;
   readonly onFatal: (error: unknown) => void;
+  /** A scheduling round failed and placed nothing; it is retried after a back-off. */
+  readonly onSchedulerError?: (error: unknown) => void;
 }
 
 export type { AgentLink } from './agent-links.js';

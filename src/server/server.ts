@@ -82,6 +82,7 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
       log.fatal({ err: error }, 'store write failed; exiting so a restart rebuilds state from the store');
       process.exit(70);
     }),
+    onSchedulerError: (error) => log.error({ err: error }, 'scheduling round failed; nothing was placed, retrying after a back-off'),
   });
   const auth = new Authenticator(store);
   const routes: { method: string; url: string }[] = [];

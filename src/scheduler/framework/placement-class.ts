@@ -135,6 +135,8 @@ export class PlacementClass {
   beginCycle(remaining: number): void {
     this.rejections = this.base.rejections.fork();
     this.candidates.clear();
+    // Group scores depend only on the fleet today, but the comment above promises one cycle.
+    this.groupBreakdowns.clear();
     this.remaining = remaining;
     this.activeCount = this.heaps.length;
     for (let d = 0; d < this.heaps.length; d++) this.activeDomains[d] = d;

@@ -387,17 +387,31 @@ class Runtime {
     // Every node starts current; the loop below marks or re-checks those whose allocation moved.
     cls.stamp.set(version);
     const recheck: number[] = [];
+    const grew: number[] = [];
     for (const index of cls.base.admitted) {
       const cpu = allocatedCpu[index]!;
       const memory = allocatedMemory[index]!;
       if (cpu === seenCpu[index] && memory === seenMemory[index]) continue;
-      if (cpu >= seenCpu[index]! && memory >= seenMemory[index]!) {
-        // Only grew: node-scoped answers can only have got worse, so the heap key is still an
-        // upper bound (re-checked when the node reaches a top) and a node that was out stays out.
+      if (cpu >= seenCpu[index]! && memory >= seenMemory[index]!) grew.push(index);
+      else recheck.push(index);
+    }
+    for (const index of grew) {
+      // Only grew: a node that was out stays out, and node-scoped scores can only have got worse,
+      // so the heap key is still an upper bound and the rescore waits until the node reaches a
+      // top. The filters are asked now, though: they are cheap, and without them a node that
+      // filled up would still count as feasible in explanations.
+      const heap = cls.heapOf(index);
+      if (!heap.has(index)) continue;
+      const node = this.nodes[index]!;
+      this.cycle.focus(node, index);
+      const rejecter = this.firstRejection(this.nodeFilters, task, node);
+      if (rejecter === undefined) {
         cls.stamp[index] = -1;
         continue;
       }
-      recheck.push(index);
+      heap.remove(index);
+      cls.putOut(index, rejecter, this.rejection);
+      this.markSeen(cls, index);
     }
     for (const index of recheck) {
       const node = this.nodes[index]!;
@@ -531,7 +545,8 @@ class Runtime {
   }
 
   /**
-   * Tasks agreeing on namespace, placement, tolerations, inputs and resources share a class.
+   * Tasks agreeing on namespace, placement, tolerations, inputs, resources and expected duration
+   * (cost is priced over it) share a class.
    * Tasks of one job share their spec objects, so the JSON is built once per job, not per task.
    */
   private classKeyOf(task: PlacementRequest): string {
@@ -546,7 +561,7 @@ class Runtime {
       this.classKeys.set(task.tolerations, tolerations);
     }
     const inputs = task.inputs === undefined || task.inputs.length === 0 ? '' : JSON.stringify(task.inputs);
-    return `${task.namespace}|${task.resources.cpuMillis}|${task.resources.memoryBytes}|${base}|${tolerations}|${inputs}`;
+    return `${task.namespace}|${task.resources.cpuMillis}|${task.resources.memoryBytes}|${task.expectedDurationMs}|${base}|${tolerations}|${inputs}`;
   }
 
   private positions(scope: PluginScope): number[] {
@@ -629,6 +644,7 @@ function sameClassInputs(a: PlacementRequest, b: PlacementRequest): boolean {
     a.namespace === b.namespace &&
     a.resources.cpuMillis === b.resources.cpuMillis &&
     a.resources.memoryBytes === b.resources.memoryBytes &&
+    a.expectedDurationMs === b.expectedDurationMs &&
     (a.inputs === undefined || a.inputs.length === 0) &&
     (b.inputs === undefined || b.inputs.length === 0)
   );

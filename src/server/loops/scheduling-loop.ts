@@ -3,7 +3,7 @@ import { chunkByJsonSize, groupBy } from '../../core/collections.js';
 import type { AttemptRecord } from '../../core/types.js';
 import { MAX_MESSAGE_BYTES, type AttemptAssignment } from '../../protocol/messages.js';
 import type { PolicySpec } from '../../core/policy-spec.js';
-import { PlacementCache, requestFromJob, schedule, snapshotNodeFrom, verifyPlan, type PlacementRequest, type SchedulerSnapshot, type SnapshotNode } from '../../scheduler/engine.js';
+import { PlacementCache, requestFromJob, schedule, snapshotNodeFrom, verifyPlan, type PlacementRequest, type Plan, type SchedulerSnapshot, type SnapshotNode } from '../../scheduler/engine.js';
 import type { AgentLinks } from '../agent-links.js';
 import type { HotState } from '../state/hot-state.js';
 import type { StateMachine } from '../state/state-machine.js';
@@ -19,7 +19,13 @@ export interface SchedulingOptions {
   readonly maxTasksPerRound: number;
   /** Most jobs considered in one round; the others get the next rounds. Default 16. */
   readonly maxJobsPerRound?: number;
+  /** Told about a round that failed (an engine bug or a plan that broke a hard rule). */
+  readonly onSchedulerError?: (error: unknown) => void;
 }
+
+/** After a failed round, the wait before the next one; it doubles while rounds keep failing. */
+const FIRST_ERROR_BACKOFF_MS = 1000;
+const MAX_ERROR_BACKOFF_MS = 60_000;
 
 /**
  * The scheduling round: pending tasks and a snapshot of the nodes go to the pure engine; its
@@ -40,6 +46,10 @@ export class SchedulingLoop {
   private lastFleet: { nodes: readonly SnapshotNode[]; policies: readonly PolicySpec[] } | undefined;
   /** Jobs looked at since the last round that placed something; a full sweep with none placed stops. */
   private idleJobsSeen = 0;
+  /** The wait after the next failed round; back to the first value after a round that works. */
+  private errorBackoffMs = FIRST_ERROR_BACKOFF_MS;
+  /** No round runs before this time after one failed, whatever asks for it. */
+  private pausedUntil = 0;
 
   constructor(
     private readonly hot: HotState,
@@ -69,6 +79,10 @@ export class SchedulingLoop {
     this.scheduled = false;
     if (this.closed) return;
     const now = this.options.clock.now();
+    if (now < this.pausedUntil) {
+      this.armRetryTimer(this.pausedUntil, now);
+      return;
+    }
     let earliestRetry = Number.POSITIVE_INFINITY;
     const { pending } = this.hot;
     const ids = pending.take(this.options.maxTasksPerRound, (id) => {
@@ -87,20 +101,14 @@ export class SchedulingLoop {
       return;
     }
 
-    const requests: PlacementRequest[] = ids.map((id) => {
-      const task = this.hot.tasks.get(id)!;
-      return requestFromJob(this.hot.jobs.get(task.jobId)!.record, task.id);
-    });
-    const nodes = [...this.hot.nodes.values()].map((n) =>
-      snapshotNodeFrom(n.record, { cpuMillis: n.allocatedCpuMillis, memoryBytes: n.allocatedMemoryBytes }),
-    );
-    const policies = this.currentPolicies();
-    const snapshot: SchedulerSnapshot = { now, nodes, policies, placed: this.spreadPlacements(requests), fleetVersion: this.fleetVersionOf(nodes, policies) };
-    // The seed orders equal nodes; keeping it while the fleet is unchanged lets the engine keep
-    // its per-class heaps from round to round (they are built in that order).
-    const plan = schedule(snapshot, requests, { seed: snapshot.fleetVersion as number, cache: this.cache });
-    // Defence in depth: a plan that breaks a hard rule is a bug and must never be committed.
-    verifyPlan(snapshot, requests, plan);
+    let plan: Plan;
+    try {
+      plan = this.plan(ids, now);
+    } catch (error) {
+      this.roundFailed(error, now);
+      return;
+    }
+    this.errorBackoffMs = FIRST_ERROR_BACKOFF_MS;
 
     const runs = new Map<string, AttemptAssignment[]>();
     for (const assignment of plan.assignments) {
@@ -115,6 +123,42 @@ export class SchedulingLoop {
     // A full round means more may be ready; anything else waits for capacity, a node or a retry.
     if (ids.length >= this.options.maxTasksPerRound && placed) this.schedule();
     else this.continueSweep(placed, pending.jobsSeen, sawEveryJob);
+  }
+
+  /** Snapshot in, plan out, and the plan checked against every hard rule before anything commits. */
+  private plan(ids: readonly string[], now: number): Plan {
+    const requests: PlacementRequest[] = ids.map((id) => {
+      const task = this.hot.tasks.get(id)!;
+      return requestFromJob(this.hot.jobs.get(task.jobId)!.record, task.id);
+    });
+    const nodes = [...this.hot.nodes.values()].map((n) =>
+      snapshotNodeFrom(n.record, { cpuMillis: n.allocatedCpuMillis, memoryBytes: n.allocatedMemoryBytes }),
+    );
+    const policies = this.currentPolicies();
+    const snapshot: SchedulerSnapshot = { now, nodes, policies, placed: this.spreadPlacements(requests), fleetVersion: this.fleetVersionOf(nodes, policies) };
+    // The seed orders equal nodes; keeping it while the fleet is unchanged lets the engine keep
+    // its per-class heaps from round to round (they are built in that order).
+    const plan = schedule(snapshot, requests, { seed: snapshot.fleetVersion as number, cache: this.cache });
+    // Defence in depth: a plan that breaks a hard rule is a bug and must never be committed.
+    verifyPlan(snapshot, requests, plan);
+    return plan;
+  }
+
+  /**
+   * A round threw before committing anything: a bug in the engine, or a plan that broke a hard
+   * rule and was stopped by verifyPlan. Nothing is placed; the failure is logged and recorded as
+   * an event, the cache is dropped in case it holds the fault, and the next round waits a while
+   * so a fault that repeats does not spin. Work already running is not touched.
+   */
+  private roundFailed(error: unknown, now: number): void {
+    const retryInMs = this.errorBackoffMs;
+    this.errorBackoffMs = Math.min(MAX_ERROR_BACKOFF_MS, this.errorBackoffMs * 2);
+    this.cache.clear();
+    this.lastFleet = undefined;
+    this.options.onSchedulerError?.(error);
+    this.sm.noteSchedulerError(error instanceof Error ? error.message : String(error), retryInMs);
+    this.pausedUntil = now + retryInMs;
+    this.armRetryTimer(this.pausedUntil, now);
   }
 
   /** Jobs left out of this round get the next one, until a whole sweep of the jobs placed nothing. */

@@ -203,6 +203,11 @@ export class StateMachine {
     this.event('task.unplaceable', { jobId }, { tasks: taskIds.length, message, reasons });
   }
 
+  /** A scheduling round failed before committing anything; see SchedulingLoop.roundFailed. */
+  noteSchedulerError(message: string, retryInMs: number): void {
+    this.event('scheduler.error', {}, { message, retryInMs });
+  }
+
   private requeue(task: TaskRecord, why: string, delayMs: number): void {
     const notBefore = this.clock.now() + delayMs;
     this.moveTask(task, 'pending', { node: null, currentAttemptId: null, reason: why, notBefore, failures: task.failures });

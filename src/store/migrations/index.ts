@@ -1,6 +1,7 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import * as initial from './001-initial.js';
 import * as placement from './002-placement.js';
+import * as jobPlacement from './003-job-placement.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
 
@@ -12,6 +13,7 @@ interface DialectMigration {
 const MIGRATIONS: Readonly<Record<string, DialectMigration>> = {
   '001-initial': initial,
   '002-placement': placement,
+  '003-job-placement': jobPlacement,
 };
 
 /** Kysely's migrator wants one provider per dialect; each migration learns which dialect it runs on. */

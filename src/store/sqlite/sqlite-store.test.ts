@@ -4,6 +4,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_PLACEMENT } from '../../core/placement-spec.js';
+import { requestFromJob } from '../../scheduler/requests.js';
+import { upgradeStoredJobSpec } from '../migrations/003-job-placement.js';
 import { migrationProvider } from '../migrations/index.js';
 import { describeStoreConformance } from '../testing/store-conformance.js';
 import { openSqliteStore } from './sqlite-store.js';
@@ -35,5 +38,38 @@ describe('sqlite upgrade from the first schema', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('sqlite upgrade of jobs stored before placement', () => {
+  it('turns their constraints into placement.require and gives them the default placement', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'atoll-upgrade-')), 'atoll.db');
+    const old = new BetterSqlite3(path);
+    const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: old }) });
+    expect((await new Migrator({ db, provider: migrationProvider('sqlite') }).migrateTo('002-placement')).error).toBeUndefined();
+    const constraints = [{ key: 'gpu', operator: 'Exists' }];
+    // The normalised shape the first release stored: quantities already in millicores, bytes and ms.
+    const oldSpec = { name: 'old-job', namespace: 'default', tasks: 2, command: ['true'], env: {}, resources: { cpu: 100, memory: 67108864 }, constraints, retry: { attempts: 0, backoff: 1000 }, killGrace: 5000 };
+    const insert = old.prepare(`INSERT INTO jobs (id, name, namespace, state, spec, task_count, created_at) VALUES (?, ?, 'default', 'queued', ?, 2, 1)`);
+    insert.run('job-old', 'old-job', JSON.stringify(oldSpec));
+    insert.run('job-plain', 'plain-job', JSON.stringify({ ...oldSpec, name: 'plain-job', constraints: [] }));
+    await db.destroy();
+
+    const store = openSqliteStore(path);
+    try {
+      await store.migrate();
+      const upgraded = await store.getJob('job-old');
+      expect(upgraded!.spec).toEqual({ ...oldSpec, constraints: undefined, placement: { ...DEFAULT_PLACEMENT, require: constraints }, tolerations: [] });
+      expect(upgraded!.spec).not.toHaveProperty('constraints');
+      // The scheduler reads it without tripping over the old shape.
+      expect(requestFromJob(upgraded!, 'job-old-0').placement.require).toEqual(constraints);
+      expect((await store.getJob('job-plain'))!.spec.placement).toEqual({ ...DEFAULT_PLACEMENT, require: [] });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('leaves specs already in the new shape alone', () => {
+    expect(upgradeStoredJobSpec({ name: 'new', placement: DEFAULT_PLACEMENT, tolerations: [] })).toBeUndefined();
   });
 });
