@@ -1,3 +1,4 @@
+import { editDistance } from './edit-distance.js';
 import { AtollError } from './errors.js';
 import { ISO_COUNTRY_CODES } from './iso-country-codes.js';
 
@@ -163,18 +164,20 @@ export class JurisdictionTable {
   }
 }
 
+/** A fault in one extra group: its one problem's path is the group's name, for callers to prefix. */
+function groupError(group: string, message: string): AtollError {
+  return new AtollError('invalid_request', message, { problems: [{ path: group, message }] });
+}
+
 function checkExtraGroupName(name: string): void {
   if (!GROUP_NAME_PATTERN.test(name)) {
-    throw new AtollError(
-      'invalid_request',
-      `jurisdiction group name "${name}" is not valid: use 2-32 characters, an upper-case letter first, then upper-case letters, digits, _ or -`,
-    );
+    throw groupError(name, `jurisdiction group name "${name}" is not valid: use 2-32 characters, an upper-case letter first, then upper-case letters, digits, _ or -`);
   }
   if (Object.hasOwn(BUILT_IN_JURISDICTION_GROUPS, name)) {
-    throw new AtollError('invalid_request', `jurisdiction group ${name} is built in and cannot be redefined; pick another name, like ${name}_PLUS`);
+    throw groupError(name, `jurisdiction group ${name} is built in and cannot be redefined; pick another name, like ${name}_PLUS`);
   }
   if (ISO_COUNTRY_CODES.has(name)) {
-    throw new AtollError('invalid_request', `jurisdiction group ${name} would hide the country code ${name}; pick a longer name`);
+    throw groupError(name, `jurisdiction group ${name} would hide the country code ${name}; pick a longer name`);
   }
 }
 
@@ -191,9 +194,9 @@ function expandAll(
     const start = path.indexOf(name);
     if (start >= 0) {
       const cycle = [...path.slice(start), name].join(' -> ');
-      throw new AtollError('invalid_request', `jurisdiction groups contain a cycle: ${cycle}; remove one of these memberships`);
+      throw groupError(name, `jurisdiction groups contain a cycle: ${cycle}; remove one of these memberships`);
     }
-    if (members.length === 0) throw new AtollError('invalid_request', `jurisdiction group ${name} has no members; list at least one country code or group`);
+    if (members.length === 0) throw groupError(name, `jurisdiction group ${name} has no members; list at least one country code or group`);
     path.push(name);
     const codes = new Set<string>();
     for (const member of members) {
@@ -202,10 +205,7 @@ function expandAll(
       if (nested !== undefined) for (const code of visit(member, nested)) codes.add(code);
       else if (ISO_COUNTRY_CODES.has(member)) codes.add(member);
       else {
-        throw new AtollError(
-          'invalid_request',
-          `jurisdiction group ${name} lists unknown member "${member}"${suggestion(member)}; members are ISO 3166-1 alpha-2 codes like DE or group names`,
-        );
+        throw groupError(name, `jurisdiction group ${name} lists unknown member "${member}"${suggestion(member)}; members are ISO 3166-1 alpha-2 codes like DE or group names`);
       }
     }
     path.pop();
@@ -241,16 +241,3 @@ function closest(name: string, candidates: Iterable<string>): string[] | undefin
   return best.length > 0 && best.length <= 3 ? best.sort() : undefined;
 }
 
-/** Levenshtein distance: insertions, deletions and substitutions each cost one. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] as number;
-}

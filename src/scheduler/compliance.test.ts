@@ -82,9 +82,7 @@ describe('Compliance.compile', () => {
     expect({ code: error.code, message: error.message, problems: error.problems }).toEqual({ code, message, problems });
   });
 
-  // BUG (src/scheduler/compliance.ts, compile's catch around new JurisdictionTable): the field path
-  // is the first group whose name is a substring of the error message, so an error about DACH_PLUS
-  // is filed under DACH when DACH was defined first. Match the group named by the message exactly.
+  // The table says which group is at fault; the message alone would also name DACH inside DACH_PLUS.
   it('names the group at fault when another group name is a prefix of it', () => {
     const error = refusal(() => Compliance.compile([policy({ name: 'groups', jurisdictionGroups: { DACH: ['DE', 'AT', 'CH'], DACH_PLUS: ['DACH', 'XX'] } })]));
     expect(error.problems.map((p) => p.path)).toEqual(['jurisdictionGroups.DACH_PLUS']);

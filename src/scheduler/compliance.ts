@@ -1,3 +1,4 @@
+import { editDistance } from '../core/edit-distance.js';
 import { AtollError, type FieldProblem } from '../core/errors.js';
 import { JurisdictionTable } from '../core/jurisdictions.js';
 import { KNOWN_REGIONS, lookupRegion } from '../core/known-regions.js';
@@ -74,9 +75,7 @@ export class Compliance {
     } catch (error) {
       // The table names the group and member at fault; the caller needs a field path too.
       if (!(error instanceof AtollError)) throw error;
-      // The group the message names first, as a whole word (DACH is not DACH_PLUS).
-      const named = Object.keys(groups).map((name) => ({ name, at: error.message.search(new RegExp(`\\b${name}\\b`)) })).filter((g) => g.at >= 0);
-      const group = named.sort((a, b) => a.at - b.at)[0]?.name;
+      const group = error.problems[0]?.path;
       const path = group === undefined ? 'jurisdictionGroups' : `jurisdictionGroups.${group}`;
       throw new AtollError('invalid_spec', error.message, { problems: [{ path, message: error.message }], cause: error });
     }
@@ -195,19 +194,6 @@ export function complianceOf(cycle: CycleState): Compliance {
 /** The rules of the task's job in this cycle. */
 export function rulesOf(cycle: CycleState, task: PlacementRequest): JobRules {
   return complianceOf(cycle).rules(task.namespace, task.placement);
-}
-
-/** Levenshtein distance, for "did you mean" on short names. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }
 
 const rejections = new WeakMap<JobRules, Map<string, Unschedulable>>();

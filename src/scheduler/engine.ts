@@ -107,12 +107,23 @@ export interface HardRejection {
  * require and taints. Used to ask "would this policy block that work?" without planning.
  */
 export function checkHardRules(policies: readonly PolicySpec[], request: PlacementRequest, node: SnapshotNode): HardRejection | undefined {
-  const cycle = new Cycle({ now: 0, nodes: [node], policies });
+  return hardRuleChecker(policies, [node])(request, node);
+}
+
+/**
+ * checkHardRules for many questions over one fleet: the policies are compiled and the cycle
+ * built once. `node` must be one of `nodes` (the same object).
+ */
+export function hardRuleChecker(policies: readonly PolicySpec[], nodes: readonly SnapshotNode[]): (request: PlacementRequest, node: SnapshotNode) => HardRejection | undefined {
+  const cycle = new Cycle({ now: 0, nodes, policies });
   const filters = DEFAULT_PROFILE.filters.filter((f) => f.scope === 'group');
-  const rejection = firstRejection(filters, cycle, request, node);
-  if (rejection === undefined) return undefined;
-  const { filter, status } = rejection;
-  return { plugin: filter.name, reason: status.reason, summary: status.summary, message: filter.explain?.(cycle, request, node, status) ?? status.message };
+  return (request, node) => {
+    cycle.focus(node, cycle.nodeIndex(node));
+    const rejection = firstRejection(filters, cycle, request, node);
+    if (rejection === undefined) return undefined;
+    const { filter, status } = rejection;
+    return { plugin: filter.name, reason: status.reason, summary: status.summary, message: filter.explain?.(cycle, request, node, status) ?? status.message };
+  };
 }
 
 /**

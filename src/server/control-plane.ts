@@ -4,23 +4,16 @@ import { newJobId, taskId as makeTaskId } from '../core/ids.js';
 import { parseJobSpec } from '../core/job-spec.js';
 import { isTerminalJob } from '../core/states.js';
 import { effectiveTaints } from '../core/node-spec.js';
-import type { AttemptOnDeniedNode, BlockedJob, PolicyChangeResult, PolicyImpact } from '../core/policy-impact.js';
+import type { PolicyChangeResult } from '../core/policy-impact.js';
 import { parsePolicySpec, type PolicyRecord, type PolicySpec } from '../core/policy-spec.js';
 import type { AttemptRecord, JobRecord, JobView, NodeRecord, TaskRecord, TaskView } from '../core/types.js';
 import type { AgentMessage, HelloMessage } from '../protocol/messages.js';
-import {
-  checkHardRules,
-  Compliance,
-  requestFromJob,
-  snapshotNodeFrom,
-  type Explanation,
-  type HardRejection,
-  type SnapshotNode,
-} from '../scheduler/engine.js';
+import { Compliance, type Explanation } from '../scheduler/engine.js';
 import type { JobFilter, Listing, Store, TokenRecord } from '../store/store.js';
 import { type AgentLink, AgentLinks } from './agent-links.js';
 import { EventBus } from './event-bus.js';
 import { LivenessLoop } from './loops/liveness-loop.js';
+import { describeChange, policyImpact } from './policy-impact.js';
 import { SchedulingLoop } from './loops/scheduling-loop.js';
 import { CommitQueue } from './state/commit-queue.js';
 import { HotState, type LiveNode, newLiveNode } from './state/hot-state.js';
@@ -190,7 +183,7 @@ export class ControlPlane {
     compileChange(next, spec);
     const now = this.options.clock.now();
     const policy: PolicyRecord = { name: spec.name, spec, createdAt: existing?.createdAt ?? now, updatedAt: now };
-    const impact = this.policyImpact(next);
+    const impact = policyImpact(this.hot, this.policySpecs({}), next);
     const dryRun = options.dryRun === true;
     if (!dryRun) {
       this.sm.applyPolicy(policy);
@@ -216,75 +209,12 @@ export class ControlPlane {
       throw new AtollError('conflict', `cannot delete policy "${name}": without it, ${error.message}; change that policy first`, { cause: error });
     }
     // Jobs that named one of its jurisdiction groups lose those jurisdictions, so a delete can block work too.
-    const impact = this.policyImpact(next);
+    const impact = policyImpact(this.hot, this.policySpecs({}), next);
     const policy = this.sm.deletePolicy(name);
     this.compliance = undefined;
     await this.sm.committed();
     this.requestSchedule();
     return { policy, dryRun: false, created: false, impact, message: describeChange(`policy "${name}" was deleted`, impact) };
-  }
-
-  /**
-   * What replacing the policies in force with `next` would do: live jobs with pending tasks
-   * that some ready node takes now and none would take after (capacity aside), and active
-   * attempts on nodes `next` denies but the current policies allow.
-   */
-  policyImpact(next: readonly PolicySpec[]): PolicyImpact {
-    // The engine compiles policies once per array, so each list is built once and reused.
-    const current = this.policySpecs({});
-    const ready = [...this.hot.nodes.values()].filter((n) => n.record.state === 'ready').map(snapshotOf);
-
-    const firstPending = new Map<string, string>();
-    for (const taskId of this.hot.pending) {
-      const task = this.hot.tasks.get(taskId);
-      if (task && !firstPending.has(task.jobId)) firstPending.set(task.jobId, taskId);
-    }
-    const blockedJobs: BlockedJob[] = [];
-    for (const [jobId, taskId] of firstPending) {
-      const live = this.hot.jobs.get(jobId);
-      if (!live) continue;
-      // Tasks of a job share its placement, so one of them stands for all.
-      const request = requestFromJob(live.record, taskId);
-      let placeableNow = false;
-      let placeableAfter = false;
-      const taken: string[] = [];
-      for (const node of ready) {
-        const after = checkHardRules(next, request, node);
-        if (after === undefined) {
-          placeableAfter = true;
-          break;
-        }
-        if (checkHardRules(current, request, node) === undefined) {
-          placeableNow = true;
-          taken.push(after.summary);
-        }
-      }
-      if (placeableAfter || !placeableNow) continue;
-      const { name, namespace } = live.record;
-      blockedJobs.push({ jobId, name, namespace, pendingTasks: live.counts.pending, reason: mostCommon(taken) });
-    }
-
-    const runningOnDeniedNodes: AttemptOnDeniedNode[] = [];
-    // Attempts of one job on one node get the same answer.
-    const verdicts = new Map<string, HardRejection | undefined>();
-    for (const attempt of this.hot.attempts.values()) {
-      if (attempt.state !== 'assigned' && attempt.state !== 'running') continue;
-      const live = this.hot.jobs.get(attempt.jobId);
-      const node = this.hot.nodes.get(attempt.node);
-      if (!live || !node) continue;
-      const key = `${attempt.jobId}\u0000${attempt.node}`;
-      if (!verdicts.has(key)) {
-        // Whether the node is reachable right now is not the question: its attempts may still run.
-        const asReady: SnapshotNode = { ...snapshotOf(node), state: 'ready' };
-        const request = requestFromJob(live.record, attempt.taskId);
-        const deniedNow = checkHardRules(current, request, asReady) !== undefined;
-        verdicts.set(key, deniedNow ? undefined : checkHardRules(next, request, asReady));
-      }
-      const rejection = verdicts.get(key);
-      if (rejection === undefined) continue;
-      runningOnDeniedNodes.push({ jobId: attempt.jobId, taskId: attempt.taskId, attemptId: attempt.id, node: attempt.node, reason: rejection.message });
-    }
-    return { blockedJobs, runningOnDeniedNodes };
   }
 
   /** The policies in force by name, with one put in or taken out. */
@@ -500,10 +430,6 @@ export class ControlPlane {
 
 }
 
-function snapshotOf(node: LiveNode): SnapshotNode {
-  return snapshotNodeFrom(node.record, { cpuMillis: node.allocatedCpuMillis, memoryBytes: node.allocatedMemoryBytes });
-}
-
 /** Byte order, as the store sorts: names are lowercase letters, digits and dashes. */
 function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -535,34 +461,6 @@ function compileChange(next: readonly PolicySpec[], changed: PolicySpec): void {
 /** A policy set the compiler refuses (as opposed to a bug): bad names, groups or members. */
 function isRefusal(error: unknown): error is AtollError {
   return error instanceof AtollError && (error.code === 'invalid_spec' || error.code === 'invalid_request');
-}
-
-function mostCommon(values: readonly string[]): string {
-  const counts = new Map<string, number>();
-  let best = values[0] ?? '';
-  for (const value of values) {
-    const n = (counts.get(value) ?? 0) + 1;
-    counts.set(value, n);
-    if (n > (counts.get(best) ?? 0)) best = value;
-  }
-  return best;
-}
-
-function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
-
-function describeChange(what: string, impact: PolicyImpact): string {
-  const { blockedJobs, runningOnDeniedNodes } = impact;
-  if (blockedJobs.length === 0 && runningOnDeniedNodes.length === 0) return `${what}; it blocks no queued or running work`;
-  const parts: string[] = [];
-  if (blockedJobs.length > 0) parts.push(`it blocks ${plural(blockedJobs.length, 'queued job')}, whose pending tasks no ready node may take`);
-  if (runningOnDeniedNodes.length > 0) {
-    parts.push(
-      `${plural(runningOnDeniedNodes.length, 'attempt')} already on nodes it denies keep running (policies govern placement, they do not stop work; cancel those jobs with \`atoll cancel JOB\` if they must stop)`,
-    );
-  }
-  return `${what}; ${parts.join('; ')}`;
 }
 
 /** A region came or went, or a round trip moved by more than 1 ms and 10%: enough to re-rank nodes. */
