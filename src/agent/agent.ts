@@ -117,6 +117,8 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.reconnectTimer);
+    // Said first, so the control plane takes the close that follows for a departure, not a failure.
+    if (this.connected) this.send({ type: 'leaving' });
     const pending = [...this.running.values()].map((r) => {
       r.handle.cancel('agent is shutting down');
       return r.handle.result;

@@ -108,6 +108,20 @@ export class AtollClient {
     return this.request('GET', `/v1/nodes/${encodeURIComponent(name)}`);
   }
 
+  /** Takes the node out of placement; what runs there carries on. */
+  cordonNode(name: string): Promise<NodeRecord> {
+    return this.request('POST', `/v1/nodes/${encodeURIComponent(name)}/cordon`);
+  }
+
+  uncordonNode(name: string): Promise<NodeRecord> {
+    return this.request('POST', `/v1/nodes/${encodeURIComponent(name)}/uncordon`);
+  }
+
+  /** Cordons the node and moves its work off by `deadline` (a duration like `10m`, or ms; `0` moves it now). */
+  drainNode(name: string, options: { deadline?: string | number } = {}): Promise<NodeRecord> {
+    return this.request('POST', `/v1/nodes/${encodeURIComponent(name)}/drain`, { body: options });
+  }
+
   listPolicies(): Promise<Listing<PolicyRecord>> {
     return this.request('GET', '/v1/policies');
   }

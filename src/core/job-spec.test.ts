@@ -48,7 +48,7 @@ describe('parseJobSpec: defaults', () => {
       resources: { cpu: DEFAULT_CPU_MILLIS, memory: DEFAULT_MEMORY_BYTES },
       placement: { require: [], prefer: [], optimize: 'balanced' },
       tolerations: [],
-      retry: { attempts: 0, backoff: 1000 },
+      retry: { attempts: 0, backoff: 1000, nodeLosses: 5 },
       killGrace: 5000,
     });
   });
@@ -65,8 +65,9 @@ describe('parseJobSpec: defaults', () => {
   });
 
   it('defaults retry fields separately', () => {
-    expect(parseJobSpec(spec({ retry: { attempts: 3 } })).retry).toEqual({ attempts: 3, backoff: 1000 });
-    expect(parseJobSpec(spec({ retry: { backoff: '10s' } })).retry).toEqual({ attempts: 0, backoff: 10_000 });
+    expect(parseJobSpec(spec({ retry: { attempts: 3 } })).retry).toEqual({ attempts: 3, backoff: 1000, nodeLosses: 5 });
+    expect(parseJobSpec(spec({ retry: { backoff: '10s' } })).retry).toEqual({ attempts: 0, backoff: 10_000, nodeLosses: 5 });
+    expect(parseJobSpec(spec({ retry: { nodeLosses: 0 } })).retry).toEqual({ attempts: 0, backoff: 1000, nodeLosses: 0 });
   });
 
   it.each<{ name: string; input: Record<string, unknown>; expected: Record<string, unknown> }>([
@@ -136,6 +137,8 @@ describe('parseJobSpec: refusals name the field', () => {
     { name: 'env value is a number', input: spec({ env: { PORT: 8080 } }), path: 'env.PORT', message: 'expected string, got number 8080' },
     { name: 'retry attempts negative', input: spec({ retry: { attempts: -1 } }), path: 'retry.attempts', message: /expected number to be >=0/ },
     { name: 'retry attempts too many', input: spec({ retry: { attempts: 51 } }), path: 'retry.attempts', message: /expected number to be <=50/ },
+    { name: 'retry nodeLosses not whole', input: spec({ retry: { nodeLosses: 1.5 } }), path: 'retry.nodeLosses', message: /expected int/ },
+    { name: 'retry nodeLosses too many', input: spec({ retry: { nodeLosses: 101 } }), path: 'retry.nodeLosses', message: /expected number to be <=100/ },
     { name: 'retry backoff is not a duration', input: spec({ retry: { backoff: 'soon' } }), path: 'retry.backoff', message: 'expected a duration like 30s, 5m or 1h, got "soon"' },
     { name: 'retry backoff is negative', input: spec({ retry: { backoff: '-1s' } }), path: 'retry.backoff', message: 'expected a duration like 30s, 5m or 1h, got "-1s"' },
     { name: 'timeout in words', input: spec({ timeout: '5 minutes' }), path: 'timeout', message: 'expected a duration like 30s, 5m or 1h, got "5 minutes"' },

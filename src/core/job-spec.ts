@@ -38,11 +38,19 @@ const resourcesSchema = z.strictObject({
   memory: memorySchema.pipe(z.number().min(1, 'memory must be more than 0')).default(DEFAULT_MEMORY_BYTES),
 });
 
+export const DEFAULT_NODE_LOSSES = 5;
+
 const retrySchema = z.strictObject({
   /** How many more times a failed task is tried after its first failure. */
   attempts: z.number().int().min(0).max(50).default(0),
   /** The first wait before a retry; it doubles for each further retry (with jitter). */
   backoff: durationSchema.default(1000),
+  /**
+   * How many times a task may lose its node (the node went down or silent while running it) and
+   * still be placed again. Apart from `attempts`, since a lost node is not the task's failure,
+   * unless it keeps happening: a task that takes down every node it touches must stop.
+   */
+  nodeLosses: z.number().int().min(0).max(100).default(DEFAULT_NODE_LOSSES),
 });
 
 export const jobSpecSchema = z.strictObject({
@@ -59,7 +67,7 @@ export const jobSpecSchema = z.strictObject({
   resources: resourcesSchema.default({ cpu: DEFAULT_CPU_MILLIS, memory: DEFAULT_MEMORY_BYTES }),
   placement: placementSpecSchema.default(DEFAULT_PLACEMENT),
   tolerations: z.array(tolerationSchema).max(64).default([]),
-  retry: retrySchema.default({ attempts: 0, backoff: 1000 }),
+  retry: retrySchema.default({ attempts: 0, backoff: 1000, nodeLosses: DEFAULT_NODE_LOSSES }),
   timeout: durationSchema.pipe(z.number().min(1, 'timeout must be more than 0; leave it out for no timeout')).optional(),
   /** After a timeout or cancel, how long the process group has between SIGTERM and SIGKILL. */
   killGrace: durationSchema.default(5000),

@@ -47,3 +47,14 @@ export function isTerminalTask(state: TaskState): boolean {
 export function isTerminalJob(state: JobState): boolean {
   return JOB_TRANSITIONS[state].length === 0;
 }
+
+/** The node's agent is connected and heard from: ready, or taken out of placement by an operator. */
+export function isConnectedNodeState(state: NodeState): boolean {
+  return state === 'ready' || state === 'draining' || state === 'cordoned';
+}
+
+/** What a connected, healthy node shows, given the operator's cordon and drain. */
+export function healthyNodeState(node: { readonly cordoned: boolean; readonly drainDeadline: number | null }): NodeState {
+  if (node.drainDeadline !== null) return 'draining';
+  return node.cordoned ? 'cordoned' : 'ready';
+}

@@ -33,7 +33,12 @@ export interface NodeRecord extends NodeLocation {
   readonly taints: readonly Taint[];
   /** Round-trip times the agent measured, in ms by region name; they beat distance estimates. */
   readonly rttMs: Readonly<Record<string, number>>;
+  /** What the control plane sees now; `cordoned` and `draining` are set from the two fields below. */
   readonly state: NodeState;
+  /** An operator took the node out of placement (`atoll node cordon` or a drain); kept across reconnects. */
+  readonly cordoned: boolean;
+  /** While draining: when attempts still running are stopped and placed elsewhere. */
+  readonly drainDeadline: number | null;
   readonly agentVersion: string;
   readonly joinedAt: number;
   readonly lastSeenAt: number;
@@ -85,6 +90,8 @@ export interface TaskRecord {
   readonly attempts: number;
   /** Failed attempts, counted against `retry.attempts`. */
   readonly failures: number;
+  /** Attempts lost with their node, counted against `retry.nodeLosses`. */
+  readonly losses: number;
   readonly currentAttemptId: string | null;
   /** Fencing epoch of the current attempt: only a result carrying it may complete the task. */
   readonly epoch: number;
@@ -131,6 +138,10 @@ export type EventType =
   | 'attempt.lost'
   | 'node.joined'
   | 'node.state_changed'
+  | 'node.cordoned'
+  | 'node.uncordoned'
+  | 'node.drain_started'
+  | 'node.drained'
   | 'policy.applied'
   | 'policy.deleted'
   | 'scheduler.error';

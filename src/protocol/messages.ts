@@ -86,12 +86,21 @@ export const resultsMessage = z.strictObject({
   results: z.array(attemptResultSchema).min(1).max(10_000),
 });
 
+/**
+ * The agent is shutting down on purpose (SIGTERM): its attempts were stopped and reported, and
+ * the connection's close that follows means the node left, not that it became unreachable.
+ */
+export const leavingMessage = z.strictObject({
+  type: z.literal('leaving'),
+});
+
 export const agentMessage = z.discriminatedUnion('type', [
   helloMessage,
   heartbeatMessage,
   startedMessage,
   logMessage,
   resultsMessage,
+  leavingMessage,
 ]);
 export type AgentMessage = z.infer<typeof agentMessage>;
 export type HelloMessage = z.infer<typeof helloMessage>;

@@ -341,3 +341,79 @@ describe('ControlPlane round trips from heartbeats', () => {
     expect(rttMovedEnough(recorded, reported)).toBe(moved);
   });
 });
+
+describe('ControlPlane node lifecycle', () => {
+  let f: Fixture;
+
+  beforeEach(async () => {
+    f = await openPlane();
+    join(f, { name: 'a', cpu: 4 });
+  });
+
+  afterEach(async () => {
+    await f.plane.close();
+    await f.store.close();
+    expect(f.fatal).toEqual([]);
+  });
+
+  const runsSentTo = (node: string) => f.links.get(node)!.sent.flatMap((m) => (m.type === 'attempts.run' ? m.attempts.map((a) => a.attemptId) : []));
+  const cancelsSentTo = (node: string) => f.links.get(node)!.sent.flatMap((m) => (m.type === 'attempts.cancel' ? m.attempts.map((a) => a.attemptId) : []));
+
+  it('places nothing on a cordoned node, keeps the cordon across a reconnect, and places again once uncordoned', async () => {
+    expect((await f.plane.cordonNode('a')).state).toBe('cordoned');
+    const job = await f.plane.submitJob({ name: 'held', command: ['true'] });
+    await until(() => f.plane.waitingReason(`${job.id}.0`), 'a waiting reason');
+    expect(f.plane.waitingReason(`${job.id}.0`)).toBe('0/1 nodes fit: 1 node cordoned');
+    // The agent goes and comes back: the operator's cordon holds.
+    f.plane.agentDisconnected('a', f.links.get('a')!);
+    expect(f.plane.getNode('a')).toMatchObject({ state: 'unreachable', cordoned: true });
+    join(f, { name: 'a', cpu: 4 });
+    expect(f.plane.getNode('a').state).toBe('cordoned');
+    expect(runsSentTo('a')).toEqual([]);
+    expect((await f.plane.uncordonNode('a')).state).toBe('ready');
+    await taskState(f, `${job.id}.0`, 'assigned');
+  });
+
+  it('drains at once with a zero deadline: the work is stopped on the node and runs elsewhere, with no budget used', async () => {
+    const job = await f.plane.submitJob({ name: 'long', tasks: 2, command: ['sleep', '60'], retry: { nodeLosses: 0 } });
+    await until(() => (runsSentTo('a').length === 2 ? true : undefined), 'both tasks sent to a');
+    join(f, { name: 'b', cpu: 4 });
+    const drained = await f.plane.drainNode('a', 0);
+    expect(drained).toMatchObject({ name: 'a', cordoned: true, drainDeadline: null, state: 'cordoned' });
+    await until(() => (cancelsSentTo('a').length === 2 ? true : undefined), 'a told to stop both attempts');
+    await until(() => (runsSentTo('b').length === 2 ? true : undefined), 'both tasks sent to b');
+    expect(runsSentTo('b').sort()).toEqual([`${job.id}.0.2`, `${job.id}.1.2`]);
+    for (const i of [0, 1]) expect(await f.store.getTask(`${job.id}.${i}`)).toMatchObject({ state: 'assigned', node: 'b', losses: 0, failures: 0 });
+    const types = (await f.store.listEvents({ afterSeq: 0, limit: 1000 })).map((e) => e.type);
+    expect(types).toContain('node.drain_started');
+    expect(types).toContain('node.drained');
+  });
+
+  it('lets work finish before the deadline, then completes the drain', async () => {
+    const job = await f.plane.submitJob({ name: 'short', command: ['true'] });
+    await until(() => (runsSentTo('a').length === 1 ? true : undefined), 'the task sent to a');
+    expect((await f.plane.drainNode('a', 60_000)).state).toBe('draining');
+    const link = f.links.get('a')!;
+    const now = Date.now();
+    f.plane.agentMessage('a', link, { type: 'attempts.results', results: [{ attemptId: `${job.id}.0.1`, epoch: 1, outcome: 'succeeded', exitCode: 0, reason: null, startedAt: now, finishedAt: now }] });
+    await taskState(f, `${job.id}.0`, 'succeeded');
+    await until(() => (f.plane.getNode('a').state === 'cordoned' ? true : undefined), 'the drain to complete');
+    expect(cancelsSentTo('a')).toEqual([]);
+  });
+
+  it('marks a node that said it is leaving as left when it disconnects, and moves what it did not report at once', async () => {
+    const job = await f.plane.submitJob({ name: 'leaver', command: ['sleep', '60'] });
+    await until(() => (runsSentTo('a').length === 1 ? true : undefined), 'the task sent to a');
+    join(f, { name: 'b', cpu: 4 });
+    const link = f.links.get('a')!;
+    f.plane.agentMessage('a', link, { type: 'leaving' });
+    f.plane.agentDisconnected('a', link);
+    expect(f.plane.getNode('a').state).toBe('left');
+    await until(() => (runsSentTo('b').length === 1 ? true : undefined), 'the task sent to b');
+    expect(await f.store.getTask(`${job.id}.0`)).toMatchObject({ node: 'b', losses: 0 });
+  });
+
+  it('refuses to drain an unknown node', async () => {
+    await expect(f.plane.drainNode('nope', 0)).rejects.toMatchObject({ code: 'not_found' });
+  });
+});

@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { AtollError, notFound } from '../core/errors.js';
 import { newJobId, taskId as makeTaskId } from '../core/ids.js';
 import { parseJobSpec } from '../core/job-spec.js';
-import { isTerminalJob } from '../core/states.js';
+import { healthyNodeState, isConnectedNodeState, isTerminalJob } from '../core/states.js';
 import { effectiveTaints } from '../core/node-spec.js';
 import type { PolicyChangeResult } from '../core/policy-impact.js';
 import { parsePolicySpec, type PolicyRecord, type PolicySpec } from '../core/policy-spec.js';
@@ -89,7 +89,7 @@ export class ControlPlane {
     for (const record of active.nodes) {
       const live = newLiveNode(record, false, now, lostDeadline);
       this.hot.nodes.set(record.name, live);
-      if (record.state === 'ready') this.sm.setNodeState(live, 'unreachable', 'control plane restarted; waiting for the agent');
+      if (isConnectedNodeState(record.state)) this.sm.setNodeState(live, 'unreachable', 'control plane restarted; waiting for the agent');
     }
     for (const policy of active.policies) this.hot.policies.set(policy.name, policy);
     const counts = await this.store.countTasksByState(active.jobs.map((j) => j.id));
@@ -135,7 +135,7 @@ export class ControlPlane {
     const tasks: TaskRecord[] = [];
     for (let index = 0; index < spec.tasks; index += 1) {
       tasks.push({
-        id: makeTaskId(job.id, index), jobId: job.id, index, state: 'pending', node: null, attempts: 0, failures: 0,
+        id: makeTaskId(job.id, index), jobId: job.id, index, state: 'pending', node: null, attempts: 0, failures: 0, losses: 0,
         currentAttemptId: null, epoch: 0, exitCode: null, reason: null, notBefore: 0, createdAt: now, startedAt: null, finishedAt: null,
       });
     }
@@ -271,9 +271,48 @@ export class ControlPlane {
   }
 
   getNode(name: string): NodeRecord {
-    const node = this.hot.nodes.get(name);
-    if (!node) throw notFound('node', name);
-    return node.record;
+    return this.requireNode(name).record;
+  }
+
+  /** No new work for the node; what runs there carries on. Kept until uncordoned, across reconnects. */
+  async cordonNode(name: string): Promise<NodeRecord> {
+    const live = this.requireNode(name);
+    if (live.record.drainDeadline === null) this.sm.setNodeHold(live, { cordoned: true, drainDeadline: null }, 'cordoned by an operator');
+    await this.sm.committed();
+    return live.record;
+  }
+
+  /** Ends a cordon or a drain in progress: the node takes new work again once it is connected. */
+  async uncordonNode(name: string): Promise<NodeRecord> {
+    const live = this.requireNode(name);
+    this.sm.setNodeHold(live, { cordoned: false, drainDeadline: null }, 'uncordoned by an operator');
+    await this.sm.committed();
+    this.requestSchedule();
+    return live.record;
+  }
+
+  /**
+   * No new work for the node; its attempts may finish until `deadlineMs` from now, then those
+   * still running are stopped and placed elsewhere (without using their retry or node-loss
+   * budgets). Once nothing runs there the drain is complete and the node stays cordoned.
+   */
+  async drainNode(name: string, deadlineMs: number): Promise<NodeRecord> {
+    const live = this.requireNode(name);
+    const deadline = this.options.clock.now() + deadlineMs;
+    // A second drain may bring the deadline forward, never push it back.
+    const current = live.record.drainDeadline;
+    this.sm.setNodeHold(live, { cordoned: true, drainDeadline: current === null ? deadline : Math.min(current, deadline) }, `drain requested (deadline in ${deadlineMs} ms)`);
+    await this.sm.committed();
+    // The liveness loop moves the work at the deadline; a zero deadline should not wait for its tick.
+    this.liveness?.checkNow();
+    await this.sm.committed();
+    return live.record;
+  }
+
+  private requireNode(name: string): LiveNode {
+    const live = this.hot.nodes.get(name);
+    if (!live) throw notFound('node', name);
+    return live;
   }
 
   async explanation(taskId: string): Promise<Explanation | undefined> {
@@ -299,11 +338,14 @@ export class ControlPlane {
     this.links.set(nodeName, link);
     const { node } = hello;
     const existing = this.hot.nodes.get(nodeName);
+    const hold = { cordoned: existing?.record.cordoned ?? false, drainDeadline: existing?.record.drainDeadline ?? null };
     const record: NodeRecord = {
       name: nodeName, provider: node.provider, region: node.region, zone: node.zone, site: node.site, kind: node.kind,
       jurisdiction: node.jurisdiction ?? null, lat: node.geo?.lat ?? null, lon: node.geo?.lon ?? null,
       capacity: { cpuMillis: node.cpu, memoryBytes: node.memory }, priceHour: node.priceHour, labels: node.labels,
-      taints: effectiveTaints(node), rttMs: node.rttMs, state: 'ready', agentVersion: hello.agentVersion, joinedAt: existing?.record.joinedAt ?? now, lastSeenAt: now,
+      taints: effectiveTaints(node), rttMs: node.rttMs, agentVersion: hello.agentVersion, joinedAt: existing?.record.joinedAt ?? now, lastSeenAt: now,
+      // An operator's cordon or drain outlives the connection.
+      ...hold, state: healthyNodeState(hold),
       usage: existing?.record.usage ?? { runningAttempts: 0, cpuMillis: 0, memoryBytes: 0, loadAvg1: 0 },
     };
     const live = this.sm.nodeJoined(record);
@@ -343,9 +385,27 @@ export class ControlPlane {
     const live = this.hot.nodes.get(nodeName);
     if (!live || this.closed) return;
     live.connected = false;
-    if (live.record.state !== 'ready') return;
+    if (live.leaving) {
+      this.nodeLeft(live);
+      return;
+    }
+    if (!isConnectedNodeState(live.record.state)) return;
     live.lostDeadline = this.options.clock.now() + this.options.lostAfterMs;
     this.sm.setNodeState(live, 'unreachable', 'agent connection closed');
+  }
+
+  /**
+   * The agent shut down on purpose: it stopped its attempts and reported them, so the node is
+   * `left` at once, with no grace to wait out. Anything it did not report is moved elsewhere now.
+   */
+  private nodeLeft(live: LiveNode): void {
+    live.lostDeadline = null;
+    this.sm.setNodeState(live, 'left', 'agent shut down');
+    for (const id of [...live.attemptIds]) {
+      const attempt = this.hot.attempts.get(id);
+      if (attempt) this.sm.loseAttempt(attempt, `${live.record.name} left without reporting it`, 'moved');
+    }
+    this.requestSchedule();
   }
 
   agentMessage(nodeName: string, link: AgentLink, message: AgentMessage): void {
@@ -366,6 +426,9 @@ export class ControlPlane {
         return this.onLogs(live, message.chunks);
       case 'attempts.results':
         return this.onResults(live, link, message.results);
+      case 'leaving':
+        live.leaving = true;
+        return;
     }
   }
 
@@ -376,9 +439,9 @@ export class ControlPlane {
     live.record = { ...live.record, usage, lastSeenAt: now };
     // Jitter alone keeps the old object, so it does not invalidate what the scheduler cached for the fleet.
     if (rttMs !== undefined && rttMovedEnough(live.record.rttMs, rttMs)) this.sm.setNodeRtt(live, rttMs);
-    if (live.record.state === 'unreachable' || live.record.state === 'down') {
+    if (!isConnectedNodeState(live.record.state)) {
       live.lostDeadline = null;
-      this.sm.setNodeState(live, 'ready', 'heartbeats resumed');
+      this.sm.setNodeState(live, healthyNodeState(live.record), 'heartbeats resumed');
       this.requestSchedule();
     } else if (persist) {
       this.sm.persistNodeSeen(live);

@@ -74,8 +74,11 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   const plane = await ControlPlane.start(store, {
     clock,
     heartbeatMs,
-    unreachableAfterMs: options.unreachableAfterMs ?? heartbeatMs * 5,
-    lostAfterMs: options.lostAfterMs ?? heartbeatMs * 5,
+    // Tuned so a dead agent's work runs elsewhere within about 2 s of its connection closing
+    // (SIGKILL, crash, reboot) and within about 5 s of it going silent (a cut cable, a frozen box);
+    // see docs/failures.md for the trade against re-running work after a short network blip.
+    unreachableAfterMs: options.unreachableAfterMs ?? heartbeatMs * 3,
+    lostAfterMs: options.lostAfterMs ?? Math.round(heartbeatMs * 1.5),
     restartGraceMs: options.restartGraceMs ?? 15_000,
     maxTasksPerRound: 2000,
     onFatal: options.onFatal ?? ((error) => {

@@ -16,9 +16,10 @@ export function tokenFromRow(row: Row<TokensTable>): TokenRecord {
 }
 
 export function nodeToRow(node: NodeRecord): NodesTable {
-  const { capacity, labels, taints, rttMs, usage, ...rest } = node;
+  const { capacity, labels, taints, rttMs, usage, cordoned, ...rest } = node;
   return {
     ...rest,
+    cordoned: cordoned ? 1 : 0,
     cpuMillis: capacity.cpuMillis,
     memoryBytes: capacity.memoryBytes,
     labels: JSON.stringify(labels),
@@ -29,8 +30,9 @@ export function nodeToRow(node: NodeRecord): NodesTable {
 }
 
 export function nodePatchToRow(patch: NodePatch): Partial<NodesTable> {
-  const { capacity, labels, taints, rttMs, usage, ...rest } = patch;
+  const { capacity, labels, taints, rttMs, usage, cordoned, ...rest } = patch;
   const row: Partial<NodesTable> = { ...rest };
+  if (cordoned !== undefined) row.cordoned = cordoned ? 1 : 0;
   if (capacity) {
     row.cpuMillis = capacity.cpuMillis;
     row.memoryBytes = capacity.memoryBytes;
@@ -43,9 +45,11 @@ export function nodePatchToRow(patch: NodePatch): Partial<NodesTable> {
 }
 
 export function nodeFromRow(row: Row<NodesTable>): NodeRecord {
-  const { cpuMillis, memoryBytes, labels, taints, rttMs, usage, ...rest } = row;
+  const { cpuMillis, memoryBytes, labels, taints, rttMs, usage, cordoned, drainDeadline, ...rest } = row;
   return {
     ...rest,
+    cordoned: Number(cordoned) === 1,
+    drainDeadline: nullableNumber(drainDeadline),
     kind: rest.kind as NodeKind,
     state: rest.state as NodeState,
     capacity: { cpuMillis: Number(cpuMillis), memoryBytes: Number(memoryBytes) },

@@ -29,6 +29,9 @@ export interface NodesTable {
   /** JSON object: region name -> ms. */
   rttMs: string;
   state: string;
+  /** 0 or 1: no new work while 1 (SQLite has no boolean). */
+  cordoned: number;
+  drainDeadline: number | null;
   agentVersion: string;
   joinedAt: number;
   lastSeenAt: number;
@@ -56,6 +59,7 @@ export interface TasksTable {
   node: string | null;
   attempts: number;
   failures: number;
+  losses: number;
   currentAttemptId: string | null;
   epoch: number;
   exitCode: number | null;

@@ -7,7 +7,7 @@ import { age, dash, printListing, printObject, renderTable, type Column } from '
 
 const columns: readonly Column<NodeRecord>[] = [
   { header: 'NAME', value: (n) => n.name },
-  { header: 'STATE', value: (n) => n.state },
+  { header: 'STATE', value: stateOf },
   { header: 'PROVIDER', value: (n) => n.provider },
   { header: 'REGION', value: (n) => n.region },
   { header: 'ZONE/SITE', value: (n) => dash(n.site || n.zone) },
@@ -19,6 +19,12 @@ const columns: readonly Column<NodeRecord>[] = [
   { header: 'RUNNING', value: (n) => String(n.usage.runningAttempts), right: true },
   { header: 'SEEN', value: (n) => `${age(n.lastSeenAt)} ago` },
 ];
+
+/** The state, with a cordon that only shows once the agent is back: `unreachable,cordoned`. */
+function stateOf(node: NodeRecord): string {
+  const held = node.drainDeadline !== null ? 'draining' : node.cordoned ? 'cordoned' : undefined;
+  return held === undefined || held === node.state ? node.state : `${node.state},${held}`;
+}
 
 /** Round trips by region, nearest first: `eu-west-3 0.21 ms, us-east-1 81 ms`. */
 export function formatRtt(rttMs: Readonly<Record<string, number>>): string {
@@ -36,19 +42,44 @@ export function registerNodesCommands(program: Command): void {
       printListing(flags.output, items, columns, 'No nodes have joined yet. Start one with `atoll agent --server URL --join-token TOKEN --name NAME ...` or run `npm start`.');
     }));
 
-  withConnection(program.command('node').argument('<name>').description('show one node'))
+  const node = program.command('node').description('show one node, or drain, cordon or uncordon it');
+  withConnection(node.command('show', { isDefault: true }).argument('<name>').description('show one node (also `atoll node NAME`)'))
     .action(action(async (name: string, flags: CommonFlags) => {
-      const node = await clientFrom(flags).getNode(name);
-      printObject(flags.output, node, () => {
-        const labels = Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join(', ');
-        return [
-          renderTable([node], columns),
-          '',
-          `location:  ${node.lat ?? '-'}, ${node.lon ?? '-'}`,
-          `labels:    ${labels || '-'}`,
-          `rtt:       ${formatRtt(node.rttMs)}`,
-          `agent:     ${node.agentVersion}, joined ${age(node.joinedAt)} ago`,
-        ].join('\n');
-      });
+      printNode(flags, await clientFrom(flags).getNode(name));
     }));
+
+  withConnection(node.command('cordon').argument('<name>').description('take the node out of placement; what runs there carries on'))
+    .action(action(async (name: string, flags: CommonFlags) => {
+      printNode(flags, await clientFrom(flags).cordonNode(name));
+    }));
+
+  withConnection(node.command('uncordon').argument('<name>').description('let the node take new work again (also ends a drain)'))
+    .action(action(async (name: string, flags: CommonFlags) => {
+      printNode(flags, await clientFrom(flags).uncordonNode(name));
+    }));
+
+  withConnection(
+    node
+      .command('drain')
+      .argument('<name>')
+      .description('cordon the node and move its work off: attempts may finish until the deadline, then run elsewhere')
+      .option('--deadline <duration>', 'how long running attempts may go on (0 moves them now)', '5m'),
+  ).action(action(async (name: string, flags: CommonFlags & { deadline: string }) => {
+    printNode(flags, await clientFrom(flags).drainNode(name, { deadline: flags.deadline }));
+  }));
+}
+
+function printNode(flags: CommonFlags, node: NodeRecord): void {
+  printObject(flags.output, node, () => {
+    const labels = Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join(', ');
+    return [
+      renderTable([node], columns),
+      '',
+      `location:  ${node.lat ?? '-'}, ${node.lon ?? '-'}`,
+      `labels:    ${labels || '-'}`,
+      `rtt:       ${formatRtt(node.rttMs)}`,
+      `agent:     ${node.agentVersion}, joined ${age(node.joinedAt)} ago`,
+      ...(node.drainDeadline === null ? [] : [`drain:     attempts still running are moved at ${new Date(node.drainDeadline).toISOString()}`]),
+    ].join('\n');
+  });
 }

@@ -29,8 +29,8 @@ export function registerServerCommand(program: Command): void {
     .option('--port <port>', 'port to listen on (0 picks a free one)', parsePort, DEFAULT_PORT)
     .option('--data-dir <dir>', 'where state, tokens and the database live', DEFAULT_DATA_DIR)
     .option('--heartbeat <duration>', 'agent heartbeat interval', parseDurationFlag('--heartbeat'), 1000)
-    .option('--unreachable-after <duration>', 'mark a node unreachable after this long without a heartbeat (default 5 heartbeats)', parseDurationFlag('--unreachable-after'))
-    .option('--lost-after <duration>', "re-place an unreachable node's work after this long (default 5 heartbeats)", parseDurationFlag('--lost-after'))
+    .option('--unreachable-after <duration>', 'mark a node unreachable after this long without a heartbeat (default 3 heartbeats; a closed connection counts at once)', parseDurationFlag('--unreachable-after'))
+    .option('--lost-after <duration>', "re-place an unreachable node's work after this long (default 1.5 heartbeats)", parseDurationFlag('--lost-after'))
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .action(action(async (flags: { host: string; port: number; dataDir: string; heartbeat: number; unreachableAfter?: number; lostAfter?: number; logLevel: string }) => {
       const server = await startServer({

@@ -14,6 +14,8 @@ export interface LiveNode {
   lastHeartbeatAt: number;
   /** While unreachable: when its attempts are declared lost unless the agent returns first. */
   lostDeadline: number | null;
+  /** The agent said it is shutting down: its disconnect means `left`, not `unreachable`. */
+  leaving: boolean;
   readonly attemptIds: Set<string>;
 }
 
@@ -53,6 +55,7 @@ export function newLiveNode(record: NodeRecord, connected: boolean, now: number,
     // A node loaded from the store keeps its real last-seen time, not the time of loading.
     lastHeartbeatAt: connected ? now : record.lastSeenAt,
     lostDeadline: connected ? null : lostDeadline,
+    leaving: false,
     attemptIds: new Set(),
   };
 }

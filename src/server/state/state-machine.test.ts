@@ -43,7 +43,7 @@ function anExplanation(node: string): Explanation {
 function aNodeRecord(name: string, overrides: Partial<NodeRecord> = {}): NodeRecord {
   return {
     name, provider: 'local', region: 'local', zone: '', site: '', kind: 'cloud', jurisdiction: null, lat: null, lon: null,
-    capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30 }, priceHour: 0, labels: {}, taints: [], rttMs: {}, state: 'ready',
+    capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30 }, priceHour: 0, labels: {}, taints: [], rttMs: {}, state: 'ready', cordoned: false, drainDeadline: null,
     agentVersion: 'test', joinedAt: START, lastSeenAt: START,
     usage: { runningAttempts: 0, cpuMillis: 0, memoryBytes: 0, loadAvg1: 0 }, ...overrides,
   };
@@ -87,7 +87,7 @@ class Harness {
       taskCount: spec.tasks, createdAt: now, startedAt: null, finishedAt: null, reason: null,
     };
     const tasks: TaskRecord[] = Array.from({ length: spec.tasks }, (_, index) => ({
-      id: `${job.id}.${index}`, jobId: job.id, index, state: 'pending', node: null, attempts: 0, failures: 0,
+      id: `${job.id}.${index}`, jobId: job.id, index, state: 'pending', node: null, attempts: 0, failures: 0, losses: 0,
       currentAttemptId: null, epoch: 0, exitCode: null, reason: null, notBefore: 0, createdAt: now, startedAt: null, finishedAt: null,
     }));
     this.sm.submitJob(job, tasks);
@@ -435,7 +435,64 @@ describe('StateMachine', () => {
       expect(await h.storedTask(taskId)).toMatchObject({ state: 'succeeded', failures: 0, attempts: 2, epoch: 2 });
       expect((await h.storedAttempts(taskId)).map((a) => a.state)).toEqual(['lost', 'succeeded']);
       const lost = (await h.events(job.id)).find((e) => e.type === 'attempt.lost');
-      expect(lost).toMatchObject({ attemptId: attempt.id, node: 'n1', data: { reason: 'node n1 is down' } });
+      expect(lost).toMatchObject({ attemptId: attempt.id, node: 'n1', data: { reason: 'node n1 is down', cause: 'node_lost' } });
+    });
+
+    it('fails a task that lost its node more often than retry.nodeLosses allows, and its job with it', async () => {
+      const { job, tasks } = h.submit({ retry: { attempts: 3, nodeLosses: 2 } });
+      const taskId = tasks[0]!.id;
+      for (let loss = 1; loss <= 2; loss++) {
+        h.place(taskId, node);
+        h.sm.loseAttempt(h.current(taskId), `node n1 is down (${loss})`);
+        expect(h.hot.tasks.get(taskId)).toMatchObject({ state: 'pending', losses: loss, failures: 0 });
+      }
+      h.place(taskId, node);
+      h.sm.loseAttempt(h.current(taskId), 'node n1 is down (3)');
+      const task = await h.storedTask(taskId);
+      expect(task).toMatchObject({ state: 'failed', losses: 3, failures: 0 });
+      expect(task!.reason).toBe('lost its node 3 times (last: node n1 is down (3)); retry.nodeLosses allows 2, and a task that keeps losing its node may be what brings nodes down');
+      expect(await h.storedJob(job.id)).toMatchObject({ state: 'failed', reason: `1 of 1 tasks did not succeed (first: task 0: ${task!.reason})` });
+    });
+
+    it('does not count work an operator moved against the node-loss budget', async () => {
+      const { tasks } = h.submit({ retry: { nodeLosses: 0 } });
+      const taskId = tasks[0]!.id;
+      h.place(taskId, node);
+      h.sm.loseAttempt(h.current(taskId), 'moved off n1: its drain deadline passed', 'moved');
+      expect(h.hot.tasks.get(taskId)).toMatchObject({ state: 'pending', losses: 0, failures: 0 });
+      h.place(taskId, node);
+      h.sm.loseAttempt(h.current(taskId), 'node n1 is down');
+      expect(await h.storedTask(taskId)).toMatchObject({ state: 'failed', losses: 1 });
+    });
+  });
+
+  describe('node holds', () => {
+    it('shows a cordon and a drain in the state of a connected node, and records each step', async () => {
+      h.sm.setNodeHold(node, { cordoned: true, drainDeadline: null }, 'cordoned by an operator');
+      expect(node.record).toMatchObject({ state: 'cordoned', cordoned: true, drainDeadline: null });
+      h.sm.setNodeHold(node, { cordoned: true, drainDeadline: START + 5000 }, 'drain requested');
+      expect(node.record.state).toBe('draining');
+      h.sm.setNodeHold(node, { cordoned: true, drainDeadline: null }, 'drain complete');
+      expect(node.record.state).toBe('cordoned');
+      h.sm.setNodeHold(node, { cordoned: false, drainDeadline: null }, 'uncordoned by an operator');
+      expect(node.record.state).toBe('ready');
+      await h.sm.committed();
+      expect(await h.store.getNode('n1')).toMatchObject({ state: 'ready', cordoned: false, drainDeadline: null });
+      const events = (await h.events()).filter((e) => e.node === 'n1' && e.type !== 'node.joined').map((e) => `${e.type}${e.type === 'node.state_changed' ? ` ${String(e.data.to)}` : ''}`);
+      expect(events).toEqual([
+        'node.cordoned', 'node.state_changed cordoned',
+        'node.drain_started', 'node.state_changed draining',
+        'node.drained', 'node.state_changed cordoned',
+        'node.uncordoned', 'node.state_changed ready',
+      ]);
+    });
+
+    it('keeps an unreachable node unreachable when it is cordoned, and stores the cordon', async () => {
+      h.sm.setNodeState(node, 'unreachable', 'agent connection closed');
+      h.sm.setNodeHold(node, { cordoned: true, drainDeadline: null }, 'cordoned by an operator');
+      expect(node.record).toMatchObject({ state: 'unreachable', cordoned: true });
+      await h.sm.committed();
+      expect(await h.store.getNode('n1')).toMatchObject({ state: 'unreachable', cordoned: true });
     });
   });
 

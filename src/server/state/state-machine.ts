@@ -5,6 +5,8 @@ import type { PolicyRecord } from '../../core/policy-spec.js';
 import {
   ATTEMPT_TRANSITIONS,
   canTransition,
+  healthyNodeState,
+  isConnectedNodeState,
   JOB_TRANSITIONS,
   type AttemptState,
   type JobState,
@@ -181,12 +183,32 @@ export class StateMachine {
     this.maybeFinishJob(live);
   }
 
-  /** The attempt's node is gone or no longer runs it: put the task back without charging its retry budget. */
-  loseAttempt(attempt: AttemptRecord, why: string): void {
+  /**
+   * The attempt's node is gone or no longer runs it: the task goes back to the queue without
+   * charging its retry budget. A lost node (`node_lost`) counts against `retry.nodeLosses`, so a
+   * task that brings down every node it lands on stops; work an operator moved (`moved`: a drain,
+   * a node leaving) does not count at all.
+   */
+  loseAttempt(attempt: AttemptRecord, why: string, cause: 'node_lost' | 'moved' = 'node_lost'): void {
     this.moveAttempt(attempt, 'lost', { reason: why, finishedAt: this.clock.now() });
-    this.event('attempt.lost', { jobId: attempt.jobId, taskId: attempt.taskId, attemptId: attempt.id, node: attempt.node }, { reason: why });
+    this.event('attempt.lost', { jobId: attempt.jobId, taskId: attempt.taskId, attemptId: attempt.id, node: attempt.node }, { reason: why, cause });
     const task = this.hot.tasks.get(attempt.taskId);
-    if (task && task.currentAttemptId === attempt.id) this.requeue(task, why, 0);
+    if (!task || task.currentAttemptId !== attempt.id) return;
+    if (cause === 'moved') {
+      this.requeue(task, why, 0);
+      return;
+    }
+    const live = this.requireLiveJob(task.jobId);
+    const losses = task.losses + 1;
+    const allowed = live.record.spec.retry.nodeLosses;
+    if (losses <= allowed) {
+      this.requeue({ ...task, losses }, why, 0);
+      return;
+    }
+    const reason = `lost its node ${losses} times (last: ${why}); retry.nodeLosses allows ${allowed}, and a task that keeps losing its node may be what brings nodes down`;
+    this.moveTask(task, 'failed', { losses, reason, finishedAt: this.clock.now() });
+    live.firstFailure ??= `task ${task.index}: ${reason}`;
+    this.maybeFinishJob(live);
   }
 
   recordIgnoredResult(node: string, result: AttemptResult, why: string): void {
@@ -210,7 +232,7 @@ export class StateMachine {
 
   private requeue(task: TaskRecord, why: string, delayMs: number): void {
     const notBefore = this.clock.now() + delayMs;
-    this.moveTask(task, 'pending', { node: null, currentAttemptId: null, reason: why, notBefore, failures: task.failures });
+    this.moveTask(task, 'pending', { node: null, currentAttemptId: null, reason: why, notBefore, failures: task.failures, losses: task.losses });
     this.hot.waitingReasons.set(task.id, why);
   }
 
@@ -226,6 +248,7 @@ export class StateMachine {
     live.connected = true;
     live.lastHeartbeatAt = now;
     live.lostDeadline = null;
+    live.leaving = false;
     this.hot.nodes.set(record.name, live);
     this.queue.changes.nodes.push(record);
     if (!existing) this.event('node.joined', { node: record.name }, { provider: record.provider, region: record.region, jurisdiction: record.jurisdiction });
@@ -239,6 +262,24 @@ export class StateMachine {
     live.record = { ...live.record, state, lastSeenAt: live.lastHeartbeatAt };
     this.queue.changes.patchNode({ name: live.record.name, state, lastSeenAt: live.lastHeartbeatAt });
     this.event('node.state_changed', { node: live.record.name }, { from, to: state, reason });
+  }
+
+  /**
+   * An operator's cordon or drain, kept on the record across reconnects. A connected node shows it
+   * in its state at once; an unreachable or down one shows it when its agent is back.
+   */
+  setNodeHold(live: LiveNode, hold: { readonly cordoned: boolean; readonly drainDeadline: number | null }, reason: string): void {
+    const before = live.record;
+    if (before.cordoned === hold.cordoned && before.drainDeadline === hold.drainDeadline) return;
+    const state = isConnectedNodeState(before.state) ? healthyNodeState(hold) : before.state;
+    live.record = { ...before, ...hold, state };
+    this.queue.changes.patchNode({ name: before.name, ...hold, state });
+    const refs = { node: before.name };
+    if (hold.drainDeadline !== null && before.drainDeadline === null) this.event('node.drain_started', refs, { deadline: hold.drainDeadline, attempts: live.attemptIds.size, reason });
+    else if (hold.drainDeadline === null && before.drainDeadline !== null && hold.cordoned) this.event('node.drained', refs, { reason });
+    else if (hold.cordoned && !before.cordoned) this.event('node.cordoned', refs, { reason });
+    else if (!hold.cordoned && before.cordoned) this.event('node.uncordoned', refs, { reason });
+    if (state !== before.state) this.event('node.state_changed', refs, { from: before.state, to: state, reason });
   }
 
   /**
@@ -351,6 +392,10 @@ export class StateMachine {
     if (!node || !node.attemptIds.delete(attempt.id) || !job) return;
     node.allocatedCpuMillis -= job.record.spec.resources.cpu;
     node.allocatedMemoryBytes -= job.record.spec.resources.memory;
+    // The last attempt on a draining node ended: the drain is complete, the node stays cordoned.
+    if (node.attemptIds.size === 0 && node.record.drainDeadline !== null) {
+      this.setNodeHold(node, { cordoned: true, drainDeadline: null }, 'drain complete: nothing runs on the node');
+    }
   }
 
   private event(type: EventType, refs: { jobId?: string | null; taskId?: string; attemptId?: string; node?: string }, data: Record<string, unknown>): void {

@@ -2,6 +2,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import * as initial from './001-initial.js';
 import * as placement from './002-placement.js';
 import * as jobPlacement from './003-job-placement.js';
+import * as nodeLifecycle from './004-node-lifecycle.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
 
@@ -14,6 +15,7 @@ const MIGRATIONS: Readonly<Record<string, DialectMigration>> = {
   '001-initial': initial,
   '002-placement': placement,
   '003-job-placement': jobPlacement,
+  '004-node-lifecycle': nodeLifecycle,
 };
 
 /** Kysely's migrator wants one provider per dialect; each migration learns which dialect it runs on. */

@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_NODE_LOSSES } from '../../core/job-spec.js';
 import { DEFAULT_PLACEMENT } from '../../core/placement-spec.js';
 import { requestFromJob } from '../../scheduler/requests.js';
 import { upgradeStoredJobSpec } from '../migrations/003-job-placement.js';
@@ -59,7 +60,11 @@ describe('sqlite upgrade of jobs stored before placement', () => {
     try {
       await store.migrate();
       const upgraded = await store.getJob('job-old');
-      expect(upgraded!.spec).toEqual({ ...oldSpec, constraints: undefined, placement: { ...DEFAULT_PLACEMENT, require: constraints }, tolerations: [] });
+      // Migration 004 then gives the retry block its node-loss budget.
+      expect(upgraded!.spec).toEqual({
+        ...oldSpec, constraints: undefined, placement: { ...DEFAULT_PLACEMENT, require: constraints }, tolerations: [],
+        retry: { ...oldSpec.retry, nodeLosses: DEFAULT_NODE_LOSSES },
+      });
       expect(upgraded!.spec).not.toHaveProperty('constraints');
       // The scheduler reads it without tripping over the old shape.
       expect(requestFromJob(upgraded!, 'job-old-0').placement.require).toEqual(constraints);

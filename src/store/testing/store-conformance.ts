@@ -17,7 +17,7 @@ function aJob(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
 
 function aTask(jobId: string, index: number, overrides: Partial<TaskRecord> = {}): TaskRecord {
   return {
-    id: `${jobId}.${index}`, jobId, index, state: 'pending', node: null, attempts: 0, failures: 0,
+    id: `${jobId}.${index}`, jobId, index, state: 'pending', node: null, attempts: 0, failures: 0, losses: 0,
     currentAttemptId: null, epoch: 0, exitCode: null, reason: null, notBefore: 0, createdAt: 1000,
     startedAt: null, finishedAt: null, ...overrides,
   };
@@ -27,7 +27,7 @@ function aNode(name: string): NodeRecord {
   return {
     name, provider: 'aws', region: 'eu-west-1', zone: 'eu-west-1a', site: '', kind: 'cloud', jurisdiction: 'IE',
     lat: 53.3, lon: -6.2, capacity: { cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }, priceHour: 0.17,
-    labels: { tier: 'gold' }, taints: [], rttMs: {}, state: 'ready', agentVersion: '0.1.0', joinedAt: 5, lastSeenAt: 6,
+    labels: { tier: 'gold' }, taints: [], rttMs: {}, state: 'ready', cordoned: false, drainDeadline: null, agentVersion: '0.1.0', joinedAt: 5, lastSeenAt: 6,
     usage: { runningAttempts: 0, cpuMillis: 0, memoryBytes: 0, loadAvg1: 0 },
   };
 }

@@ -1,12 +1,21 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { durationSchema } from '../../../core/job-spec.js';
 import type { ControlPlane } from '../../control-plane.js';
-import { parseQuery } from '../params.js';
+import { parseBody, parseQuery } from '../params.js';
+
+/** Nomad's default drain deadline is 1 h; batch work here is usually shorter, so it gets less. */
+export const DEFAULT_DRAIN_DEADLINE_MS = 5 * 60_000;
+const MAX_DRAIN_DEADLINE_MS = 7 * 24 * 3_600_000;
 
 const nodesQuery = z.strictObject({
   state: z.enum(['ready', 'unreachable', 'down', 'draining', 'cordoned', 'left']).optional(),
 });
 const noQuery = z.strictObject({});
+const drainBody = z.strictObject({
+  /** How long running attempts may go on before they are stopped and placed elsewhere; 0 moves them now. */
+  deadline: durationSchema.pipe(z.number().min(0).max(MAX_DRAIN_DEADLINE_MS, 'expected a deadline of at most 7 days')).default(DEFAULT_DRAIN_DEADLINE_MS),
+});
 
 export function registerNodeRoutes(app: FastifyInstance, plane: ControlPlane): void {
   app.get('/v1/nodes', async (request) => {
@@ -18,5 +27,21 @@ export function registerNodeRoutes(app: FastifyInstance, plane: ControlPlane): v
   app.get<{ Params: { name: string } }>('/v1/nodes/:name', async (request) => {
     parseQuery(noQuery, request.query);
     return plane.getNode(request.params.name);
+  });
+
+  app.post<{ Params: { name: string } }>('/v1/nodes/:name/cordon', async (request) => {
+    parseQuery(noQuery, request.query);
+    return plane.cordonNode(request.params.name);
+  });
+
+  app.post<{ Params: { name: string } }>('/v1/nodes/:name/uncordon', async (request) => {
+    parseQuery(noQuery, request.query);
+    return plane.uncordonNode(request.params.name);
+  });
+
+  app.post<{ Params: { name: string } }>('/v1/nodes/:name/drain', async (request) => {
+    parseQuery(noQuery, request.query);
+    const { deadline } = parseBody(drainBody, request.body ?? {});
+    return plane.drainNode(request.params.name, deadline);
   });
 }
