@@ -303,8 +303,9 @@ export class ControlPlane {
     const current = live.record.drainDeadline;
     this.sm.setNodeHold(live, { cordoned: true, drainDeadline: current === null ? deadline : Math.min(current, deadline) }, `drain requested (deadline in ${deadlineMs} ms)`);
     await this.sm.committed();
-    // The liveness loop moves the work at the deadline; a zero deadline should not wait for its tick.
+    // The liveness loop moves the work at the deadline: now for a zero deadline, else on time.
     this.liveness?.checkNow();
+    if (deadlineMs > 0) this.liveness?.checkAt(deadline);
     await this.sm.committed();
     return live.record;
   }
@@ -391,6 +392,7 @@ export class ControlPlane {
     }
     if (!isConnectedNodeState(live.record.state)) return;
     live.lostDeadline = this.options.clock.now() + this.options.lostAfterMs;
+    this.liveness?.checkAt(live.lostDeadline);
     this.sm.setNodeState(live, 'unreachable', 'agent connection closed');
   }
 

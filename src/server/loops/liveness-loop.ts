@@ -22,6 +22,8 @@ export interface LivenessOptions {
  */
 export class LivenessLoop {
   private readonly timer: NodeJS.Timeout;
+  /** One-off checks at known deadlines, so a dead node's work moves on time, not up to a tick late. */
+  private readonly wakeups = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly hot: HotState,
@@ -35,6 +37,17 @@ export class LivenessLoop {
 
   close(): void {
     clearInterval(this.timer);
+    for (const wakeup of this.wakeups) clearTimeout(wakeup);
+    this.wakeups.clear();
+  }
+
+  /** Checks again just after `time` (epoch ms), besides the regular ticks. */
+  checkAt(time: number): void {
+    const wakeup = setTimeout(() => {
+      this.wakeups.delete(wakeup);
+      this.checkNow();
+    }, Math.max(0, time - this.options.clock.now()) + 1);
+    this.wakeups.add(wakeup);
   }
 
   checkNow(): void {
@@ -42,6 +55,7 @@ export class LivenessLoop {
     for (const live of this.hot.nodes.values()) {
       if (isConnectedNodeState(live.record.state) && now - live.lastHeartbeatAt > this.options.unreachableAfterMs) {
         live.lostDeadline = now + this.options.lostAfterMs;
+        this.checkAt(live.lostDeadline);
         this.sm.setNodeState(live, 'unreachable', `no heartbeat for ${now - live.lastHeartbeatAt} ms`);
         // A silent socket is likely half-open (a powered-off box sends no FIN): drop it, so the
         // agent, if alive, reconnects on a fresh one and a rebuilt node can join again.
