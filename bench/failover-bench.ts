@@ -46,6 +46,7 @@ function procStat(pid: number): { ppid: number; pgid: number; startTime: string 
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return { ppid: Number(fields[1]), pgid: Number(fields[2]), startTime: fields[19]! };
   } catch {
+    // The process exited between listing /proc and reading its stat: there is nothing to report.
     return undefined;
   }
 }
@@ -70,7 +71,7 @@ function killOrphans(groups: readonly TaskGroup[]): number {
       process.kill(-group.pgid, 'SIGKILL');
       killed += 1;
     } catch {
-      // Gone in the meantime.
+      // The group exited between the check and the kill (ESRCH): nothing is left to stop.
     }
   }
   return killed;
