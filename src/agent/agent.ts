@@ -45,6 +45,8 @@ interface Running {
   readonly assignment: AttemptAssignment;
   readonly handle: RunningAttempt;
   startedAt: number | null;
+  /** Settles once the result is journaled and handed to the connection (if any). */
+  readonly reported: Promise<void>;
 }
 
 type LogChunkOut = Extract<AgentMessage, { type: 'attempts.logs' }>['chunks'][number];
@@ -119,9 +121,11 @@ export class Agent {
     clearTimeout(this.reconnectTimer);
     // Said first, so the control plane takes the close that follows for a departure, not a failure.
     if (this.connected) this.send({ type: 'leaving' });
+    // Waiting for `reported`, not for the process alone: the result must be journaled and sent
+    // before the wait for acknowledgements below, or the socket closes with it unsaid.
     const pending = [...this.running.values()].map((r) => {
       r.handle.cancel('agent is shutting down');
-      return r.handle.result;
+      return r.reported;
     });
     await Promise.all(pending);
     // Give the final results a moment to reach the control plane and be acknowledged.
@@ -274,8 +278,7 @@ export class Agent {
       },
       onLog: (stream, data) => this.queueLog(assignment.attemptId, stream, data),
     });
-    this.running.set(assignment.attemptId, { assignment, handle, startedAt: null });
-    void handle.result.then(async (outcome) => {
+    const reported = handle.result.then(async (outcome) => {
       const result: AttemptResult = { attemptId: assignment.attemptId, epoch: assignment.epoch, ...outcome, reason: clampReason(outcome.reason) };
       try {
         await this.journal.append(result);
@@ -287,6 +290,7 @@ export class Agent {
       this.flush();
       this.send({ type: 'attempts.results', results: [result] });
     });
+    this.running.set(assignment.attemptId, { assignment, handle, startedAt: null, reported });
   }
 
   private queueLog(attemptId: string, stream: LogStream, data: string): void {

@@ -397,8 +397,8 @@ export class ControlPlane {
   }
 
   /**
-   * The agent shut down on purpose: it stopped its attempts and reported them, so the node is
-   * `left` at once, with no grace to wait out. Anything it did not report is moved elsewhere now.
+   * The agent that said it was leaving (and is `left` since) closed its connection: there is no
+   * grace to wait out. Anything it did not report stopped is moved elsewhere now.
    */
   private nodeLeft(live: LiveNode): void {
     live.lostDeadline = null;
@@ -429,7 +429,9 @@ export class ControlPlane {
       case 'attempts.results':
         return this.onResults(live, link, message.results);
       case 'leaving':
+        // Out of placement at once: the tasks it is about to report stopped must not come back here.
         live.leaving = true;
+        this.sm.setNodeState(live, 'left', 'agent shutting down');
         return;
     }
   }
@@ -441,7 +443,7 @@ export class ControlPlane {
     live.record = { ...live.record, usage, lastSeenAt: now };
     // Jitter alone keeps the old object, so it does not invalidate what the scheduler cached for the fleet.
     if (rttMs !== undefined && rttMovedEnough(live.record.rttMs, rttMs)) this.sm.setNodeRtt(live, rttMs);
-    if (!isConnectedNodeState(live.record.state)) {
+    if (!isConnectedNodeState(live.record.state) && !live.leaving) {
       live.lostDeadline = null;
       this.sm.setNodeState(live, healthyNodeState(live.record), 'heartbeats resumed');
       this.requestSchedule();
