@@ -1,4 +1,5 @@
 import { JurisdictionTable } from '../../src/core/jurisdictions.js';
+import { seededRandom } from '../../src/scheduler/framework/random.js';
 import type { EventRecord } from '../../src/core/types.js';
 import { checkRun, type RunReport } from './chaos-checker.js';
 import { FaultProxy } from './fault-proxy.js';
@@ -45,18 +46,6 @@ const SERVER_FLAGS = ['--heartbeat', '200ms', '--unreachable-after', '600ms', '-
 type Fault = 'kill-agent' | 'kill-server' | 'partition' | 'drop' | 'delay';
 /** Each kind at least once per run, in an order and with targets the seed picks; then more at random. */
 const EVERY_FAULT: readonly Fault[] = ['kill-agent', 'kill-agent', 'kill-server', 'partition', 'partition', 'drop', 'delay'];
-
-/** mulberry32: small, fast and the same on every machine, so a seed replays a run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 class Fleet {
   server!: ServerProc;

@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { AtollClient } from '../../src/client/client.js';
 
 // Real processes for integration tests and benchmarks: `atoll server` and `atoll agent` from the
@@ -66,6 +67,20 @@ export function startProcess(args: readonly string[], options: { env?: NodeJS.Pr
       return exit;
     },
   };
+}
+
+const execFileAsync = promisify(execFile);
+
+/** The CLI as a user runs it against `server`, to its end; stdout and stderr apart, so JSON output can be parsed. */
+export async function runCli(server: { url: string; adminToken: string }, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, [ATOLL_BIN, ...args, '--server', server.url, '--token', server.adminToken]);
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    // execFile rejects on a non-zero exit with the output attached: that is a result, not a test failure.
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
 }
 
 export interface ServerProc extends Proc {

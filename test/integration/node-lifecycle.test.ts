@@ -1,12 +1,9 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { EventRecord, NodeRecord, TaskView } from '../../src/core/types.js';
 import {
-  ATOLL_BIN,
   type Proc,
   type ServerProc,
   startAgent,
@@ -15,6 +12,7 @@ import {
   waitFor,
   waitForJobEnd,
   waitForReadyNodes,
+  runCli,
 } from '../harness/processes.js';
 
 // Node lifecycle end to end: an operator cordons, drains and uncordons nodes through the CLI and
@@ -22,7 +20,6 @@ import {
 // plane and agents on loopback, with short heartbeats so failures would show within seconds. One
 // test scripts the agent side of the protocol, to hold open the moment between `leaving` and the close.
 
-const run = promisify(execFile);
 const SERVER_ARGS = ['--heartbeat', '200ms', '--unreachable-after', '600ms', '--lost-after', '300ms'];
 
 describe('node lifecycle', () => {
@@ -44,19 +41,9 @@ describe('node lifecycle', () => {
     return server;
   };
 
-  /** The CLI as a user runs it; stdout and stderr apart, so JSON output can be parsed. */
-  const cli = async (server: ServerProc, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-    try {
-      const { stdout, stderr } = await run(process.execPath, [ATOLL_BIN, ...args, '--server', server.url, '--token', server.adminToken]);
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
 
   const cliNodes = async (server: ServerProc): Promise<Map<string, NodeRecord>> => {
-    const listed = await cli(server, 'nodes', '-o', 'json');
+    const listed = await runCli(server, 'nodes', '-o', 'json');
     expect(listed.code, listed.stderr).toBe(0);
     return new Map((JSON.parse(listed.stdout) as NodeRecord[]).map((n) => [n.name, n]));
   };
@@ -110,7 +97,7 @@ describe('node lifecycle', () => {
     expect((await server.client.uncordonNode('lc-b')).state).toBe('ready');
 
     const before = await lastSeq(server);
-    const drained = await cli(server, 'node', 'drain', 'lc-a', '--deadline', '0s', '-o', 'json');
+    const drained = await runCli(server, 'node', 'drain', 'lc-a', '--deadline', '0s', '-o', 'json');
     expect(drained.code, drained.stderr).toBe(0);
     expect(JSON.parse(drained.stdout)).toMatchObject({ name: 'lc-a', cordoned: true });
 
@@ -137,7 +124,7 @@ describe('node lifecycle', () => {
     expect((await server.client.getTask(onB[0]!.id)).history.map((a) => [a.node, a.state])).toEqual([['lc-a', 'lost'], ['lc-b', 'running']]);
 
     // Uncordon brings lc-a back: ready, and it takes new work again.
-    const uncordoned = await cli(server, 'node', 'uncordon', 'lc-a', '-o', 'json');
+    const uncordoned = await runCli(server, 'node', 'uncordon', 'lc-a', '-o', 'json');
     expect(uncordoned.code, uncordoned.stderr).toBe(0);
     expect(JSON.parse(uncordoned.stdout)).toMatchObject({ name: 'lc-a', state: 'ready', cordoned: false, drainDeadline: null });
     expect((await cliNodes(server)).get('lc-a')).toMatchObject({ state: 'ready', cordoned: false });
@@ -356,7 +343,7 @@ describe('node lifecycle', () => {
       expect(missing.error.message).toContain('no-such-node');
     }
 
-    const fromCli = await cli(server, 'node', 'drain', 'lc-a', '--deadline', 'soon');
+    const fromCli = await runCli(server, 'node', 'drain', 'lc-a', '--deadline', 'soon');
     expect(fromCli.code).not.toBe(0);
     expect(fromCli.stderr).toContain('deadline');
 

@@ -1,11 +1,8 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskExplanation } from '../../src/client/client.js';
 import type { EventRecord, JobView, NodeRecord, TaskView } from '../../src/core/types.js';
 import type { Explanation } from '../../src/scheduler/engine.js';
 import {
-  ATOLL_BIN,
   type AgentSpec,
   type Proc,
   type ServerProc,
@@ -14,13 +11,13 @@ import {
   waitFor,
   waitForJobEnd,
   waitForReadyNodes,
+  runCli,
 } from '../harness/processes.js';
 
 // Placement rules end to end: a real control plane and six agents on loopback, each standing for
 // a machine in another country or cloud. Residency, spread, taints and explanations are checked
 // from what the API and the CLI report, the way a user would check them.
 
-const run = promisify(execFile);
 
 const FLEET: readonly AgentSpec[] = [
   { name: 'aws-ie', provider: 'aws', region: 'eu-west-1', zone: 'eu-west-1a', jurisdiction: 'IE', geo: { lat: 53.35, lon: -6.26 }, priceHour: 0.192 },
@@ -42,16 +39,7 @@ describe('placement across providers and jurisdictions', () => {
   let nodes: ReadonlyMap<string, NodeRecord>;
   let euJob: JobView;
 
-  /** The CLI as a user runs it; stdout and stderr apart, so JSON output can be parsed. */
-  const cli = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-    try {
-      const { stdout, stderr } = await run(process.execPath, [ATOLL_BIN, ...args, '--server', server.url, '--token', server.adminToken]);
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const cli = (...args: string[]) => runCli(server, ...args);
 
   const submit = (spec: Record<string, unknown>): Promise<JobView> => server.client.submitJob({ command: ['true'], ...spec });
 
