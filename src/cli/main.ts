@@ -6,6 +6,7 @@ import { registerJobCommands } from './commands/jobs-command.js';
 import { registerLogsCommand } from './commands/logs-command.js';
 import { registerNodesCommands } from './commands/nodes-command.js';
 import { registerPolicyCommands } from './commands/policy-command.js';
+import { registerDataCommands } from './commands/data-command.js';
 import { registerRunCommand } from './commands/run-command.js';
 import { registerSchemaCommand } from './commands/schema-command.js';
 import { registerServerCommand } from './commands/server-command.js';
@@ -27,6 +28,7 @@ registerExplainCommand(program);
 registerLogsCommand(program);
 registerNodesCommands(program);
 registerPolicyCommands(program);
+registerDataCommands(program);
 registerSchemaCommand(program);
 
 try {

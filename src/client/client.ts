@@ -1,3 +1,4 @@
+import type { DatasetSummary, PartitionRecord, UploadGrant } from '../core/data-spec.js';
 import type { JobSpecInput } from '../core/job-spec.js';
 import type { PolicyChangeResult } from '../core/policy-impact.js';
 import type { PolicyRecord } from '../core/policy-spec.js';
@@ -120,6 +121,29 @@ export class AtollClient {
   /** Cordons the node and moves its work off by `deadline` (a duration like `10m`, or ms; `0` moves it now). */
   drainNode(name: string, options: { deadline?: string | number } = {}): Promise<NodeRecord> {
     return this.request('POST', `/v1/nodes/${encodeURIComponent(name)}/drain`, { body: options });
+  }
+
+  listDatasets(query: { namespace?: string } = {}): Promise<Listing<DatasetSummary>> {
+    return this.request('GET', '/v1/datasets', { query });
+  }
+
+  getDataset(name: string, query: { namespace?: string } = {}): Promise<DatasetSummary & { readonly items: readonly PartitionRecord[] }> {
+    return this.request('GET', `/v1/datasets/${encodeURIComponent(name)}`, { query });
+  }
+
+  /** Removes the dataset, or one of its partitions, from the catalog and from the nodes holding it. */
+  removeData(name: string, query: { namespace?: string; partition?: string } = {}): Promise<{ readonly removed: readonly PartitionRecord[] }> {
+    return this.request('DELETE', `/v1/datasets/${encodeURIComponent(name)}`, { query });
+  }
+
+  /** A signed grant to PUT one partition's bytes straight to the agent of `node`. */
+  createUpload(request: { namespace?: string; dataset: string; partition: string; node: string; residencyClass?: string | null }): Promise<UploadGrant> {
+    return this.request('POST', '/v1/data/uploads', { body: request });
+  }
+
+  /** Takes a file already on the node's disk into its store as a partition. */
+  registerData(request: { namespace?: string; dataset: string; partition: string; node: string; path: string; residencyClass?: string | null }): Promise<PartitionRecord> {
+    return this.request('POST', '/v1/data/register', { body: request });
   }
 
   listPolicies(): Promise<Listing<PolicyRecord>> {

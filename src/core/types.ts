@@ -39,6 +39,8 @@ export interface NodeRecord extends NodeLocation {
   readonly cordoned: boolean;
   /** While draining: when attempts still running are stopped and placed elsewhere. */
   readonly drainDeadline: number | null;
+  /** Where the agent serves partitions to peers (`http://10.0.0.7:7701`); null when unreachable (behind NAT). */
+  readonly dataUrl: string | null;
   readonly agentVersion: string;
   readonly joinedAt: number;
   readonly lastSeenAt: number;
@@ -144,7 +146,10 @@ export type EventType =
   | 'node.drained'
   | 'policy.applied'
   | 'policy.deleted'
-  | 'scheduler.error';
+  | 'scheduler.error'
+  | 'partition.stored'
+  | 'partition.removed'
+  | 'transfer.refused';
 
 export interface EventRecord {
   readonly seq: number;

@@ -35,6 +35,8 @@ export const helloMessage = z.strictObject({
   agentVersion: z.string().max(64),
   // Normalised node spec (cpu millicores, memory bytes), so both sides agree on units.
   node: nodeSpecSchema.safeExtend({ cpu: z.number().int().min(1), memory: z.number().int().min(1) }),
+  /** Where the agent serves partitions to peers; absent or null when it cannot be reached (behind NAT). */
+  dataUrl: z.url({ protocol: /^https?$/ }).max(2000).nullable().optional(),
   /** Attempts the agent is running right now (and when each started), so the control plane can reconcile. */
   running: z.array(attemptRef.extend({ startedAt: z.number().nullable().optional() })).max(100_000),
   /** Attempts whose results the agent holds on disk, not yet acknowledged; they follow in `attempts.results`. */
@@ -94,6 +96,38 @@ export const leavingMessage = z.strictObject({
   type: z.literal('leaving'),
 });
 
+// Data: the agent's partition store (src/agent/data/) and the control plane's catalog.
+
+const dataName = z.string().min(1).max(200);
+const partitionRef = z.strictObject({ namespace: z.string().min(1).max(63), dataset: dataName, partition: dataName });
+
+/** A partition is now in the agent's store: uploaded, registered, or (later) written by a task. */
+export const dataStoredMessage = partitionRef.extend({
+  type: z.literal('data.stored'),
+  /** Set when this answers a `data.register`. */
+  requestId: z.string().max(100).optional(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().min(0),
+  residencyClass: z.string().max(63).nullable(),
+  createdBy: z.string().min(1).max(200),
+});
+
+/** A `data.register` the agent could not carry out (no such file, not readable, ...). */
+export const dataFailedMessage = z.strictObject({
+  type: z.literal('data.failed'),
+  requestId: z.string().max(100),
+  message: z.string().max(MAX_REASON_CHARS),
+});
+
+/** The agent refused to serve a partition (residency, a token for something else): for the event log. */
+export const dataRefusedMessage = partitionRef.extend({
+  type: z.literal('data.refused'),
+  for: z.string().max(253),
+  forJurisdiction: z.string().max(8).nullable(),
+  reason: z.string().max(MAX_REASON_CHARS),
+  policy: z.string().max(200).nullable(),
+});
+
 export const agentMessage = z.discriminatedUnion('type', [
   helloMessage,
   heartbeatMessage,
@@ -101,6 +135,9 @@ export const agentMessage = z.discriminatedUnion('type', [
   logMessage,
   resultsMessage,
   leavingMessage,
+  dataStoredMessage,
+  dataFailedMessage,
+  dataRefusedMessage,
 ]);
 export type AgentMessage = z.infer<typeof agentMessage>;
 export type HelloMessage = z.infer<typeof helloMessage>;
@@ -122,11 +159,37 @@ export const attemptAssignmentSchema = z.strictObject({
 });
 export type AttemptAssignment = z.infer<typeof attemptAssignmentSchema>;
 
+/** Residency class -> the country codes its data may be read in, from the cluster policies. */
+const residencyClassesSchema = z.record(z.string(), z.array(z.string()));
+
 export const welcomeMessage = z.strictObject({
   type: z.literal('welcome'),
   protocol: z.number().int(),
   node: z.string(),
   heartbeatMs: z.number().int(),
+  /** The control plane's Ed25519 key for data tokens (SPKI DER, base64). */
+  dataPublicKey: z.string().optional(),
+  residencyClasses: residencyClassesSchema.optional(),
+});
+
+/** The residency classes changed (a policy was applied or deleted). */
+export const dataClassesMessage = z.strictObject({
+  type: z.literal('data.classes'),
+  residencyClasses: residencyClassesSchema,
+});
+
+/** Take a file already on the node's disk into the store as a partition (`atoll data register`). */
+export const dataRegisterMessage = partitionRef.extend({
+  type: z.literal('data.register'),
+  requestId: z.string().max(100),
+  path: z.string().min(1).max(4096),
+  residencyClass: z.string().max(63).nullable(),
+});
+
+/** Drop these partitions from the store: they left the catalog. */
+export const dataRemoveMessage = z.strictObject({
+  type: z.literal('data.remove'),
+  partitions: z.array(partitionRef).max(10_000),
 });
 
 export const runMessage = z.strictObject({
@@ -157,6 +220,9 @@ export const serverMessage = z.discriminatedUnion('type', [
   cancelMessage,
   ackMessage,
   errorMessage,
+  dataClassesMessage,
+  dataRegisterMessage,
+  dataRemoveMessage,
 ]);
 export type ServerMessage = z.infer<typeof serverMessage>;
 

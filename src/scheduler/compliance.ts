@@ -46,6 +46,8 @@ export class Compliance {
   readonly table: JurisdictionTable;
   private readonly rulesCache = new WeakMap<PlacementSpec, Map<string, JobRules>>();
 
+  private classCache: ReadonlyMap<string, { readonly jurisdictions: ReadonlySet<string>; readonly policy: string }> | undefined;
+
   private constructor(
     readonly policies: readonly PolicySpec[],
     table: JurisdictionTable,
@@ -82,6 +84,26 @@ export class Compliance {
     const compliance = new Compliance(policies, table);
     compliance.validatePolicies();
     return compliance;
+  }
+
+  /**
+   * Where the data of each residency class may be read, as country codes, with the policy that
+   * defines it. A class two policies define may be read only where both allow (the stricter wins).
+   */
+  residencyClasses(): ReadonlyMap<string, { readonly jurisdictions: ReadonlySet<string>; readonly policy: string }> {
+    if (this.classCache !== undefined) return this.classCache;
+    const classes = new Map<string, { jurisdictions: ReadonlySet<string>; policy: string }>();
+    for (const policy of this.policies) {
+      for (const [name, members] of Object.entries(policy.residencyClasses ?? {})) {
+        const codes = this.table.expand(members);
+        const earlier = classes.get(name);
+        classes.set(name, earlier === undefined
+          ? { jurisdictions: codes, policy: policy.name }
+          : { jurisdictions: new Set([...codes].filter((c) => earlier.jurisdictions.has(c))), policy: `${earlier.policy}+${policy.name}` });
+      }
+    }
+    this.classCache = classes;
+    return classes;
   }
 
   /**

@@ -3,6 +3,7 @@ import { systemClock } from '../core/clock.js';
 import { AtollError } from '../core/errors.js';
 import { parseNodeSpec, type NodeSpecInput } from '../core/node-spec.js';
 import type { JobView } from '../core/types.js';
+import { generateDataSigningKeys } from '../protocol/data-token.js';
 import type { ServerMessage } from '../protocol/messages.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
@@ -13,6 +14,7 @@ import { ControlPlane, rttMovedEnough } from './control-plane.js';
 // state and scheduling loop, and agents stood in for by links that record what they are sent.
 
 const MINUTE = 60_000;
+const dataKeys = generateDataSigningKeys();
 
 // Lets a test make the plan check fail, as it would on an engine bug; otherwise the real check runs.
 const planCheck = vi.hoisted(() => ({ failuresLeft: 0 }));
@@ -52,7 +54,7 @@ async function openPlane(): Promise<Fixture> {
   const fatal: unknown[] = [];
   const plane = await ControlPlane.start(store, {
     clock: systemClock, heartbeatMs: MINUTE, unreachableAfterMs: 10 * MINUTE, lostAfterMs: 10 * MINUTE,
-    restartGraceMs: 10 * MINUTE, maxTasksPerRound: 2000, onFatal: (error) => fatal.push(error),
+    restartGraceMs: 10 * MINUTE, maxTasksPerRound: 2000, onFatal: (error) => fatal.push(error), dataKeys,
   });
   return { plane, store, links: new Map(), fatal };
 }
@@ -233,7 +235,7 @@ describe('ControlPlane policies', () => {
       await f.plane.close();
       const restarted = await ControlPlane.start(f.store, {
         clock: systemClock, heartbeatMs: MINUTE, unreachableAfterMs: 10 * MINUTE, lostAfterMs: 10 * MINUTE,
-        restartGraceMs: 10 * MINUTE, maxTasksPerRound: 2000, onFatal: (error) => f.fatal.push(error),
+        restartGraceMs: 10 * MINUTE, maxTasksPerRound: 2000, onFatal: (error) => f.fatal.push(error), dataKeys,
       });
       try {
         expect(restarted.listPolicies()).toEqual(before);

@@ -1,17 +1,20 @@
 import type { Clock } from '../core/clock.js';
 import { AtollError, notFound } from '../core/errors.js';
 import { newJobId, taskId as makeTaskId } from '../core/ids.js';
+import { partitionId } from '../core/data-spec.js';
 import { parseJobSpec } from '../core/job-spec.js';
 import { healthyNodeState, isConnectedNodeState, isTerminalJob } from '../core/states.js';
 import { effectiveTaints } from '../core/node-spec.js';
 import type { PolicyChangeResult } from '../core/policy-impact.js';
 import { parsePolicySpec, type PolicyRecord, type PolicySpec } from '../core/policy-spec.js';
 import type { AttemptRecord, JobRecord, JobView, NodeRecord, TaskRecord, TaskView } from '../core/types.js';
+import { exportPublicKey, type DataSigningKeys } from '../protocol/data-token.js';
 import type { AgentMessage, HelloMessage } from '../protocol/messages.js';
 import { Compliance, type Explanation } from '../scheduler/engine.js';
 import type { JobFilter, Listing, Store, TokenRecord } from '../store/store.js';
 import { type AgentLink, AgentLinks } from './agent-links.js';
 import { EventBus } from './event-bus.js';
+import { DataCatalog } from './data-catalog.js';
 import { LivenessLoop } from './loops/liveness-loop.js';
 import { describeChange, policyImpact } from './policy-impact.js';
 import { SchedulingLoop } from './loops/scheduling-loop.js';
@@ -32,6 +35,8 @@ export interface ControlPlaneOptions {
   /** Most pending tasks considered in one scheduling round. */
   readonly maxTasksPerRound: number;
   readonly onFatal: (error: unknown) => void;
+  /** Signs data tokens; agents get the public half in `welcome`. */
+  readonly dataKeys: DataSigningKeys;
   /** A scheduling round failed and placed nothing; it is retried after a back-off. */
   readonly onSchedulerError?: (error: unknown) => void;
 }
@@ -54,6 +59,8 @@ export class ControlPlane {
   private readonly sm: StateMachine;
   private readonly links = new AgentLinks();
   private readonly scheduling: SchedulingLoop;
+  readonly data: DataCatalog;
+  private readonly dataPublicKey: string;
   private liveness: LivenessLoop | undefined;
   private closed = false;
   /** The policies in force, compiled; dropped whenever one is applied or deleted. */
@@ -66,6 +73,8 @@ export class ControlPlane {
     const queue = new CommitQueue(store, (changes) => this.bus.publish(changes.events, changes.logs), options.onFatal);
     this.sm = new StateMachine(this.hot, queue, options.clock);
     this.scheduling = new SchedulingLoop(this.hot, this.sm, this.links, options);
+    this.dataPublicKey = exportPublicKey(options.dataKeys.publicKey);
+    this.data = new DataCatalog(this.hot, this.sm, this.links, { clock: options.clock, keys: options.dataKeys, compliance: () => this.currentCompliance() });
   }
 
   /** Rebuilds hot state from the store and starts the liveness loop. */
@@ -92,6 +101,7 @@ export class ControlPlane {
       if (isConnectedNodeState(record.state)) this.sm.setNodeState(live, 'unreachable', 'control plane restarted; waiting for the agent');
     }
     for (const policy of active.policies) this.hot.policies.set(policy.name, policy);
+    for (const partition of active.partitions) this.hot.partitions.set(partitionId(partition), partition);
     const counts = await this.store.countTasksByState(active.jobs.map((j) => j.id));
     for (const job of active.jobs) {
       this.hot.jobs.set(job.id, { record: job, counts: { ...counts.get(job.id)! }, firstFailure: null });
@@ -114,6 +124,7 @@ export class ControlPlane {
   async close(): Promise<void> {
     this.closed = true;
     this.liveness?.close();
+    this.data.close();
     this.scheduling.close();
     for (const link of this.links.values()) link.close(1001, 'control plane shutting down');
     this.links.clear();
@@ -189,6 +200,7 @@ export class ControlPlane {
       this.sm.applyPolicy(policy);
       this.compliance = undefined;
       await this.sm.committed();
+      this.sendResidencyClasses();
       // Pending tasks are placed again under the new rules (a loosened policy may free them).
       this.requestSchedule();
     }
@@ -213,8 +225,15 @@ export class ControlPlane {
     const policy = this.sm.deletePolicy(name);
     this.compliance = undefined;
     await this.sm.committed();
+    this.sendResidencyClasses();
     this.requestSchedule();
     return { policy, dryRun: false, created: false, impact, message: describeChange(`policy "${name}" was deleted`, impact) };
+  }
+
+  /** Agents check reads against residency classes themselves, so they hear of every change. */
+  private sendResidencyClasses(): void {
+    const residencyClasses = this.data.residencyClassesForAgents();
+    for (const node of this.hot.nodes.keys()) this.links.get(node)?.send({ type: 'data.classes', residencyClasses });
   }
 
   /** The policies in force by name, with one put in or taken out. */
@@ -346,12 +365,15 @@ export class ControlPlane {
       capacity: { cpuMillis: node.cpu, memoryBytes: node.memory }, priceHour: node.priceHour, labels: node.labels,
       taints: effectiveTaints(node), rttMs: node.rttMs, agentVersion: hello.agentVersion, joinedAt: existing?.record.joinedAt ?? now, lastSeenAt: now,
       // An operator's cordon or drain outlives the connection.
-      ...hold, state: healthyNodeState(hold),
+      ...hold, state: healthyNodeState(hold), dataUrl: hello.dataUrl ?? null,
       usage: existing?.record.usage ?? { runningAttempts: 0, cpuMillis: 0, memoryBytes: 0, loadAvg1: 0 },
     };
     const live = this.sm.nodeJoined(record);
     this.reconcile(live, link, hello);
-    link.send({ type: 'welcome', protocol: hello.protocol, node: nodeName, heartbeatMs: this.options.heartbeatMs });
+    link.send({
+      type: 'welcome', protocol: hello.protocol, node: nodeName, heartbeatMs: this.options.heartbeatMs,
+      dataPublicKey: this.dataPublicKey, residencyClasses: this.data.residencyClassesForAgents(),
+    });
     this.requestSchedule();
   }
 
@@ -428,6 +450,12 @@ export class ControlPlane {
         return this.onLogs(live, message.chunks);
       case 'attempts.results':
         return this.onResults(live, link, message.results);
+      case 'data.stored':
+        return this.data.onStored(nodeName, message);
+      case 'data.failed':
+        return this.data.onFailed(nodeName, message);
+      case 'data.refused':
+        return this.data.onRefused(nodeName, message);
       case 'leaving':
         // Out of placement at once: the tasks it is about to report stopped must not come back here.
         live.leaving = true;

@@ -7,6 +7,7 @@ import type { TokenKind } from '../store/store.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { BODY_LIMIT_BYTES, sendError } from './api/error-mapping.js';
 import { registerAgentRoutes } from './api/routes/agents-routes.js';
+import { registerDataRoutes } from './api/routes/data-routes.js';
 import { registerEventRoutes } from './api/routes/events-routes.js';
 import { registerJobRoutes } from './api/routes/jobs-routes.js';
 import { registerNodeRoutes } from './api/routes/nodes-routes.js';
@@ -14,6 +15,7 @@ import { registerPolicyRoutes } from './api/routes/policies-routes.js';
 import { registerTaskRoutes } from './api/routes/tasks-routes.js';
 import { Authenticator } from './auth/authenticator.js';
 import { bootstrapTokens, type BootstrapFiles } from './auth/bootstrap.js';
+import { loadDataSigningKeys } from './data-signing-key.js';
 import { ControlPlane } from './control-plane.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { AgentGateway } from './gateway/agent-gateway.js';
@@ -73,6 +75,7 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   const heartbeatMs = options.heartbeatMs ?? 1000;
   const plane = await ControlPlane.start(store, {
     clock,
+    dataKeys: await loadDataSigningKeys(dataDir),
     heartbeatMs,
     // Tuned so a dead agent's work runs elsewhere within about 2 s of its connection closing
     // (SIGKILL, crash, reboot) and within about 5 s of it going silent (a cut cable, a frozen box);
@@ -129,6 +132,7 @@ function buildApp(plane: ControlPlane, auth: Authenticator, log: Logger, routes:
   registerJobRoutes(app, plane);
   registerTaskRoutes(app, plane);
   registerNodeRoutes(app, plane);
+  registerDataRoutes(app, plane);
   registerPolicyRoutes(app, plane);
   registerEventRoutes(app, plane);
   registerAgentRoutes(app, plane, auth);

@@ -1,3 +1,4 @@
+import { partitionId, type PartitionRecord } from '../core/data-spec.js';
 import type { JobSpec } from '../core/job-spec.js';
 import type { NodeKind } from '../core/node-spec.js';
 import type { Taint } from '../core/placement-spec.js';
@@ -5,7 +6,7 @@ import type { PolicyRecord, PolicySpec } from '../core/policy-spec.js';
 import type { AttemptState, JobState, NodeState, TaskState } from '../core/states.js';
 import type { AttemptRecord, EventRecord, EventType, JobRecord, LogChunk, LogStream, NodeRecord, TaskRecord } from '../core/types.js';
 import type { AttemptPatch, JobPatch, NodePatch, TaskPatch, TokenKind, TokenRecord } from './store.js';
-import type { AttemptsTable, EventsTable, JobsTable, LogsTable, NodesTable, PoliciesTable, TasksTable, TokensTable } from './schema.js';
+import type { AttemptsTable, EventsTable, JobsTable, LogsTable, NodesTable, PartitionsTable, PoliciesTable, TasksTable, TokensTable } from './schema.js';
 
 // Records <-> rows, shared by every SQL store. Only JSON columns and renamed fields need care.
 
@@ -74,6 +75,15 @@ export function policyFromRow(row: Row<PoliciesTable>): PolicyRecord {
     createdAt: Number(row.createdAt),
     updatedAt: Number(row.updatedAt),
   };
+}
+
+export function partitionToRow(partition: PartitionRecord): PartitionsTable {
+  return { id: partitionId(partition), ...partition };
+}
+
+export function partitionFromRow(row: Row<PartitionsTable>): PartitionRecord {
+  const { id: _id, ...rest } = row;
+  return { ...rest, bytes: Number(rest.bytes), createdAt: Number(rest.createdAt) };
 }
 
 export function jobToRow(job: JobRecord): JobsTable {

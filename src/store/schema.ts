@@ -32,6 +32,7 @@ export interface NodesTable {
   /** 0 or 1: no new work while 1 (SQLite has no boolean). */
   cordoned: number;
   drainDeadline: number | null;
+  dataUrl: string | null;
   agentVersion: string;
   joinedAt: number;
   lastSeenAt: number;
@@ -112,6 +113,20 @@ export interface PoliciesTable {
   updatedAt: number;
 }
 
+export interface PartitionsTable {
+  /** namespace/dataset/partition */
+  id: string;
+  namespace: string;
+  dataset: string;
+  partition: string;
+  node: string;
+  bytes: number;
+  sha256: string;
+  residencyClass: string | null;
+  createdBy: string;
+  createdAt: number;
+}
+
 export interface Database {
   tokens: TokensTable;
   nodes: NodesTable;
@@ -121,4 +136,5 @@ export interface Database {
   events: EventsTable;
   logs: LogsTable;
   policies: PoliciesTable;
+  partitions: PartitionsTable;
 }

@@ -1,3 +1,4 @@
+import type { PartitionRecord } from '../core/data-spec.js';
 import type { PolicyRecord } from '../core/policy-spec.js';
 import type { JobState, TaskState } from '../core/states.js';
 import type {
@@ -66,6 +67,10 @@ export interface WriteBatch {
   readonly policies?: readonly PolicyRecord[];
   /** Names of policies to delete, after the upserts; deleting one that does not exist is not an error. */
   readonly deletedPolicies?: readonly string[];
+  /** Data catalog entries, inserted or replaced whole by namespace/dataset/partition. */
+  readonly partitions?: readonly PartitionRecord[];
+  /** Ids (`namespace/dataset/partition`) of catalog entries to delete, after the upserts. */
+  readonly deletedPartitions?: readonly string[];
   /** Revoke every live credential of these nodes (applied before `tokens` are added). */
   readonly revokeNodeTokens?: readonly { readonly node: string; readonly at: number }[];
   readonly tokens?: readonly TokenRecord[];
@@ -82,6 +87,8 @@ export interface ActiveState {
   readonly nodes: readonly NodeRecord[];
   /** Every cluster policy: the scheduler needs them all from the first round. */
   readonly policies: readonly PolicyRecord[];
+  /** The whole data catalog: placement weighs where data lives. */
+  readonly partitions: readonly PartitionRecord[];
 }
 
 export interface Store {
@@ -108,6 +115,9 @@ export interface Store {
 
   /** Every cluster policy, by name. */
   listPolicies(): Promise<readonly PolicyRecord[]>;
+
+  /** Every catalog entry, by namespace, dataset and partition. */
+  listPartitions(): Promise<readonly PartitionRecord[]>;
 
   /** Events with seq greater than `afterSeq`, oldest first. */
   listEvents(filter: { afterSeq: number; limit: number; jobId?: string }): Promise<readonly EventRecord[]>;

@@ -1,3 +1,4 @@
+import { partitionId, type PartitionRecord } from '../../core/data-spec.js';
 import type { PolicyRecord } from '../../core/policy-spec.js';
 import type { AttemptRecord, EventRecord, JobRecord, LogChunk, NodeRecord, TaskRecord } from '../../core/types.js';
 import type { AttemptPatch, JobPatch, NodePatch, TaskPatch, TokenRecord, WriteBatch } from '../../store/store.js';
@@ -16,6 +17,8 @@ export class Changes {
   readonly nodes: NodeRecord[] = [];
   /** The last word on each policy changed in this batch: its new record, or null once deleted. */
   private readonly policyMap = new Map<string, PolicyRecord | null>();
+  /** The same for catalog partitions, by id. */
+  private readonly partitionMap = new Map<string, PartitionRecord | null>();
   readonly tokens: TokenRecord[] = [];
   readonly logs: LogChunk[] = [];
   readonly events: EventRecord[] = [];
@@ -46,10 +49,18 @@ export class Changes {
     this.policyMap.set(name, null);
   }
 
+  putPartition(record: PartitionRecord): void {
+    this.partitionMap.set(partitionId(record), record);
+  }
+
+  deletePartition(id: string): void {
+    this.partitionMap.set(id, null);
+  }
+
   isEmpty(): boolean {
     return (
       this.jobs.length + this.tasks.length + this.attempts.length + this.jobPatchMap.size + this.taskPatchMap.size +
-        this.attemptPatchMap.size + this.nodes.length + this.nodePatchMap.size + this.policyMap.size + this.tokens.length + this.logs.length +
+        this.attemptPatchMap.size + this.nodes.length + this.nodePatchMap.size + this.policyMap.size + this.partitionMap.size + this.tokens.length + this.logs.length +
         this.events.length ===
       0
     );
@@ -67,6 +78,8 @@ export class Changes {
       nodePatches: [...this.nodePatchMap.values()],
       policies: [...this.policyMap.values()].filter((p): p is PolicyRecord => p !== null),
       deletedPolicies: [...this.policyMap].filter(([, p]) => p === null).map(([name]) => name),
+      partitions: [...this.partitionMap.values()].filter((p): p is PartitionRecord => p !== null),
+      deletedPartitions: [...this.partitionMap].filter(([, p]) => p === null).map(([id]) => id),
       tokens: this.tokens,
       logs: this.logs,
       events: this.events,

@@ -1,3 +1,4 @@
+import type { PartitionRecord } from '../../core/data-spec.js';
 import type { PolicyRecord } from '../../core/policy-spec.js';
 import { PendingQueue } from './pending-queue.js';
 import type { AttemptRecord, JobRecord, NodeRecord, TaskCounts, TaskRecord } from '../../core/types.js';
@@ -35,6 +36,8 @@ export class HotState {
   readonly policies = new Map<string, PolicyRecord>();
   /** Bumped by every policy change, so readers can cache what they derive from `policies`. */
   policiesVersion = 0;
+  /** The data catalog by `namespace/dataset/partition`. */
+  readonly partitions = new Map<string, PartitionRecord>();
   /** Pending task ids, per job in submission order. */
   readonly pending = new PendingQueue();
   /** Why a pending task could not be placed in the last round it was considered. */

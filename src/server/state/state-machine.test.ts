@@ -43,7 +43,7 @@ function anExplanation(node: string): Explanation {
 function aNodeRecord(name: string, overrides: Partial<NodeRecord> = {}): NodeRecord {
   return {
     name, provider: 'local', region: 'local', zone: '', site: '', kind: 'cloud', jurisdiction: null, lat: null, lon: null,
-    capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30 }, priceHour: 0, labels: {}, taints: [], rttMs: {}, state: 'ready', cordoned: false, drainDeadline: null,
+    capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30 }, priceHour: 0, labels: {}, taints: [], rttMs: {}, state: 'ready', cordoned: false, drainDeadline: null, dataUrl: null,
     agentVersion: 'test', joinedAt: START, lastSeenAt: START,
     usage: { runningAttempts: 0, cpuMillis: 0, memoryBytes: 0, loadAvg1: 0 }, ...overrides,
   };

@@ -1,6 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import { AtollError } from '../../core/errors.js';
 import { attemptId as makeAttemptId } from '../../core/ids.js';
+import { partitionId, type PartitionRecord } from '../../core/data-spec.js';
 import type { PolicyRecord } from '../../core/policy-spec.js';
 import {
   ATTEMPT_TRANSITIONS,
@@ -316,6 +317,31 @@ export class StateMachine {
     this.queue.changes.deletePolicy(name);
     this.event('policy.deleted', {}, { name, spec: record.spec });
     return record;
+  }
+
+  // ---- data catalog ----
+
+  /** A partition was stored on a node (uploaded, registered or written by a task); replaces an entry of the same name. */
+  storePartition(record: PartitionRecord): void {
+    const id = partitionId(record);
+    const previous = this.hot.partitions.get(id);
+    this.hot.partitions.set(id, record);
+    this.queue.changes.putPartition(record);
+    const { namespace, dataset, partition, node, bytes, sha256, residencyClass, createdBy } = record;
+    this.event('partition.stored', { node }, { namespace, dataset, partition, bytes, sha256, residencyClass, createdBy, replaced: previous === undefined ? null : { node: previous.node, sha256: previous.sha256 } });
+  }
+
+  removePartition(record: PartitionRecord, reason: string): void {
+    const id = partitionId(record);
+    if (!this.hot.partitions.delete(id)) return;
+    this.queue.changes.deletePartition(id);
+    const { namespace, dataset, partition, node } = record;
+    this.event('partition.removed', { node }, { namespace, dataset, partition, reason });
+  }
+
+  /** A holder refused to serve a partition (residency, or a token for something else): recorded with the policy name. */
+  noteTransferRefused(node: string, data: { namespace: string; dataset: string; partition: string; for: string; forJurisdiction: string | null; reason: string; policy: string | null }): void {
+    this.event('transfer.refused', { node }, data);
   }
 
   // ---- logs ----

@@ -3,6 +3,7 @@ import * as initial from './001-initial.js';
 import * as placement from './002-placement.js';
 import * as jobPlacement from './003-job-placement.js';
 import * as nodeLifecycle from './004-node-lifecycle.js';
+import * as dataCatalog from './005-data-catalog.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
 
@@ -16,6 +17,7 @@ const MIGRATIONS: Readonly<Record<string, DialectMigration>> = {
   '002-placement': placement,
   '003-job-placement': jobPlacement,
   '004-node-lifecycle': nodeLifecycle,
+  '005-data-catalog': dataCatalog,
 };
 
 /** Kysely's migrator wants one provider per dialect; each migration learns which dialect it runs on. */

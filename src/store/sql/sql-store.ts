@@ -1,4 +1,5 @@
 import { type Kysely, Migrator, type Transaction } from 'kysely';
+import type { PartitionRecord } from '../../core/data-spec.js';
 import type { PolicyRecord } from '../../core/policy-spec.js';
 import type { TaskCounts } from '../../core/types.js';
 import type { EventRecord, EventType, LogChunk, NodeRecord, AttemptRecord, JobRecord, TaskRecord } from '../../core/types.js';
@@ -14,6 +15,8 @@ import {
   nodeFromRow,
   nodePatchToRow,
   nodeToRow,
+  partitionFromRow,
+  partitionToRow,
   policyFromRow,
   policyToRow,
   taskFromRow,
@@ -146,6 +149,11 @@ export class SqlStore implements Store {
     return rows.map(nodeFromRow);
   }
 
+  async listPartitions(): Promise<readonly PartitionRecord[]> {
+    const rows = await this.db.selectFrom('partitions').selectAll().orderBy('namespace').orderBy('dataset').orderBy('partition').execute();
+    return rows.map(partitionFromRow);
+  }
+
   async listPolicies(): Promise<readonly PolicyRecord[]> {
     const rows = await this.db.selectFrom('policies').selectAll().orderBy('name').execute();
     return rows.map(policyFromRow);
@@ -190,12 +198,13 @@ export class SqlStore implements Store {
   }
 
   async loadActiveState(): Promise<ActiveState> {
-    const [jobs, tasks, attempts, nodes, policies] = await Promise.all([
+    const [jobs, tasks, attempts, nodes, policies, partitions] = await Promise.all([
       this.db.selectFrom('jobs').selectAll().where('state', 'in', [...ACTIVE_JOB_STATES]).orderBy('createdAt').execute(),
       this.db.selectFrom('tasks').selectAll().where('state', 'in', [...ACTIVE_TASK_STATES]).orderBy('createdAt').orderBy('idx').execute(),
       this.db.selectFrom('attempts').selectAll().where('state', 'in', [...ACTIVE_ATTEMPT_STATES]).execute(),
       this.db.selectFrom('nodes').selectAll().execute(),
       this.listPolicies(),
+      this.listPartitions(),
     ]);
     return {
       jobs: jobs.map(jobFromRow),
@@ -203,6 +212,7 @@ export class SqlStore implements Store {
       attempts: attempts.map(attemptFromRow),
       nodes: nodes.map(nodeFromRow),
       policies,
+      partitions,
     };
   }
 }
@@ -246,6 +256,12 @@ async function applyBatch(trx: Transaction<Database>, batch: WriteBatch): Promis
     await trx.insertInto('policies').values(row).onConflict((oc) => oc.column('name').doUpdateSet(update)).execute();
   }
   if (batch.deletedPolicies?.length) await trx.deleteFrom('policies').where('name', 'in', [...batch.deletedPolicies]).execute();
+  for (const partition of batch.partitions ?? []) {
+    const row = partitionToRow(partition);
+    const { id: _id, ...update } = row;
+    await trx.insertInto('partitions').values(row).onConflict((oc) => oc.column('id').doUpdateSet(update)).execute();
+  }
+  if (batch.deletedPartitions?.length) await trx.deleteFrom('partitions').where('id', 'in', [...batch.deletedPartitions]).execute();
   if (batch.logs?.length) await insertChunked(batch.logs, (c) => trx.insertInto('logs').values(c).execute());
   if (batch.events?.length) {
     const rows = batch.events.map((e) => ({ ...e, data: JSON.stringify(e.data) }));

@@ -1,6 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { WriteBatch } from '../store.js';
 import {
+  partitionToRow,
   attemptPatchToRow,
   jobPatchToRow,
   jobToRow,
@@ -50,6 +51,8 @@ export class SqliteBatchWriter {
     for (const patch of batch.nodePatches ?? []) this.update('nodes', 'name', nodePatchToRow(patch));
     for (const policy of batch.policies ?? []) this.insert('policies', policyToRow(policy), 'name');
     for (const name of batch.deletedPolicies ?? []) this.statement('deletePolicy', 'DELETE FROM policies WHERE name = ?').run(name);
+    for (const partition of batch.partitions ?? []) this.insert('partitions', partitionToRow(partition), 'id');
+    for (const id of batch.deletedPartitions ?? []) this.statement('deletePartition', 'DELETE FROM partitions WHERE id = ?').run(id);
     for (const log of batch.logs ?? []) this.insert('logs', log);
     for (const event of batch.events ?? []) this.insert('events', { ...event, data: JSON.stringify(event.data) });
   }

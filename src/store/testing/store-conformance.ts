@@ -27,7 +27,7 @@ function aNode(name: string): NodeRecord {
   return {
     name, provider: 'aws', region: 'eu-west-1', zone: 'eu-west-1a', site: '', kind: 'cloud', jurisdiction: 'IE',
     lat: 53.3, lon: -6.2, capacity: { cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }, priceHour: 0.17,
-    labels: { tier: 'gold' }, taints: [], rttMs: {}, state: 'ready', cordoned: false, drainDeadline: null, agentVersion: '0.1.0', joinedAt: 5, lastSeenAt: 6,
+    labels: { tier: 'gold' }, taints: [], rttMs: {}, state: 'ready', cordoned: false, drainDeadline: null, dataUrl: null, agentVersion: '0.1.0', joinedAt: 5, lastSeenAt: 6,
     usage: { runningAttempts: 0, cpuMillis: 0, memoryBytes: 0, loadAvg1: 0 },
   };
 }
@@ -138,6 +138,21 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       await store.write({ events: [event] });
       await expect(store.write({ policies: [temp], events: [event] })).rejects.toThrow();
       expect(await store.listPolicies()).toEqual([]);
+    });
+
+    it('stores, replaces, lists and deletes catalog partitions, and loads them with the active state', async () => {
+      expect(await store.listPartitions()).toEqual([]);
+      const berlin = { namespace: 'default', dataset: 'readings', partition: 'berlin', node: 'edge-1', bytes: 12_345_678_901, sha256: 'a'.repeat(64), residencyClass: 'eu-personal', createdBy: 'register', createdAt: 5 };
+      const paris = { ...berlin, partition: 'paris', node: 'edge-2', bytes: 10, sha256: 'b'.repeat(64), residencyClass: null, createdBy: 'upload' };
+      const other = { ...paris, namespace: 'finance' };
+      await store.write({ partitions: [paris, berlin, other] });
+      expect(await store.listPartitions()).toEqual([berlin, paris, other]);
+      // Replaced whole by its key: a re-upload moves it to another node with other bytes.
+      const moved = { ...paris, node: 'edge-3', bytes: 11, sha256: 'c'.repeat(64) };
+      await store.write({ partitions: [moved] });
+      expect((await store.loadActiveState()).partitions).toEqual([berlin, moved, other]);
+      await store.write({ deletedPartitions: ['default/readings/paris', 'default/never/was'] });
+      expect(await store.listPartitions()).toEqual([berlin, other]);
     });
 
     it('assigns increasing event sequence numbers and filters by job', async () => {

@@ -1,0 +1,207 @@
+import type { Clock } from '../core/clock.js';
+import { registerRequestSchema, uploadRequestSchema, type DatasetSummary, type PartitionRecord, type UploadGrant } from '../core/data-spec.js';
+import { AtollError } from '../core/errors.js';
+import { isConnectedNodeState } from '../core/states.js';
+import { parseOrThrow } from '../core/validation.js';
+import { signDataToken, type DataSigningKeys } from '../protocol/data-token.js';
+import type { AgentMessage } from '../protocol/messages.js';
+import type { Compliance } from '../scheduler/engine.js';
+import type { AgentLinks } from './agent-links.js';
+import type { HotState, LiveNode } from './state/hot-state.js';
+import type { StateMachine } from './state/state-machine.js';
+
+// The control plane's side of data: the catalog of which partition lives where, the grants that
+// let a client or a node move bytes (signed tokens the agents check), and the residency rule that
+// data of a class is never stored on a node outside that class's jurisdictions.
+
+/** How long an upload grant lasts: enough to start sending a large file, not to keep it around. */
+const UPLOAD_GRANT_MS = 10 * 60_000;
+/** How long `atoll data register` waits for the agent to hash and store the file. */
+const REGISTER_TIMEOUT_MS = 120_000;
+
+type Stored = Extract<AgentMessage, { type: 'data.stored' }>;
+type Failed = Extract<AgentMessage, { type: 'data.failed' }>;
+type Refused = Extract<AgentMessage, { type: 'data.refused' }>;
+
+export interface DataCatalogOptions {
+  readonly clock: Clock;
+  readonly keys: DataSigningKeys;
+  /** The policies in force, compiled (residency classes live there). */
+  readonly compliance: () => Compliance;
+}
+
+export class DataCatalog {
+  private readonly waiting = new Map<string, { resolve: (p: PartitionRecord) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private requestCounter = 0;
+
+  constructor(
+    private readonly hot: HotState,
+    private readonly sm: StateMachine,
+    private readonly links: AgentLinks,
+    private readonly options: DataCatalogOptions,
+  ) {}
+
+  /** Datasets with their partitions summed up, by namespace and name. */
+  listDatasets(namespace?: string): DatasetSummary[] {
+    const byDataset = new Map<string, PartitionRecord[]>();
+    for (const p of this.hot.partitions.values()) {
+      if (namespace !== undefined && p.namespace !== namespace) continue;
+      const key = `${p.namespace}/${p.dataset}`;
+      byDataset.set(key, [...(byDataset.get(key) ?? []), p]);
+    }
+    return [...byDataset.values()].map(summarize).sort((a, b) => (a.namespace === b.namespace ? compare(a.name, b.name) : compare(a.namespace, b.namespace)));
+  }
+
+  dataset(namespace: string, name: string): DatasetSummary & { readonly items: readonly PartitionRecord[] } {
+    const items = this.partitionsOf(namespace, name);
+    if (items.length === 0) throw datasetNotFound(namespace, name);
+    return { ...summarize(items), items };
+  }
+
+  /** A signed, short-lived grant for a client to PUT one partition's bytes to the node's agent. */
+  createUpload(input: unknown): UploadGrant {
+    const request = parseOrThrow(uploadRequestSchema, input, 'upload request');
+    const live = this.requireNode(request.node);
+    this.checkResidency(request.residencyClass, live);
+    if (live.record.dataUrl === null) {
+      throw new AtollError('unavailable', `node ${request.node} serves no data address (behind NAT?); uploads through the control plane are not supported yet, so upload to another node`);
+    }
+    const expiresAt = this.options.clock.now() + UPLOAD_GRANT_MS;
+    const token = signDataToken({
+      op: 'write', namespace: request.namespace, dataset: request.dataset, partition: request.partition, node: request.node,
+      for: 'client', forJurisdiction: null, residencyClass: request.residencyClass, exp: expiresAt,
+    }, this.options.keys.privateKey);
+    const path = [request.namespace, request.dataset, request.partition].map(encodeURIComponent).join('/');
+    return { url: `${live.record.dataUrl.replace(/\/$/, '')}/v1/data/${path}`, token, expiresAt };
+  }
+
+  /** Asks the node's agent to take a file already on its disk into its store; resolves once it is catalogued. */
+  register(input: unknown): Promise<PartitionRecord> {
+    const request = parseOrThrow(registerRequestSchema, input, 'register request');
+    const live = this.requireNode(request.node);
+    this.checkResidency(request.residencyClass, live);
+    const link = this.links.get(request.node);
+    if (!link) throw new AtollError('unavailable', `node ${request.node} is not connected; start its agent and try again`);
+    const requestId = `r${++this.requestCounter}`;
+    return new Promise<PartitionRecord>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(requestId);
+        reject(new AtollError('unavailable', `node ${request.node} did not store ${request.path} within ${REGISTER_TIMEOUT_MS / 1000} s; see its agent's log`));
+      }, REGISTER_TIMEOUT_MS);
+      this.waiting.set(requestId, { resolve, reject, timer });
+      const { namespace, dataset, partition, path, residencyClass } = request;
+      link.send({ type: 'data.register', requestId, namespace, dataset, partition, path, residencyClass });
+    });
+  }
+
+  /** Drops a partition (or every partition of the dataset) from the catalog and from the agents that hold them. */
+  async remove(namespace: string, dataset: string, partition?: string): Promise<{ readonly removed: readonly PartitionRecord[] }> {
+    const all = this.partitionsOf(namespace, dataset);
+    const removed = partition === undefined ? all : all.filter((p) => p.partition === partition);
+    if (removed.length === 0) {
+      throw partition === undefined ? datasetNotFound(namespace, dataset) : new AtollError('not_found', `partition "${partition}" of dataset "${dataset}" does not exist; list them with \`atoll data show ${dataset}\``);
+    }
+    for (const p of removed) this.sm.removePartition(p, 'removed by a user');
+    await this.sm.committed();
+    for (const [node, list] of groupByNode(removed)) {
+      // An agent that is away keeps the bytes until it is told again; the catalog no longer points at them.
+      this.links.get(node)?.send({ type: 'data.remove', partitions: list.map(({ namespace: ns, dataset: ds, partition: pt }) => ({ namespace: ns, dataset: ds, partition: pt })) });
+    }
+    return { removed };
+  }
+
+  /** The agent stored a partition: catalogue it, and answer a waiting `register`. */
+  onStored(node: string, message: Stored): void {
+    const { requestId, type: _type, ...fields } = message;
+    const record: PartitionRecord = { ...fields, node, createdAt: this.options.clock.now() };
+    this.sm.storePartition(record);
+    if (requestId === undefined) return;
+    const waiter = this.waiting.get(requestId);
+    if (!waiter) return;
+    this.waiting.delete(requestId);
+    clearTimeout(waiter.timer);
+    void this.sm.committed().then(() => waiter.resolve(record));
+  }
+
+  onFailed(node: string, message: Failed): void {
+    const waiter = this.waiting.get(message.requestId);
+    if (!waiter) return;
+    this.waiting.delete(message.requestId);
+    clearTimeout(waiter.timer);
+    waiter.reject(new AtollError('invalid_request', `node ${node} could not register the file: ${message.message}`));
+  }
+
+  onRefused(node: string, message: Refused): void {
+    const { type: _type, ...data } = message;
+    this.sm.noteTransferRefused(node, data);
+  }
+
+  /** Class -> country codes, as agents need them to check reads themselves. */
+  residencyClassesForAgents(): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const [name, { jurisdictions }] of this.options.compliance().residencyClasses()) out[name] = [...jurisdictions].sort();
+    return out;
+  }
+
+  close(): void {
+    for (const { reject, timer } of this.waiting.values()) {
+      clearTimeout(timer);
+      reject(new AtollError('unavailable', 'the control plane is shutting down'));
+    }
+    this.waiting.clear();
+  }
+
+  private partitionsOf(namespace: string, dataset: string): PartitionRecord[] {
+    return [...this.hot.partitions.values()].filter((p) => p.namespace === namespace && p.dataset === dataset).sort((a, b) => compare(a.partition, b.partition));
+  }
+
+  private requireNode(name: string): LiveNode {
+    const live = this.hot.nodes.get(name);
+    if (!live) throw new AtollError('not_found', `node "${name}" does not exist; list them with \`atoll nodes\``);
+    if (!isConnectedNodeState(live.record.state)) throw new AtollError('unavailable', `node ${name} is ${live.record.state}; data can only go to a connected node`);
+    return live;
+  }
+
+  /** Data of a class may only be stored where the class may be read. */
+  private checkResidency(residencyClass: string | null, live: LiveNode): void {
+    if (residencyClass === null) return;
+    const classes = this.options.compliance().residencyClasses();
+    const found = classes.get(residencyClass);
+    if (found === undefined) {
+      const known = [...classes.keys()].sort();
+      throw new AtollError('invalid_spec', `unknown residency class "${residencyClass}"; ${known.length > 0 ? `classes defined by policies: ${known.join(', ')}` : 'no policy defines one yet (see docs/policies.md)'}`, {
+        problems: [{ path: 'residencyClass', message: `unknown residency class "${residencyClass}"` }],
+      });
+    }
+    const where = live.record.jurisdiction;
+    if (where === null || !found.jurisdictions.has(where)) {
+      throw new AtollError('forbidden', `node ${live.record.name} is in ${where ?? 'no jurisdiction'}; data of residency class ${residencyClass} (policy ${found.policy}) may only be stored in [${[...found.jurisdictions].sort().join(', ')}]`);
+    }
+  }
+}
+
+function summarize(items: readonly PartitionRecord[]): DatasetSummary {
+  const first = items[0]!;
+  return {
+    namespace: first.namespace,
+    name: first.dataset,
+    partitions: items.length,
+    bytes: items.reduce((sum, p) => sum + p.bytes, 0),
+    nodes: [...new Set(items.map((p) => p.node))].sort(),
+    residencyClasses: [...new Set(items.flatMap((p) => (p.residencyClass === null ? [] : [p.residencyClass])))].sort(),
+  };
+}
+
+function groupByNode(items: readonly PartitionRecord[]): Map<string, PartitionRecord[]> {
+  const out = new Map<string, PartitionRecord[]>();
+  for (const p of items) out.set(p.node, [...(out.get(p.node) ?? []), p]);
+  return out;
+}
+
+function datasetNotFound(namespace: string, name: string): AtollError {
+  return new AtollError('not_found', `dataset "${name}" does not exist in namespace ${namespace}; list them with \`atoll data ls\``);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
