@@ -22,6 +22,7 @@ import type { Driver, LogStream, RunningAttempt } from './drivers/driver.js';
 import { ExecDriver } from './drivers/exec-driver.js';
 import { ProcessGroupLedger } from './drivers/process-groups.js';
 import { ResultJournal } from './result-journal.js';
+import { AgentData } from './agent-data.js';
 import { RttProber, sameRtt } from './rtt-prober.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -39,6 +40,8 @@ export interface AgentOptions {
   readonly driver?: Driver;
   /** How often the node's `probes` are measured (default 30 s). */
   readonly probeIntervalMs?: number;
+  /** Where to serve partitions to peers and clients; null: no data server (the node holds no data). */
+  readonly data?: { readonly listen: { readonly host: string; readonly port: number }; readonly advertise?: string } | null;
 }
 
 interface Running {
@@ -77,6 +80,7 @@ export class Agent {
   private outLogChars = 0;
   private flushScheduled = false;
   private prober: RttProber | undefined;
+  private data: AgentData | undefined;
   /** The round trips the control plane last got on this connection (hello or heartbeat). */
   private rttSent: Readonly<Record<string, number>> = {};
 
@@ -105,6 +109,14 @@ export class Agent {
     this.credential = await loadCredential(this.options.dataDir);
     if (this.credential && this.credential.node !== this.nodeName) {
       throw new Error(`data dir ${this.options.dataDir} belongs to node ${this.credential.node}, not ${this.nodeName}; use another --data-dir`);
+    }
+    if (this.options.data !== null) {
+      this.data = await AgentData.start({
+        dataDir: this.options.dataDir, nodeName: this.nodeName, log: this.options.log,
+        listen: this.options.data?.listen ?? { host: '127.0.0.1', port: 0 },
+        ...(this.options.data?.advertise === undefined ? {} : { advertise: this.options.data.advertise }),
+        send: (message) => this.send(message),
+      });
     }
     const probes = this.options.node.probes ?? {};
     if (Object.keys(probes).length > 0) {
@@ -135,6 +147,7 @@ export class Agent {
     }
     clearInterval(this.heartbeatTimer);
     await this.prober?.stop();
+    await this.data?.close();
     this.ws?.close(1000, 'agent stopping');
     await this.journal.close();
     this.groups?.close();
@@ -225,6 +238,7 @@ export class Agent {
       protocol: PROTOCOL_VERSION,
       agentVersion: AGENT_VERSION,
       node: { ...spec, rttMs: this.rttSent },
+      dataUrl: this.data?.url ?? null,
       running: [...this.running.values()].map((r) => ({ attemptId: r.assignment.attemptId, epoch: r.assignment.epoch, startedAt: r.startedAt })),
       finished: this.journal.pending().map((r) => r.attemptId),
     }, ws);
@@ -246,6 +260,7 @@ export class Agent {
         this.options.log.info({ node: message.node }, 'connected to the control plane');
         clearInterval(this.heartbeatTimer);
         this.heartbeatMs = message.heartbeatMs;
+        this.data?.welcome(message.dataPublicKey, message.residencyClasses);
         this.heartbeatTimer = setInterval(() => this.sendHeartbeat(), message.heartbeatMs);
         this.sendHeartbeat();
         // Output buffered while cut off goes first: the server drops logs of attempts it has closed.
@@ -263,6 +278,12 @@ export class Agent {
         return;
       case 'error':
         this.options.log.error({ code: message.code }, `control plane: ${message.message}`);
+        return;
+      case 'data.classes':
+      case 'data.register':
+      case 'data.remove':
+        if (this.data) this.data.handle(message);
+        else if (message.type === 'data.register') this.send({ type: 'data.failed', requestId: message.requestId, message: 'this agent runs without a data server (--no-data-server)' });
         return;
     }
   }

@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import { registerRequestSchema, uploadRequestSchema, type DatasetSummary, type PartitionRecord, type UploadGrant } from '../core/data-spec.js';
+import { partitionId, registerRequestSchema, uploadRequestSchema, type DatasetSummary, type PartitionRecord, type UploadGrant } from '../core/data-spec.js';
 import { AtollError } from '../core/errors.js';
 import { isConnectedNodeState } from '../core/states.js';
 import { parseOrThrow } from '../core/validation.js';
@@ -133,7 +133,10 @@ export class DataCatalog {
 
   onRefused(node: string, message: Refused): void {
     const { type: _type, ...data } = message;
-    this.sm.noteTransferRefused(node, data);
+    // Agents know classes by their jurisdictions only; the event names the policy behind the class.
+    const residencyClass = this.hot.partitions.get(partitionId(message))?.residencyClass;
+    const policy = data.policy ?? (residencyClass ? this.options.compliance().residencyClasses().get(residencyClass)?.policy ?? null : null);
+    this.sm.noteTransferRefused(node, { ...data, policy });
   }
 
   /** Class -> country codes, as agents need them to check reads themselves. */

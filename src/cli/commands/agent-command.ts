@@ -28,6 +28,10 @@ interface AgentFlags {
   label: string[];
   probe: string[];
   probeInterval?: string;
+  dataListen: string;
+  dataUrl?: string;
+  /** commander's --no-data-server sets this false. */
+  dataServer: boolean;
   logLevel: string;
 }
 
@@ -59,6 +63,19 @@ function probeIntervalMs(value: string | undefined): number | undefined {
   const ms = parseDurationMs(value);
   if (ms === undefined || ms < 100) throw new AtollError('invalid_request', `--probe-interval: expected a duration of at least 100ms like 30s, got ${JSON.stringify(value)}`);
   return ms;
+}
+
+/** --data-listen HOST:PORT (port 0 picks one), --data-url and --no-data-server, as the agent takes them. */
+function dataOptions(flags: AgentFlags): { listen: { host: string; port: number }; advertise?: string } | null {
+  if (!flags.dataServer) return null;
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(flags.dataListen);
+  const port = Number(match?.[2]);
+  if (!match || port > 65_535) throw new AtollError('invalid_request', `--data-listen: expected HOST:PORT like 0.0.0.0:7701 (port 0 picks a free one), got ${JSON.stringify(flags.dataListen)}`);
+  const host = match[1]!.replace(/^\[|\]$/g, '');
+  if (flags.dataUrl !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(flags.dataUrl)) {
+    throw new AtollError('invalid_request', `--data-url: expected the URL peers reach this agent on, like http://10.0.0.7:7701, got ${JSON.stringify(flags.dataUrl)}`);
+  }
+  return { listen: { host, port }, ...(flags.dataUrl === undefined ? {} : { advertise: flags.dataUrl.replace(/\/$/, '') }) };
 }
 
 /** The node's identity from --config (if given) with flags on top; validated as one document. */
@@ -134,9 +151,13 @@ export function registerAgentCommand(program: Command): void {
     .option('--label <key=value>', 'a label (repeatable)', collect, [])
     .option('--probe <region=host:port>', 'measure round trips to a region by timing TCP connects to host:port (repeatable; overrides rttMs for that region)', collect, [])
     .option('--probe-interval <duration>', 'how often to measure the probes', '30s')
+    .option('--data-listen <host:port>', 'where to serve this node\'s partitions to peers and uploads (port 0 picks one)', '127.0.0.1:0')
+    .option('--data-url <url>', 'the URL peers reach the data server on, if not the listening address (NAT mapping, proxy)')
+    .option('--no-data-server', 'serve no data: the node cannot hold partitions')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .action(action(async (flags: AgentFlags) => {
       const node = await nodeSpecFromFlags(flags);
+      const data = dataOptions(flags);
       const probeEvery = probeIntervalMs(flags.probeInterval);
       const joinToken = await joinTokenFrom(flags);
       const log = pino({ level: flags.logLevel, base: { node: node.name } }, pino.destination(2));
@@ -147,6 +168,7 @@ export function registerAgentCommand(program: Command): void {
         log,
         ...(joinToken ? { joinToken } : {}),
         ...(probeEvery === undefined ? {} : { probeIntervalMs: probeEvery }),
+        data,
       });
       await agent.start();
       let stopping = false;

@@ -1,0 +1,109 @@
+import type { KeyObject } from 'node:crypto';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { importPublicKey } from '../protocol/data-token.js';
+import type { AgentMessage, ServerMessage } from '../protocol/messages.js';
+import { DataServer, type ResidencyRule } from './data-server.js';
+import { PartitionStore, type PartitionRef } from './partition-store.js';
+
+// The agent's data side: its partition store, the HTTP server peers and clients reach it on, and
+// the data messages of the control plane (its token key, residency classes, register, remove).
+
+/** Largest partition this agent takes in (uploads, registrations). */
+export const MAX_PARTITION_BYTES = 64 * 2 ** 30;
+
+export interface AgentDataOptions {
+  readonly dataDir: string;
+  readonly nodeName: string;
+  /** Where to listen; the advertised URL defaults to it. */
+  readonly listen: { readonly host: string; readonly port: number };
+  /** The URL peers use (behind a proxy or NAT mapping); default http://host:port of `listen`. */
+  readonly advertise?: string;
+  readonly log: Logger;
+  readonly send: (message: AgentMessage) => void;
+}
+
+type DataMessage = Extract<ServerMessage, { type: 'data.classes' | 'data.register' | 'data.remove' }>;
+
+export class AgentData {
+  private publicKey: KeyObject | undefined;
+  private residency = new Map<string, ResidencyRule>();
+
+  private constructor(
+    private readonly options: AgentDataOptions,
+    private readonly store: PartitionStore,
+    private readonly server: DataServer,
+    /** What the control plane is told to use. */
+    readonly url: string,
+  ) {}
+
+  static async start(options: AgentDataOptions): Promise<AgentData> {
+    const store = await PartitionStore.open(join(options.dataDir, 'data'));
+    let self: AgentData | undefined;
+    const server = new DataServer({
+      store,
+      nodeName: options.nodeName,
+      publicKey: () => self?.publicKey,
+      residency: (residencyClass) => self?.residency.get(residencyClass),
+      maxUploadBytes: MAX_PARTITION_BYTES,
+      onStored: (ref, entry) => options.send({ type: 'data.stored', ...ref, sha256: entry.sha256, bytes: entry.bytes, residencyClass: entry.residencyClass, createdBy: 'upload' }),
+      onRefused: (refusal) => {
+        options.log.warn({ ...refusal.ref, for: refusal.for }, `refused to serve a partition: ${refusal.reason}`);
+        options.send({ type: 'data.refused', ...refusal.ref, for: refusal.for, forJurisdiction: refusal.forJurisdiction, reason: refusal.reason, policy: refusal.policy });
+      },
+      onInternalError: (error) => options.log.error({ err: error }, 'data request failed'),
+    });
+    const bound = await server.listen(options.listen.host, options.listen.port);
+    const host = bound.host.includes(':') ? `[${bound.host}]` : bound.host;
+    self = new AgentData(options, store, server, options.advertise ?? `http://${host}:${bound.port}`);
+    return self;
+  }
+
+  /** From `welcome`: the key that signs data tokens, and the residency classes in force. */
+  welcome(dataPublicKey: string | undefined, residencyClasses: Readonly<Record<string, readonly string[]>> | undefined): void {
+    if (dataPublicKey !== undefined) this.publicKey = importPublicKey(dataPublicKey);
+    if (residencyClasses !== undefined) this.setClasses(residencyClasses);
+  }
+
+  handle(message: DataMessage): void {
+    switch (message.type) {
+      case 'data.classes':
+        this.setClasses(message.residencyClasses);
+        return;
+      case 'data.register':
+        void this.register(message);
+        return;
+      case 'data.remove':
+        void this.remove(message.partitions);
+        return;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.server.close();
+  }
+
+  private setClasses(classes: Readonly<Record<string, readonly string[]>>): void {
+    this.residency = new Map(Object.entries(classes).map(([name, codes]) => [name, { jurisdictions: new Set(codes), policy: null }]));
+  }
+
+  private async register(message: Extract<DataMessage, { type: 'data.register' }>): Promise<void> {
+    const { requestId, path, residencyClass, namespace, dataset, partition } = message;
+    try {
+      const entry = await this.store.register({ namespace, dataset, partition }, path, { maxBytes: MAX_PARTITION_BYTES, residencyClass });
+      this.options.send({ type: 'data.stored', requestId, namespace, dataset, partition, sha256: entry.sha256, bytes: entry.bytes, residencyClass, createdBy: 'register' });
+    } catch (error) {
+      this.options.send({ type: 'data.failed', requestId, message: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  private async remove(refs: readonly PartitionRef[]): Promise<void> {
+    for (const ref of refs) {
+      try {
+        await this.store.remove(ref);
+      } catch (error) {
+        this.options.log.error({ err: error, ...ref }, 'could not remove a partition');
+      }
+    }
+  }
+}

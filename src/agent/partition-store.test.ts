@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { PartitionStore } from './partition-store.js';
+
+const ref = (partition: string) => ({ namespace: 'default', dataset: 'readings', partition });
+const sha = (data: string) => createHash('sha256').update(data).digest('hex');
+const open = async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'atoll-store-'));
+  return { dir, store: await PartitionStore.open(dir) };
+};
+const options = { maxBytes: 1024, residencyClass: null };
+
+describe('PartitionStore', () => {
+  it('stores bytes under their sha256, indexes them durably, and shares equal content', async () => {
+    const { dir, store } = await open();
+    const a = await store.put(ref('a'), Readable.from(['hello ', 'world']), { ...options, residencyClass: 'eu-personal' });
+    expect(a).toMatchObject({ sha256: sha('hello world'), bytes: 11, residencyClass: 'eu-personal' });
+    await store.put(ref('b'), Readable.from(['hello world']), options);
+    expect(readFileSync(store.objectPath(a.sha256), 'utf8')).toBe('hello world');
+    const reopened = await PartitionStore.open(dir);
+    expect(reopened.list().map((p) => p.partition).sort()).toEqual(['a', 'b']);
+    // The object is shared: removing one partition keeps it, removing both drops it.
+    await reopened.remove(ref('a'));
+    expect(existsSync(reopened.objectPath(a.sha256))).toBe(true);
+    await reopened.remove(ref('b'));
+    expect(existsSync(reopened.objectPath(a.sha256))).toBe(false);
+    expect(await reopened.remove(ref('b'))).toBe(false);
+  });
+
+  it('keeps nothing from bytes that do not hash as expected', async () => {
+    const { dir, store } = await open();
+    await expect(store.put(ref('a'), Readable.from(['tampered']), { ...options, expectedSha256: sha('original') })).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining('checksum mismatch') });
+    expect(store.get(ref('a'))).toBeUndefined();
+    expect(existsSync(store.objectPath(sha('tampered')))).toBe(false);
+    expect((await PartitionStore.open(dir)).list()).toEqual([]);
+  });
+
+  it('refuses more bytes than allowed and keeps nothing', async () => {
+    const { store } = await open();
+    await expect(store.put(ref('big'), Readable.from([Buffer.alloc(2048)]), options)).rejects.toMatchObject({ code: 'payload_too_large' });
+    expect(store.list()).toEqual([]);
+  });
+
+  it('keeps nothing when the source fails midway', async () => {
+    const { store } = await open();
+    const failing = new Readable({ read() {
+      this.push('partial');
+      this.destroy(new Error('connection reset'));
+    } });
+    await expect(store.put(ref('cut'), failing, options)).rejects.toThrow('connection reset');
+    expect(store.get(ref('cut'))).toBeUndefined();
+  });
+
+  it('registers a file on disk, leaving the original, and says why it cannot', async () => {
+    const { dir, store } = await open();
+    const file = join(dir, 'born-here.csv');
+    writeFileSync(file, 'a,b\n1,2\n');
+    expect(await store.register(ref('local'), file, options)).toMatchObject({ sha256: sha('a,b\n1,2\n'), bytes: 8 });
+    expect(readFileSync(file, 'utf8')).toBe('a,b\n1,2\n');
+    await expect(store.register(ref('x'), join(dir, 'missing'), options)).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringContaining('ENOENT') });
+    await expect(store.register(ref('y'), dir, options)).rejects.toMatchObject({ message: expect.stringContaining('not a regular file') });
+  });
+
+  it.each(['..', '.', 'a/b', '', '.hidden'])('refuses the partition name %j', async (name) => {
+    const { store } = await open();
+    await expect(store.put(ref(name), Readable.from(['x']), options)).rejects.toMatchObject({ code: 'invalid_request' });
+  });
+});

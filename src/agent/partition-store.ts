@@ -1,0 +1,166 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DATA_NAME_PATTERN, partitionId } from '../core/data-spec.js';
+import { AtollError } from '../core/errors.js';
+
+// The agent's partitions, content-addressed: `objects/<sha256>` holds the bytes (partitions with
+// equal content share one object) and `index.json` maps namespace/dataset/partition to its object.
+// Bytes are hashed as they arrive, written aside, fsynced and renamed into place, and only then
+// indexed, so a crash or an aborted upload never leaves a partition pointing at partial bytes.
+
+export interface PartitionRef {
+  readonly namespace: string;
+  readonly dataset: string;
+  readonly partition: string;
+}
+
+export interface StoredPartition {
+  readonly sha256: string;
+  readonly bytes: number;
+  readonly residencyClass: string | null;
+  readonly createdAt: number;
+}
+
+const NAMESPACE_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Refuses a ref whose parts could not be a catalog name (and so could never escape the store). */
+export function checkRef(ref: PartitionRef): void {
+  const bad = !NAMESPACE_PATTERN.test(ref.namespace) ? 'namespace' : !isDataName(ref.dataset) ? 'dataset' : !isDataName(ref.partition) ? 'partition' : undefined;
+  if (bad !== undefined) throw new AtollError('invalid_request', `${bad} ${JSON.stringify(ref[bad])} is not a valid name`);
+}
+
+function isDataName(value: string): boolean {
+  return DATA_NAME_PATTERN.test(value) && value !== '.' && value !== '..';
+}
+
+export class PartitionStore {
+  private writing: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly dir: string,
+    private readonly index: Map<string, StoredPartition & PartitionRef>,
+  ) {}
+
+  static async open(dir: string): Promise<PartitionStore> {
+    await mkdir(join(dir, 'objects'), { recursive: true, mode: 0o700 });
+    await rm(join(dir, 'incoming'), { recursive: true, force: true });
+    await mkdir(join(dir, 'incoming'), { recursive: true, mode: 0o700 });
+    const text = await readFile(join(dir, 'index.json'), 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return '{"partitions":[]}';
+      throw error;
+    });
+    const entries = (JSON.parse(text) as { partitions: (StoredPartition & PartitionRef)[] }).partitions;
+    return new PartitionStore(dir, new Map(entries.map((e) => [partitionId(e), e])));
+  }
+
+  get(ref: PartitionRef): StoredPartition | undefined {
+    return this.index.get(partitionId(ref));
+  }
+
+  list(): readonly (StoredPartition & PartitionRef)[] {
+    return [...this.index.values()];
+  }
+
+  objectPath(sha256: string): string {
+    return join(this.dir, 'objects', sha256);
+  }
+
+  /**
+   * Stores the stream's bytes as the partition (replacing what it held). With `expectedSha256`, a
+   * stream whose bytes hash otherwise is refused and nothing is kept: a tampered or cut transfer.
+   */
+  async put(ref: PartitionRef, source: Readable, options: { readonly maxBytes: number; readonly residencyClass: string | null; readonly expectedSha256?: string }): Promise<StoredPartition> {
+    checkRef(ref);
+    const incoming = join(this.dir, 'incoming', randomBytes(8).toString('hex'));
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const measure = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        bytes += chunk.length;
+        if (bytes > options.maxBytes) {
+          done(new AtollError('payload_too_large', `partition is larger than the ${options.maxBytes} bytes this node accepts`));
+          return;
+        }
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(source, measure, createWriteStream(incoming, { mode: 0o600 }));
+      const sha256 = hash.digest('hex');
+      if (options.expectedSha256 !== undefined && sha256 !== options.expectedSha256) {
+        throw new AtollError('conflict', `checksum mismatch: expected sha256 ${options.expectedSha256}, got ${sha256}; the bytes were altered or cut on the way, and were not kept`);
+      }
+      await fsyncFile(incoming);
+      const object = this.objectPath(sha256);
+      if (await exists(object)) await rm(incoming);
+      else await rename(incoming, object);
+      const entry: StoredPartition = { sha256, bytes, residencyClass: options.residencyClass, createdAt: Date.now() };
+      await this.update((index) => index.set(partitionId(ref), { ...ref, ...entry }));
+      return entry;
+    } catch (error) {
+      await rm(incoming, { force: true });
+      throw error;
+    }
+  }
+
+  /** Takes a file already on this node's disk in as the partition; the original stays where it is. */
+  async register(ref: PartitionRef, path: string, options: { readonly maxBytes: number; readonly residencyClass: string | null }): Promise<StoredPartition> {
+    const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+      throw new AtollError('invalid_request', `cannot read ${path}: ${error.code ?? error.message}`);
+    });
+    if (!info.isFile()) throw new AtollError('invalid_request', `${path} is not a regular file`);
+    return this.put(ref, createReadStream(path), options);
+  }
+
+  /** Drops the partition; its object goes too once no other partition shares it. */
+  async remove(ref: PartitionRef): Promise<boolean> {
+    const entry = this.index.get(partitionId(ref));
+    if (entry === undefined) return false;
+    await this.update((index) => index.delete(partitionId(ref)));
+    if (![...this.index.values()].some((e) => e.sha256 === entry.sha256)) await rm(this.objectPath(entry.sha256), { force: true });
+    return true;
+  }
+
+  /** Index changes one at a time, each written aside, fsynced and renamed over the old index. */
+  private update(change: (index: Map<string, StoredPartition & PartitionRef>) => void): Promise<void> {
+    const next = this.writing.then(async () => {
+      change(this.index);
+      const file = join(this.dir, 'index.json');
+      const handle = await open(`${file}.tmp`, 'w', 0o600);
+      try {
+        await handle.writeFile(JSON.stringify({ partitions: [...this.index.values()] }));
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(`${file}.tmp`, file);
+    });
+    // A failed write fails its caller; the next change still runs.
+    this.writing = next.catch(() => undefined);
+    return next;
+  }
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return false;
+      throw error;
+    },
+  );
+}

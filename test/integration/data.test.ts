@@ -1,0 +1,120 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiError } from '../../src/client/client.js';
+import type { PartitionRecord } from '../../src/core/data-spec.js';
+import type { NodeRecord } from '../../src/core/types.js';
+import { importPrivateKey, signDataToken } from '../../src/protocol/data-token.js';
+import { type Proc, runCli, type ServerProc, startAgent, startServer, tempDir, waitFor, waitForReadyNodes } from '../harness/processes.js';
+
+// The data catalog end to end: a control plane and two agents, one in Germany and one in the US,
+// each serving its partition store over HTTP. Files go in through `atoll data put` (straight to
+// the agent, with a grant the control plane signs) and `atoll data register` (a file already on
+// the node's disk), and residency classes keep EU data off the US node at every door.
+
+describe('data catalog', () => {
+  let server: ServerProc;
+  const agents: (Proc & { dataDir: string })[] = [];
+  const work = tempDir('data-files');
+
+  const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+  const node = async (name: string): Promise<NodeRecord> => server.client.getNode(name);
+
+  beforeAll(async () => {
+    server = await startServer({ extraArgs: ['--heartbeat', '200ms'] });
+    agents.push(startAgent(server.url, server.joinToken, { name: 'edge-berlin', kind: 'edge', jurisdiction: 'DE', region: 'de-be', site: 'berlin-shop-3' }));
+    agents.push(startAgent(server.url, server.joinToken, { name: 'aws-us-east-1a', provider: 'aws', region: 'us-east-1', jurisdiction: 'US', geo: { lat: 38.9, lon: -77.4 } }));
+    await waitForReadyNodes(server.client, 2);
+    await server.client.applyPolicy('gdpr', { residencyClasses: { 'eu-personal': ['EU', 'EEA'] } });
+  });
+
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => a.kill('SIGKILL')));
+    await server?.kill('SIGKILL');
+  });
+
+  it('gives every agent a data address', async () => {
+    for (const name of ['edge-berlin', 'aws-us-east-1a']) expect((await node(name)).dataUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('uploads a file straight to the node, checks its bytes and catalogues it', async () => {
+    const bytes = Buffer.alloc(3 * 2 ** 20 + 7, 'readings,');
+    const file = join(work, 'berlin.csv');
+    writeFileSync(file, bytes);
+    const put = await runCli(server, 'data', 'put', file, '--dataset', 'readings', '--partition', 'berlin', '--node', 'edge-berlin', '--class', 'eu-personal', '-o', 'json');
+    expect(put.code, put.stderr).toBe(0);
+    const stored = JSON.parse(put.stdout) as PartitionRecord;
+    expect(stored).toMatchObject({ namespace: 'default', dataset: 'readings', partition: 'berlin', node: 'edge-berlin', bytes: bytes.length, sha256: sha256(bytes), residencyClass: 'eu-personal', createdBy: 'upload' });
+    // The bytes are in the agent's content-addressed store.
+    const berlin = agents[0]!;
+    expect(readFileSync(join(berlin.dataDir, 'data', 'objects', sha256(bytes))).equals(bytes)).toBe(true);
+    const shown = await runCli(server, 'data', 'show', 'readings');
+    expect(shown.stdout).toContain('berlin');
+    expect(shown.stdout).toContain('eu-personal');
+  });
+
+  it('refuses to store data of a class on a node outside its jurisdictions, naming the policy', async () => {
+    const refused = await server.client.createUpload({ dataset: 'readings', partition: 'us', node: 'aws-us-east-1a', residencyClass: 'eu-personal' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ApiError);
+    expect(refused).toMatchObject({ status: 403 });
+    expect((refused as ApiError).message).toContain('policy gdpr');
+    const unknown = await server.client.createUpload({ dataset: 'readings', partition: 'x', node: 'edge-berlin', residencyClass: 'no-such-class' }).catch((e: unknown) => e);
+    expect(unknown).toMatchObject({ status: 400, code: 'invalid_spec' });
+    expect((await server.client.getDataset('readings')).items.map((p) => p.partition)).toEqual(['berlin']);
+  });
+
+  it('registers a file that is already on the node\'s disk', async () => {
+    const berlin = agents[0]!;
+    const file = join(berlin.dataDir, 'born-here.bin');
+    const bytes = Buffer.from('sensor data born at the edge\n'.repeat(1000));
+    writeFileSync(file, bytes);
+    const registered = await server.client.registerData({ dataset: 'readings', partition: 'berlin-local', node: 'edge-berlin', path: file, residencyClass: 'eu-personal' });
+    expect(registered).toMatchObject({ node: 'edge-berlin', bytes: bytes.length, sha256: sha256(bytes), createdBy: 'register' });
+    const missing = await server.client.registerData({ dataset: 'readings', partition: 'nope', node: 'edge-berlin', path: '/no/such/file' }).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(ApiError);
+    expect((missing as ApiError).message).toContain('/no/such/file');
+  });
+
+  it('has the holder refuse EU data to a US node even with a token signed by the control plane', async () => {
+    const berlin = await node('edge-berlin');
+    const { partitions, sha } = await server.client.getDataset('readings').then((d) => ({ partitions: d.items, sha: d.items[0]!.sha256 }));
+    expect(partitions.length).toBeGreaterThan(0);
+    // A token the control plane would never issue (the scheduler keeps readers in the EU), but
+    // signed with its real key: the holder must still say no.
+    const keys = importPrivateKey(readFileSync(join(server.dataDir, 'data-signing.key'), 'utf8'));
+    const forged = signDataToken({
+      op: 'read', namespace: 'default', dataset: 'readings', partition: 'berlin', node: 'edge-berlin', for: 'aws-us-east-1a',
+      forJurisdiction: 'US', sha256: sha, exp: Date.now() + 60_000,
+    }, keys.privateKey);
+    const response = await fetch(`${berlin.dataUrl}/v1/data/default/readings/berlin`, { headers: { authorization: `Bearer ${forged}` } });
+    expect(response.status).toBe(403);
+    await response.body?.cancel();
+    const refusedEvent = await waitFor(async () => (await server.client.listEvents({ limit: 10_000 })).items.find((e) => e.type === 'transfer.refused'), 10_000, 'a transfer.refused event');
+    expect(refusedEvent.data).toMatchObject({ dataset: 'readings', partition: 'berlin', for: 'aws-us-east-1a', forJurisdiction: 'US', policy: 'gdpr' });
+
+    // The same token for a German reader is served, with the checksum header.
+    const allowed = signDataToken({
+      op: 'read', namespace: 'default', dataset: 'readings', partition: 'berlin', node: 'edge-berlin', for: 'edge-berlin',
+      forJurisdiction: 'DE', sha256: sha, exp: Date.now() + 60_000,
+    }, keys.privateKey);
+    const served = await fetch(`${berlin.dataUrl}/v1/data/default/readings/berlin`, { headers: { authorization: `Bearer ${allowed}` } });
+    expect(served.status).toBe(200);
+    expect(served.headers.get('x-atoll-sha256')).toBe(sha);
+    expect(sha256(Buffer.from(await served.arrayBuffer()))).toBe(sha);
+  });
+
+  it('lists datasets and removes a partition from the catalog and the node', async () => {
+    const listed = await runCli(server, 'data', 'ls', '-o', 'json');
+    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ name: 'readings', partitions: 2, nodes: ['edge-berlin'], residencyClasses: ['eu-personal'] })]);
+    const local = (await server.client.getDataset('readings')).items.find((p) => p.partition === 'berlin-local')!;
+    const removed = await runCli(server, 'data', 'rm', 'readings', '--partition', 'berlin-local');
+    expect(removed.code, removed.stderr).toBe(0);
+    expect((await server.client.getDataset('readings')).items.map((p) => p.partition)).toEqual(['berlin']);
+    const object = join(agents[0]!.dataDir, 'data', 'objects', local.sha256);
+    await waitFor(() => (existsSync(object) ? undefined : true), 10_000, 'the removed partition\'s bytes to leave the node');
+    const gone = await runCli(server, 'data', 'rm', 'readings', '--partition', 'berlin-local');
+    expect(gone.code).not.toBe(0);
+    expect(gone.stderr).toContain('does not exist');
+  });
+});
