@@ -2,7 +2,8 @@ import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { importPublicKey } from '../protocol/data-token.js';
-import type { AgentMessage, ServerMessage } from '../protocol/messages.js';
+import type { AgentMessage, AttemptAssignment, ServerMessage } from '../protocol/messages.js';
+import { stageInputs } from './input-staging.js';
 import { DataServer, type ResidencyRule } from './data-server.js';
 import { PartitionStore, type PartitionRef } from './partition-store.js';
 
@@ -81,6 +82,17 @@ export class AgentData {
 
   close(): Promise<void> {
     return this.server.close();
+  }
+
+  /** Puts the attempt's inputs in its input dir; each one fetched from another node is reported for the ledger. */
+  stage(assignment: AttemptAssignment, inputDir: string, signal: AbortSignal): Promise<void> {
+    return stageInputs({
+      inputs: assignment.inputs ?? [], inputDir, nodeName: this.options.nodeName, store: this.store, signal,
+      onTransfer: ({ input, bytes, durationMs }) => this.options.send({
+        type: 'data.transferred', namespace: input.namespace, dataset: input.dataset, partition: input.partition,
+        attemptId: assignment.attemptId, from: input.node, bytes, durationMs,
+      }),
+    });
   }
 
   private setClasses(classes: Readonly<Record<string, readonly string[]>>): void {

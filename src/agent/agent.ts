@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join as joinPath } from 'node:path';
 import type { Logger } from 'pino';
@@ -19,10 +19,11 @@ import {
 import { Backoff } from './backoff.js';
 import { join, JoinRefused, loadCredential, saveCredential, type NodeCredential } from './credentials.js';
 import type { Driver, LogStream, RunningAttempt } from './drivers/driver.js';
-import { ExecDriver } from './drivers/exec-driver.js';
+import { attemptDirs, ExecDriver } from './drivers/exec-driver.js';
 import { ProcessGroupLedger } from './drivers/process-groups.js';
 import { ResultJournal } from './result-journal.js';
 import { AgentData } from './agent-data.js';
+import { withStagedInputs } from './input-staging.js';
 import { RttProber, sameRtt } from './rtt-prober.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -290,7 +291,7 @@ export class Agent {
 
   private run(assignment: AttemptAssignment): void {
     if (this.stopping || this.running.has(assignment.attemptId)) return;
-    const handle = this.driver.start(assignment, {
+    const start = () => this.driver.start(assignment, {
       onStarted: (startedAt) => {
         const entry = this.running.get(assignment.attemptId);
         if (entry) entry.startedAt = startedAt;
@@ -299,6 +300,20 @@ export class Agent {
       },
       onLog: (stream, data) => this.queueLog(assignment.attemptId, stream, data),
     });
+    const data = this.data;
+    const inputDir = attemptDirs(joinPath(this.options.dataDir, 'attempts'), assignment.attemptId).input;
+    const handle = (assignment.inputs ?? []).length === 0
+      ? start()
+      : withStagedInputs(assignment, async (signal) => {
+        if (!data) throw new Error('this agent runs without a data server (--no-data-server), so it cannot stage inputs');
+        try {
+          await data.stage(assignment, inputDir, signal);
+        } catch (error) {
+          // The driver never ran, so nothing else clears what was staged before the failure.
+          await rm(inputDir, { recursive: true, force: true });
+          throw error;
+        }
+      }, start);
     const reported = handle.result.then(async (outcome) => {
       const result: AttemptResult = { attemptId: assignment.attemptId, epoch: assignment.epoch, ...outcome, reason: clampReason(outcome.reason) };
       try {

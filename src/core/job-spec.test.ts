@@ -48,9 +48,18 @@ describe('parseJobSpec: defaults', () => {
       resources: { cpu: DEFAULT_CPU_MILLIS, memory: DEFAULT_MEMORY_BYTES },
       placement: { require: [], prefer: [], optimize: 'balanced' },
       tolerations: [],
+      inputs: [],
       retry: { attempts: 0, backoff: 1000, nodeLosses: 5 },
       killGrace: 5000,
     });
+  });
+
+  it('takes data inputs and forEach, and refuses tasks next to forEach', () => {
+    expect(parseJobSpec(spec({ inputs: [{ dataset: 'readings', partitions: ['berlin'] }, { dataset: 'model' }] })).inputs).toEqual([{ dataset: 'readings', partitions: ['berlin'] }, { dataset: 'model' }]);
+    expect(parseJobSpec(spec({ forEach: { dataset: 'readings' } })).forEach).toEqual({ dataset: 'readings' });
+    expect(() => parseJobSpec(spec({ forEach: { dataset: 'readings' }, tasks: 3 }))).toThrow(expect.objectContaining({ problems: [{ path: 'tasks', message: 'forEach makes one task per partition; leave tasks out' }] }));
+    expect(() => parseJobSpec(spec({ inputs: [{ dataset: '../etc' }] }))).toThrow(expect.objectContaining({ problems: [expect.objectContaining({ path: 'inputs[0].dataset' })] }));
+    expect(() => parseJobSpec(spec({ inputs: [{ dataset: 'a', partitions: [] }] }))).toThrow(expect.objectContaining({ problems: [expect.objectContaining({ path: 'inputs[0].partitions' })] }));
   });
 
   it('has no timeout unless one is given', () => {

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { DEFAULT_PLACEMENT, placementSpecSchema, tolerationSchema } from './placement-spec.js';
 import { parseBytes, parseCpuMillis, parseDurationMs } from './quantities.js';
+import { dataNameSchema } from './data-spec.js';
+import { AtollError } from './errors.js';
 import { parseOrThrow } from './validation.js';
 
 // The job spec users write (YAML or JSON). Single-stage form for now; `stages` and `inputs`
@@ -53,6 +55,23 @@ const retrySchema = z.strictObject({
   nodeLosses: z.number().int().min(0).max(100).default(DEFAULT_NODE_LOSSES),
 });
 
+/** At most this many datasets per task, and partitions per dataset, so an attempt stays small. */
+export const MAX_INPUT_DATASETS = 16;
+export const MAX_INPUT_PARTITIONS = 10_000;
+
+const inputSchema = z.strictObject({
+  dataset: dataNameSchema('dataset name'),
+  /** Left out: every partition the dataset has when the job is submitted (filled in then). */
+  partitions: z.array(dataNameSchema('partition name')).min(1).max(MAX_INPUT_PARTITIONS).optional(),
+});
+export type JobInput = z.output<typeof inputSchema>;
+
+const forEachSchema = z.strictObject({
+  dataset: dataNameSchema('dataset name'),
+  /** Left out: every partition of the dataset at submit time (filled in then); one task each. */
+  partitions: z.array(dataNameSchema('partition name')).min(1).max(MAX_TASKS_PER_JOB).optional(),
+});
+
 export const jobSpecSchema = z.strictObject({
   name: name('job name'),
   namespace: name('namespace').default('default'),
@@ -67,6 +86,10 @@ export const jobSpecSchema = z.strictObject({
   resources: resourcesSchema.default({ cpu: DEFAULT_CPU_MILLIS, memory: DEFAULT_MEMORY_BYTES }),
   placement: placementSpecSchema.default(DEFAULT_PLACEMENT),
   tolerations: z.array(tolerationSchema).max(64).default([]),
+  /** Data every task reads: partitions are fetched into $ATOLL_INPUT_DIR/<dataset>/<partition>. */
+  inputs: z.array(inputSchema).max(MAX_INPUT_DATASETS).default([]),
+  /** One task per partition of the dataset (instead of `tasks`); task i reads partition i. */
+  forEach: forEachSchema.optional(),
   retry: retrySchema.default({ attempts: 0, backoff: 1000, nodeLosses: DEFAULT_NODE_LOSSES }),
   timeout: durationSchema.pipe(z.number().min(1, 'timeout must be more than 0; leave it out for no timeout')).optional(),
   /** After a timeout or cancel, how long the process group has between SIGTERM and SIGKILL. */
@@ -85,6 +108,11 @@ export type JobSpecInput = z.input<typeof jobSpecSchema>;
 export type JobSpec = z.output<typeof jobSpecSchema>;
 
 export function parseJobSpec(value: unknown): JobSpec {
+  // `tasks` has a default, so only the document as written can tell it was given next to forEach.
+  if (typeof value === 'object' && value !== null && 'forEach' in value && 'tasks' in value) {
+    const message = 'forEach makes one task per partition; leave tasks out';
+    throw new AtollError('invalid_spec', `invalid job spec:\n  tasks: ${message}`, { problems: [{ path: 'tasks', message }] });
+  }
   return parseOrThrow(jobSpecSchema, value, 'job spec', 'invalid_spec');
 }
 

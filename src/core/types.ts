@@ -149,7 +149,8 @@ export type EventType =
   | 'scheduler.error'
   | 'partition.stored'
   | 'partition.removed'
-  | 'transfer.refused';
+  | 'transfer.refused'
+  | 'transfer.completed';
 
 export interface EventRecord {
   readonly seq: number;

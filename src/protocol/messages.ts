@@ -128,6 +128,16 @@ export const dataRefusedMessage = partitionRef.extend({
   policy: z.string().max(200).nullable(),
 });
 
+/** A partition crossed the network for an attempt: the transfer ledger's entry. */
+export const dataTransferredMessage = partitionRef.extend({
+  type: z.literal('data.transferred'),
+  attemptId: z.string().max(200),
+  /** The node it came from. */
+  from: z.string().max(253),
+  bytes: z.number().int().min(0),
+  durationMs: z.number().min(0),
+});
+
 export const agentMessage = z.discriminatedUnion('type', [
   helloMessage,
   heartbeatMessage,
@@ -138,11 +148,27 @@ export const agentMessage = z.discriminatedUnion('type', [
   dataStoredMessage,
   dataFailedMessage,
   dataRefusedMessage,
+  dataTransferredMessage,
 ]);
 export type AgentMessage = z.infer<typeof agentMessage>;
 export type HelloMessage = z.infer<typeof helloMessage>;
 
 // ---- server -> agent ----
+
+/** One partition an attempt reads: from its own store (`url` null) or fetched from the holder with `token`. */
+export const attemptInputSchema = z.strictObject({
+  namespace: z.string(),
+  dataset: z.string(),
+  partition: z.string(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().min(0),
+  /** The node that holds it. */
+  node: z.string(),
+  /** Where to GET it; null when this node holds it. */
+  url: z.string().nullable(),
+  token: z.string().nullable(),
+});
+export type AttemptInput = z.infer<typeof attemptInputSchema>;
 
 export const attemptAssignmentSchema = z.strictObject({
   attemptId: z.string(),
@@ -156,6 +182,8 @@ export const attemptAssignmentSchema = z.strictObject({
   memoryBytes: z.number().int(),
   timeoutMs: z.number().int().nullable(),
   killGraceMs: z.number().int(),
+  /** Data to place in $ATOLL_INPUT_DIR/<dataset>/<partition> before the command starts. */
+  inputs: z.array(attemptInputSchema).max(10_016).optional(),
 });
 export type AttemptAssignment = z.infer<typeof attemptAssignmentSchema>;
 

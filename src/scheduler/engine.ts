@@ -16,6 +16,7 @@ import { latencyScorer } from './plugins/latency-scorer.js';
 import { leastAllocatedScorer } from './plugins/least-allocated-scorer.js';
 import { nodeReadyFilter } from './plugins/node-ready-filter.js';
 import { policyFilter } from './plugins/policy-filter.js';
+import { dataResidencyFilter } from './plugins/data-residency-filter.js';
 import { residencyFilter } from './plugins/residency-filter.js';
 import { resourceFitFilter } from './plugins/resource-fit-filter.js';
 import { taintTolerationFilter } from './plugins/taint-toleration-filter.js';
@@ -41,7 +42,7 @@ export { requestFromJob } from './requests.js';
  */
 export const DEFAULT_PROFILE: Profile = Object.freeze({
   name: 'default',
-  filters: Object.freeze([nodeReadyFilter, policyFilter, residencyFilter, avoidFilter, labelSelectorFilter, taintTolerationFilter, resourceFitFilter]),
+  filters: Object.freeze([nodeReadyFilter, policyFilter, residencyFilter, dataResidencyFilter, avoidFilter, labelSelectorFilter, taintTolerationFilter, resourceFitFilter]),
   scorers: Object.freeze([
     Object.freeze({ plugin: latencyScorer, weight: 1 }),
     Object.freeze({ plugin: costScorer, weight: 1 }),

@@ -72,9 +72,13 @@ export class ControlPlane {
   ) {
     const queue = new CommitQueue(store, (changes) => this.bus.publish(changes.events, changes.logs), options.onFatal);
     this.sm = new StateMachine(this.hot, queue, options.clock);
-    this.scheduling = new SchedulingLoop(this.hot, this.sm, this.links, options);
     this.dataPublicKey = exportPublicKey(options.dataKeys.publicKey);
     this.data = new DataCatalog(this.hot, this.sm, this.links, { clock: options.clock, keys: options.dataKeys, compliance: () => this.currentCompliance() });
+    this.scheduling = new SchedulingLoop(this.hot, this.sm, this.links, {
+      ...options,
+      inputsOf: (spec, index) => this.data.inputsOf(spec, index),
+      inputGrants: (spec, index, node) => this.data.inputGrants(spec, index, node),
+    });
   }
 
   /** Rebuilds hot state from the store and starts the liveness loop. */
@@ -135,7 +139,8 @@ export class ControlPlane {
 
   /** Validates, stores and queues a job; resolves after it is committed. */
   async submitJob(input: unknown): Promise<JobView> {
-    const spec = parseJobSpec(input);
+    // Data is named in full at submit, so every task reads what existed when the job was accepted.
+    const spec = this.data.resolveInputs(parseJobSpec(input));
     // Jurisdiction names resolve against the table the policies extend (`DACH`), so check them here.
     this.currentCompliance().validatePlacement(spec, new Set([...this.hot.nodes.values()].map((n) => n.record.region)));
     const now = this.options.clock.now();
@@ -456,6 +461,8 @@ export class ControlPlane {
         return this.data.onFailed(nodeName, message);
       case 'data.refused':
         return this.data.onRefused(nodeName, message);
+      case 'data.transferred':
+        return this.data.onTransferred(nodeName, message);
       case 'leaving':
         // Out of placement at once: the tasks it is about to report stopped must not come back here.
         live.leaving = true;

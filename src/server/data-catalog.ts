@@ -1,11 +1,13 @@
 import type { Clock } from '../core/clock.js';
 import { partitionId, registerRequestSchema, uploadRequestSchema, type DatasetSummary, type PartitionRecord, type UploadGrant } from '../core/data-spec.js';
-import { AtollError } from '../core/errors.js';
+import { AtollError, type FieldProblem } from '../core/errors.js';
+import type { JobSpec } from '../core/job-spec.js';
+import type { NodeRecord } from '../core/types.js';
 import { isConnectedNodeState } from '../core/states.js';
 import { parseOrThrow } from '../core/validation.js';
 import { signDataToken, type DataSigningKeys } from '../protocol/data-token.js';
-import type { AgentMessage } from '../protocol/messages.js';
-import type { Compliance } from '../scheduler/engine.js';
+import type { AgentMessage, AttemptInput } from '../protocol/messages.js';
+import type { Compliance, TaskInput } from '../scheduler/engine.js';
 import type { AgentLinks } from './agent-links.js';
 import type { HotState, LiveNode } from './state/hot-state.js';
 import type { StateMachine } from './state/state-machine.js';
@@ -16,12 +18,15 @@ import type { StateMachine } from './state/state-machine.js';
 
 /** How long an upload grant lasts: enough to start sending a large file, not to keep it around. */
 const UPLOAD_GRANT_MS = 10 * 60_000;
+/** How long an attempt's read tokens last: it may queue on its agent before it fetches. */
+const INPUT_GRANT_MS = 60 * 60_000;
 /** How long `atoll data register` waits for the agent to hash and store the file. */
 const REGISTER_TIMEOUT_MS = 120_000;
 
 type Stored = Extract<AgentMessage, { type: 'data.stored' }>;
 type Failed = Extract<AgentMessage, { type: 'data.failed' }>;
 type Refused = Extract<AgentMessage, { type: 'data.refused' }>;
+type Transferred = Extract<AgentMessage, { type: 'data.transferred' }>;
 
 export interface DataCatalogOptions {
   readonly clock: Clock;
@@ -56,6 +61,67 @@ export class DataCatalog {
     const items = this.partitionsOf(namespace, name);
     if (items.length === 0) throw datasetNotFound(namespace, name);
     return { ...summarize(items), items };
+  }
+
+  /**
+   * The spec with its data named in full: inputs and forEach without `partitions` get every
+   * partition the dataset has now, and forEach sets `tasks`. Names the catalog does not know are
+   * refused with their path, before the job exists.
+   */
+  resolveInputs(spec: JobSpec): JobSpec {
+    const problems: FieldProblem[] = [];
+    const resolve = (dataset: string, named: readonly string[] | undefined, path: string): string[] => {
+      const held = new Set(this.partitionsOf(spec.namespace, dataset).map((p) => p.partition));
+      if (held.size === 0) {
+        problems.push({ path: `${path}.dataset`, message: `dataset "${dataset}" has no partitions in namespace ${spec.namespace}; add some with \`atoll data put\` or \`atoll data register\`` });
+        return [];
+      }
+      if (named === undefined) return [...held].sort(compare);
+      named.forEach((p, i) => {
+        if (!held.has(p)) problems.push({ path: `${path}.partitions[${i}]`, message: `dataset "${dataset}" has no partition "${p}"` });
+      });
+      return [...named];
+    };
+    const inputs = spec.inputs.map((input, i) => ({ dataset: input.dataset, partitions: resolve(input.dataset, input.partitions, `inputs[${i}]`) }));
+    const forEach = spec.forEach === undefined ? undefined : { dataset: spec.forEach.dataset, partitions: resolve(spec.forEach.dataset, spec.forEach.partitions, 'forEach') };
+    if (problems.length > 0) throw new AtollError('invalid_spec', `invalid job spec:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, { problems });
+    return { ...spec, inputs, ...(forEach === undefined ? {} : { forEach, tasks: forEach.partitions.length }) };
+  }
+
+  /**
+   * What a task reads, as placement weighs it: each partition's holder, size and class, or
+   * `missing` when it left the catalog after the job was submitted.
+   */
+  inputsOf(spec: JobSpec, index: number): TaskInput[] {
+    const refs = [
+      ...spec.inputs.flatMap((input) => (input.partitions ?? []).map((partition) => ({ dataset: input.dataset, partition }))),
+      ...(spec.forEach?.partitions === undefined ? [] : [{ dataset: spec.forEach.dataset, partition: spec.forEach.partitions[index]! }]),
+    ];
+    return refs.map(({ dataset, partition }) => {
+      const held = this.hot.partitions.get(partitionId({ namespace: spec.namespace, dataset, partition }));
+      return held === undefined
+        ? { dataset, partition, node: '', bytes: 0, sha256: '', residencyClass: null, missing: true }
+        : { dataset, partition, node: held.node, bytes: held.bytes, sha256: held.sha256, residencyClass: held.residencyClass };
+    });
+  }
+
+  /**
+   * For the attempt's agent: each input's holder and, unless the node holds it, where to fetch it
+   * and a read token naming this node and its jurisdiction (which the holder checks again).
+   */
+  inputGrants(spec: JobSpec, index: number, node: NodeRecord): AttemptInput[] {
+    const exp = this.options.clock.now() + INPUT_GRANT_MS;
+    return this.inputsOf(spec, index).map((input) => {
+      const base = { namespace: spec.namespace, dataset: input.dataset, partition: input.partition, sha256: input.sha256, bytes: input.bytes, node: input.node };
+      const holder = this.hot.nodes.get(input.node)?.record;
+      if (input.node === node.name || holder?.dataUrl == null) return { ...base, url: null, token: null };
+      const path = [spec.namespace, input.dataset, input.partition].map(encodeURIComponent).join('/');
+      const token = signDataToken({
+        op: 'read', namespace: spec.namespace, dataset: input.dataset, partition: input.partition, node: input.node,
+        for: node.name, forJurisdiction: node.jurisdiction, sha256: input.sha256, exp,
+      }, this.options.keys.privateKey);
+      return { ...base, url: `${holder.dataUrl.replace(/\/$/, '')}/v1/data/${path}`, token };
+    });
   }
 
   /** A signed, short-lived grant for a client to PUT one partition's bytes to the node's agent. */
@@ -137,6 +203,16 @@ export class DataCatalog {
     const residencyClass = this.hot.partitions.get(partitionId(message))?.residencyClass;
     const policy = data.policy ?? (residencyClass ? this.options.compliance().residencyClasses().get(residencyClass)?.policy ?? null : null);
     this.sm.noteTransferRefused(node, { ...data, policy });
+  }
+
+  /** A partition crossed the network for an attempt: the ledger entry, with both ends' locations. */
+  onTransferred(node: string, message: Transferred): void {
+    const where = (name: string) => {
+      const record = this.hot.nodes.get(name)?.record;
+      return record === undefined ? { node: name } : { node: name, provider: record.provider, region: record.region, site: record.site, jurisdiction: record.jurisdiction };
+    };
+    const { namespace, dataset, partition, attemptId, bytes, durationMs } = message;
+    this.sm.noteTransfer(attemptId, node, { namespace, dataset, partition, bytes, durationMs, from: where(message.from), to: where(node) });
   }
 
   /** Class -> country codes, as agents need them to check reads themselves. */

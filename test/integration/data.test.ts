@@ -24,8 +24,10 @@ describe('data catalog', () => {
   beforeAll(async () => {
     server = await startServer({ extraArgs: ['--heartbeat', '200ms'] });
     agents.push(startAgent(server.url, server.joinToken, { name: 'edge-berlin', kind: 'edge', jurisdiction: 'DE', region: 'de-be', site: 'berlin-shop-3' }));
-    agents.push(startAgent(server.url, server.joinToken, { name: 'aws-us-east-1a', provider: 'aws', region: 'us-east-1', jurisdiction: 'US', geo: { lat: 38.9, lon: -77.4 } }));
-    await waitForReadyNodes(server.client, 2);
+    agents.push(startAgent(server.url, server.joinToken, { name: 'aws-us-east-1a', provider: 'aws', region: 'us-east-1', jurisdiction: 'US', geo: { lat: 38.9, lon: -77.4 }, labels: { pool: 'us' } }));
+    agents.push(startAgent(server.url, server.joinToken, { name: 'edge-paris', kind: 'edge', jurisdiction: 'FR', region: 'fr-idf', site: 'paris-shop-11', geo: { lat: 48.86, lon: 2.35 } }));
+    agents.push(startAgent(server.url, server.joinToken, { name: 'aws-eu-central-1a', provider: 'aws', region: 'eu-central-1', jurisdiction: 'DE', labels: { pool: 'cloud-eu' } }));
+    await waitForReadyNodes(server.client, 4);
     await server.client.applyPolicy('gdpr', { residencyClasses: { 'eu-personal': ['EU', 'EEA'] } });
   });
 
@@ -106,7 +108,7 @@ describe('data catalog', () => {
 
   it('lists datasets and removes a partition from the catalog and the node', async () => {
     const listed = await runCli(server, 'data', 'ls', '-o', 'json');
-    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ name: 'readings', partitions: 2, nodes: ['edge-berlin'], residencyClasses: ['eu-personal'] })]);
+    expect((JSON.parse(listed.stdout) as { name: string }[]).filter((d) => d.name === 'readings')).toEqual([expect.objectContaining({ name: 'readings', partitions: 2, nodes: ['edge-berlin'], residencyClasses: ['eu-personal'] })]);
     const local = (await server.client.getDataset('readings')).items.find((p) => p.partition === 'berlin-local')!;
     const removed = await runCli(server, 'data', 'rm', 'readings', '--partition', 'berlin-local');
     expect(removed.code, removed.stderr).toBe(0);
@@ -116,5 +118,91 @@ describe('data catalog', () => {
     const gone = await runCli(server, 'data', 'rm', 'readings', '--partition', 'berlin-local');
     expect(gone.code).not.toBe(0);
     expect(gone.stderr).toContain('does not exist');
+  });
+
+  describe('tasks over data', () => {
+    /** sha256 of what each site holds, by partition. */
+    const sites: Record<string, { node: string; content: Buffer }> = {
+      berlin: { node: 'edge-berlin', content: Buffer.from('berlin,21.5\n'.repeat(20_000)) },
+      paris: { node: 'edge-paris', content: Buffer.from('paris,19.0\n'.repeat(30_000)) },
+      frankfurt: { node: 'aws-eu-central-1a', content: Buffer.from('frankfurt,17.2\n'.repeat(10_000)) },
+    };
+    // Prints which node ran it and the sha256 of each file it was given.
+    const hashInputs = ['sh', '-c', 'cd "$ATOLL_INPUT_DIR" && for f in */*; do echo "$ATOLL_NODE $f $(sha256sum < "$f" | cut -d" " -f1)"; done'];
+    const edge = [{ key: 'edge' }];
+
+    beforeAll(async () => {
+      for (const [partition, { node, content }] of Object.entries(sites)) {
+        const file = join(work, `${partition}.csv`);
+        writeFileSync(file, content);
+        const put = await runCli(server, 'data', 'put', file, '--dataset', 'sensors', '--partition', partition, '--node', node, '--class', 'eu-personal');
+        expect(put.code, put.stderr).toBe(0);
+      }
+    });
+
+    const logsOf = async (taskId: string) => (await server.client.getLogs(taskId)).items.filter((c) => c.stream === 'stdout').map((c) => c.data).join('');
+
+    it('runs one task per partition on the node that holds it, with its bytes in the input dir', async () => {
+      const job = await server.client.submitJob({ name: 'per-site', command: hashInputs, forEach: { dataset: 'sensors' }, tolerations: edge });
+      expect(job.taskCount).toBe(3);
+      const done = await waitFor(async () => ((await server.client.getJob(job.id)).finishedAt !== null ? server.client.getJob(job.id) : undefined), 30_000, 'the forEach job');
+      expect(done.state).toBe('succeeded');
+      // Partitions are taken in name order: berlin, frankfurt, paris.
+      for (const [index, partition] of ['berlin', 'frankfurt', 'paris'].entries()) {
+        const { node, content } = sites[partition]!;
+        expect(await logsOf(`${job.id}.${index}`)).toBe(`${node} sensors/${partition} ${sha256(content)}\n`);
+      }
+      const transfers = (await server.client.listEvents({ job: job.id, limit: 1000 })).items.filter((e) => e.type === 'transfer.completed');
+      expect(transfers).toEqual([]);
+    });
+
+    it('fetches data a task placed elsewhere needs, checks it, and records the transfer', async () => {
+      const job = await server.client.submitJob({
+        name: 'away', command: hashInputs, inputs: [{ dataset: 'sensors', partitions: ['berlin', 'paris'] }],
+        placement: { require: [{ key: 'pool', operator: 'In', values: ['cloud-eu'] }] },
+      });
+      const done = await waitFor(async () => ((await server.client.getJob(job.id)).finishedAt !== null ? server.client.getJob(job.id) : undefined), 30_000, 'the job reading remote data');
+      expect(done.state, done.reason ?? '').toBe('succeeded');
+      expect(await logsOf(`${job.id}.0`)).toBe(`aws-eu-central-1a sensors/berlin ${sha256(sites.berlin!.content)}\naws-eu-central-1a sensors/paris ${sha256(sites.paris!.content)}\n`);
+      const transfers = (await server.client.listEvents({ job: job.id, limit: 1000 })).items.filter((e) => e.type === 'transfer.completed');
+      expect(transfers.map((t) => t.data).sort((a, b) => String(a.partition).localeCompare(String(b.partition)))).toEqual([
+        expect.objectContaining({ dataset: 'sensors', partition: 'berlin', bytes: sites.berlin!.content.length, from: expect.objectContaining({ node: 'edge-berlin', jurisdiction: 'DE' }), to: expect.objectContaining({ node: 'aws-eu-central-1a', region: 'eu-central-1' }) }),
+        expect.objectContaining({ dataset: 'sensors', partition: 'paris', bytes: sites.paris!.content.length, from: expect.objectContaining({ node: 'edge-paris', site: 'paris-shop-11' }) }),
+      ]);
+    });
+
+    it('never places a reader of EU-class data on a US node: the task waits with the reason', async () => {
+      const job = await server.client.submitJob({
+        name: 'to-us', command: hashInputs, inputs: [{ dataset: 'sensors', partitions: ['frankfurt'] }],
+        placement: { require: [{ key: 'pool', operator: 'In', values: ['us'] }] },
+      });
+      const reason = await waitFor(async () => (await server.client.getTask(`${job.id}.0`)).reason ?? undefined, 10_000, 'a waiting reason');
+      expect(reason).toContain('1 data class eu-personal not allowed');
+      expect((await server.client.getTask(`${job.id}.0`)).state).toBe('pending');
+      await server.client.cancelJob(job.id);
+    });
+
+    it('refuses a job naming data the catalog does not have, with the field path', async () => {
+      const refused = await server.client.submitJob({ name: 'nothing', command: ['true'], inputs: [{ dataset: 'sensors', partitions: ['berlin', 'tokyo'] }] }).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ status: 400, problems: [{ path: 'inputs[0].partitions[1]', message: 'dataset "sensors" has no partition "tokyo"' }] });
+    });
+
+    it('detects bytes altered at the holder: the fetch fails on the checksum and the task says so', async () => {
+      const held = (await server.client.getDataset('sensors')).items.find((p) => p.partition === 'paris')!;
+      const object = join(agents[2]!.dataDir, 'data', 'objects', held.sha256);
+      const original = readFileSync(object);
+      writeFileSync(object, Buffer.concat([original.subarray(0, 100), Buffer.from('TAMPERED'), original.subarray(108)]));
+      try {
+        const job = await server.client.submitJob({
+          name: 'tampered', command: hashInputs, inputs: [{ dataset: 'sensors', partitions: ['paris'] }],
+          placement: { require: [{ key: 'pool', operator: 'In', values: ['cloud-eu'] }] },
+        });
+        const done = await waitFor(async () => ((await server.client.getJob(job.id)).finishedAt !== null ? server.client.getJob(job.id) : undefined), 30_000, 'the job reading tampered data');
+        expect(done.state).toBe('failed');
+        expect((await server.client.getTask(`${job.id}.0`)).reason).toContain('checksum mismatch');
+      } finally {
+        writeFileSync(object, original);
+      }
+    });
   });
 });

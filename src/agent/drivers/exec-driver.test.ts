@@ -120,7 +120,8 @@ describe('ExecDriver', () => {
     expect(await exists(dirs.work)).toBe(false);
     expect(await exists(dirs.tmp)).toBe(false);
     expect(await exists(dirs.output)).toBe(true);
-    expect(await exists(dirs.input)).toBe(true);
+    // Inputs are copies staged by the agent: they go with the scratch dirs.
+    expect(await exists(dirs.input)).toBe(false);
     expect(warnings).toEqual([]);
   });
 
@@ -312,7 +313,7 @@ describe('ExecDriver', () => {
     const outcome = await driver.start(assignment, { onStarted: () => undefined, onLog: (_s, d) => (stdout += d) }).result;
     expect(outcome.outcome).toBe('succeeded');
     expect(stdout).toBe('');
-    // Staged input survives: only work/ and tmp/ are scratch.
+    // Staged input survives the fresh start of work/ (and, with keepWorkDirs, the end of the attempt).
     expect(await readdir(dirs.input)).toEqual(['staged.csv']);
   });
 

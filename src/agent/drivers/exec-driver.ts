@@ -327,10 +327,12 @@ class ExecAttempt implements RunningAttempt {
   }
 
   private async removeScratchDirs(dirs: AttemptDirs): Promise<void> {
-    const removals = await Promise.allSettled([dirs.work, dirs.tmp].map((dir) => rm(dir, { recursive: true, force: true })));
+    // input/ holds copies the agent staged (the originals stay in its partition store).
+    const scratch = [dirs.work, dirs.tmp, dirs.input];
+    const removals = await Promise.allSettled(scratch.map((dir) => rm(dir, { recursive: true, force: true })));
     removals.forEach((removal, i) => {
       if (removal.status === 'rejected') {
-        const dir = i === 0 ? dirs.work : dirs.tmp;
+        const dir = scratch[i]!;
         this.warn(`could not remove ${dir} after attempt ${this.attemptId}: ${errorText(removal.reason)}; remove it by hand to free disk space`);
       }
     });
@@ -356,7 +358,7 @@ async function freshDir(dir: string): Promise<void> {
   await mkdir(dir);
 }
 
-function notStarted(outcome: 'failed' | 'cancelled', reason: string): DriverOutcome {
+export function notStarted(outcome: 'failed' | 'cancelled', reason: string): DriverOutcome {
   return { outcome, exitCode: null, reason, startedAt: null, finishedAt: Date.now() };
 }
 

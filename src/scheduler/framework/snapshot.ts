@@ -21,9 +21,18 @@ export interface SnapshotNode extends NodeLocation {
 }
 
 /** Data a task reads and where it lives; placing the task elsewhere moves `bytes` from `node`. */
+/** A partition a task reads, where it lives now. */
 export interface TaskInput {
+  readonly dataset: string;
+  readonly partition: string;
+  /** The node that holds it. */
   readonly node: string;
   readonly bytes: number;
+  readonly sha256: string;
+  /** Limits where it may be read, through the policies' residency classes. */
+  readonly residencyClass: string | null;
+  /** It left the catalog after the job was submitted: no node can run the task. */
+  readonly missing?: boolean;
 }
 
 /** What moving data costs: the seam the price book plugs into. */

@@ -10,6 +10,8 @@ export const REASON_CODES = [
   'node_not_ready',
   'policy_denied',
   'jurisdiction_not_allowed',
+  'data_residency',
+  'input_missing',
   'avoided',
   'label_mismatch',
   'untolerated_taint',

@@ -182,8 +182,9 @@ export class RequestBuilder {
     return this.with({ expectedDurationMs: ms });
   }
 
-  withInputs(...inputs: TaskInput[]): this {
-    return this.with({ inputs });
+  /** Inputs by where they live and their size; names and class get defaults unless given. */
+  withInputs(...inputs: (Pick<TaskInput, 'node' | 'bytes'> & Partial<TaskInput>)[]): this {
+    return this.with({ inputs: inputs.map((input, i) => ({ dataset: 'data', partition: `p${i}`, sha256: '', residencyClass: null, ...input })) });
   }
 
   build(): PlacementRequest {

@@ -1,9 +1,10 @@
 import type { Clock } from '../../core/clock.js';
 import { chunkByJsonSize, groupBy } from '../../core/collections.js';
-import type { AttemptRecord } from '../../core/types.js';
-import { MAX_MESSAGE_BYTES, type AttemptAssignment } from '../../protocol/messages.js';
+import type { JobSpec } from '../../core/job-spec.js';
+import type { AttemptRecord, NodeRecord } from '../../core/types.js';
+import { MAX_MESSAGE_BYTES, type AttemptAssignment, type AttemptInput } from '../../protocol/messages.js';
 import type { PolicySpec } from '../../core/policy-spec.js';
-import { PlacementCache, requestFromJob, schedule, snapshotNodeFrom, verifyPlan, type PlacementRequest, type Plan, type SchedulerSnapshot, type SnapshotNode } from '../../scheduler/engine.js';
+import { PlacementCache, requestFromJob, schedule, snapshotNodeFrom, verifyPlan, type PlacementRequest, type Plan, type SchedulerSnapshot, type SnapshotNode, type TaskInput } from '../../scheduler/engine.js';
 import type { AgentLinks } from '../agent-links.js';
 import type { HotState } from '../state/hot-state.js';
 import type { StateMachine } from '../state/state-machine.js';
@@ -19,6 +20,10 @@ export interface SchedulingOptions {
   readonly maxTasksPerRound: number;
   /** Most jobs considered in one round; the others get the next rounds. Default 16. */
   readonly maxJobsPerRound?: number;
+  /** Where a task's input partitions live now (the data catalog); tasks of jobs without data skip it. */
+  readonly inputsOf?: (spec: JobSpec, taskIndex: number) => TaskInput[];
+  /** What an attempt needs to fetch its inputs: holders and signed tokens, for the agent. */
+  readonly inputGrants?: (spec: JobSpec, taskIndex: number, node: NodeRecord) => AttemptInput[];
   /** Told about a round that failed (an engine bug or a plan that broke a hard rule). */
   readonly onSchedulerError?: (error: unknown) => void;
 }
@@ -129,7 +134,9 @@ export class SchedulingLoop {
   private plan(ids: readonly string[], now: number): Plan {
     const requests: PlacementRequest[] = ids.map((id) => {
       const task = this.hot.tasks.get(id)!;
-      return requestFromJob(this.hot.jobs.get(task.jobId)!.record, task.id);
+      const job = this.hot.jobs.get(task.jobId)!.record;
+      const readsData = job.spec.inputs.length > 0 || job.spec.forEach !== undefined;
+      return requestFromJob(job, task.id, readsData ? this.options.inputsOf?.(job.spec, task.index) : undefined);
     });
     const nodes = [...this.hot.nodes.values()].map((n) =>
       snapshotNodeFrom(n.record, { cpuMillis: n.allocatedCpuMillis, memoryBytes: n.allocatedMemoryBytes }),
@@ -239,6 +246,7 @@ export class SchedulingLoop {
       attemptId: attempt.id, epoch: attempt.epoch, taskId: task.id, jobId: task.jobId, index: task.index,
       command: spec.command, env: spec.env, cpuMillis: spec.resources.cpu, memoryBytes: spec.resources.memory,
       timeoutMs: spec.timeout ?? null, killGraceMs: spec.killGrace,
+      ...(spec.inputs.length > 0 || spec.forEach !== undefined ? { inputs: this.options.inputGrants?.(spec, task.index, this.hot.nodes.get(attempt.node)!.record) ?? [] } : {}),
     };
   }
 }

@@ -339,6 +339,13 @@ export class StateMachine {
     this.event('partition.removed', { node }, { namespace, dataset, partition, reason });
   }
 
+  /** The transfer ledger: what moved for which attempt, from where to where, how much and how fast. */
+  noteTransfer(attemptId: string, node: string, data: Record<string, unknown>): void {
+    const taskId = attemptId.slice(0, Math.max(0, attemptId.lastIndexOf('.')));
+    const jobId = taskId.slice(0, Math.max(0, taskId.lastIndexOf('.'))) || null;
+    this.event('transfer.completed', { jobId, taskId, attemptId, node }, data);
+  }
+
   /** A holder refused to serve a partition (residency, or a token for something else): recorded with the policy name. */
   noteTransferRefused(node: string, data: { namespace: string; dataset: string; partition: string; for: string; forJurisdiction: string | null; reason: string; policy: string | null }): void {
     this.event('transfer.refused', { node }, data);

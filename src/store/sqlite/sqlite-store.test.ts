@@ -63,7 +63,7 @@ describe('sqlite upgrade of jobs stored before placement', () => {
       // Migration 004 then gives the retry block its node-loss budget.
       expect(upgraded!.spec).toEqual({
         ...oldSpec, constraints: undefined, placement: { ...DEFAULT_PLACEMENT, require: constraints }, tolerations: [],
-        retry: { ...oldSpec.retry, nodeLosses: DEFAULT_NODE_LOSSES },
+        retry: { ...oldSpec.retry, nodeLosses: DEFAULT_NODE_LOSSES }, inputs: [],
       });
       expect(upgraded!.spec).not.toHaveProperty('constraints');
       // The scheduler reads it without tripping over the old shape.
