@@ -1,5 +1,6 @@
 import type { DatasetSummary, PartitionRecord, UploadGrant } from '../core/data-spec.js';
 import type { JobSpecInput } from '../core/job-spec.js';
+import type { TransferSummary } from '../core/transfers.js';
 import type { PolicyChangeResult } from '../core/policy-impact.js';
 import type { PolicyRecord } from '../core/policy-spec.js';
 import type { AttemptRecord, EventRecord, JobView, LogChunk, NodeRecord, TaskView } from '../core/types.js';
@@ -64,6 +65,11 @@ export class AtollClient {
 
   getJob(id: string): Promise<JobView> {
     return this.request('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+  }
+
+  /** What the job moved between nodes, by boundary (same site, cross-site, cross-region, cross-provider) and route. */
+  jobTransfers(id: string): Promise<TransferSummary & { readonly jobId: string }> {
+    return this.request('GET', `/v1/jobs/${encodeURIComponent(id)}/transfers`);
   }
 
   cancelJob(id: string): Promise<JobView> {

@@ -2,12 +2,13 @@ import type { Clock } from '../core/clock.js';
 import { AtollError, notFound } from '../core/errors.js';
 import { newJobId, taskId as makeTaskId } from '../core/ids.js';
 import { partitionId } from '../core/data-spec.js';
+import { summarizeTransfers, type TransferSummary } from '../core/transfers.js';
 import { parseJobSpec } from '../core/job-spec.js';
 import { healthyNodeState, isConnectedNodeState, isTerminalJob } from '../core/states.js';
 import { effectiveTaints } from '../core/node-spec.js';
 import type { PolicyChangeResult } from '../core/policy-impact.js';
 import { parsePolicySpec, type PolicyRecord, type PolicySpec } from '../core/policy-spec.js';
-import type { AttemptRecord, JobRecord, JobView, NodeRecord, TaskRecord, TaskView } from '../core/types.js';
+import type { AttemptRecord, EventRecord, JobRecord, JobView, NodeRecord, TaskRecord, TaskView } from '../core/types.js';
 import { exportPublicKey, type DataSigningKeys } from '../protocol/data-token.js';
 import type { AgentMessage, HelloMessage } from '../protocol/messages.js';
 import { Compliance, type Explanation } from '../scheduler/engine.js';
@@ -159,6 +160,18 @@ export class ControlPlane {
     await this.sm.committed();
     this.requestSchedule();
     return this.jobView(job.id);
+  }
+
+  /** The job's transfer ledger summed up by boundary and route (from its `transfer.completed` events). */
+  async jobTransfers(jobId: string): Promise<TransferSummary & { readonly jobId: string }> {
+    if (!this.hot.jobs.has(jobId) && !(await this.store.getJob(jobId))) throw notFound('job', jobId);
+    const events: EventRecord[] = [];
+    for (;;) {
+      const page = await this.store.listEvents({ afterSeq: events.at(-1)?.seq ?? 0, limit: 10_000, jobId });
+      if (page.length === 0) break;
+      events.push(...page);
+    }
+    return { jobId, ...summarizeTransfers(events) };
   }
 
   async cancelJob(jobId: string, reason = 'cancelled by user'): Promise<JobView> {

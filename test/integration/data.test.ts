@@ -169,6 +169,13 @@ describe('data catalog', () => {
         expect.objectContaining({ dataset: 'sensors', partition: 'berlin', bytes: sites.berlin!.content.length, from: expect.objectContaining({ node: 'edge-berlin', jurisdiction: 'DE' }), to: expect.objectContaining({ node: 'aws-eu-central-1a', region: 'eu-central-1' }) }),
         expect.objectContaining({ dataset: 'sensors', partition: 'paris', bytes: sites.paris!.content.length, from: expect.objectContaining({ node: 'edge-paris', site: 'paris-shop-11' }) }),
       ]);
+      // The ledger summed up, as `atoll job JOB --transfers` shows it.
+      const shown = await runCli(server, 'job', job.id, '--transfers');
+      expect(shown.code, shown.stderr).toBe(0);
+      const total = sites.berlin!.content.length + sites.paris!.content.length;
+      expect(await server.client.jobTransfers(job.id)).toMatchObject({ transfers: 2, bytes: total, byRoute: { 'cross-provider': total } });
+      expect(shown.stdout).toContain('transfers: 2');
+      expect(shown.stdout).toContain('local/de-be/berlin-shop-3 -> aws/eu-central-1/aws-eu-central-1a (cross-provider, 1 transfer)');
     });
 
     it('never places a reader of EU-class data on a US node: the task waits with the reason', async () => {

@@ -1,3 +1,4 @@
+import type { TransferSummary } from '../../core/transfers.js';
 import type { Command } from 'commander';
 import { formatBytes, formatCpu, formatDuration } from '../../core/quantities.js';
 import type { JobView, TaskView } from '../../core/types.js';
@@ -42,6 +43,13 @@ export function jobSummary(job: JobView): string {
   ].join('\n');
 }
 
+function transferSummary(t: TransferSummary): string {
+  if (t.transfers === 0) return 'transfers: none (every task read its data where it lives)';
+  const kinds = (Object.entries(t.byRoute) as [string, number][]).filter(([, b]) => b > 0).map(([kind, b]) => `${kind} ${formatBytes(b)}`).join(', ');
+  const routes = t.routes.slice(0, 20).map((r) => `  ${formatBytes(r.bytes).padStart(9)}  ${r.from} -> ${r.to} (${r.kind}, ${r.transfers} transfer${r.transfers === 1 ? '' : 's'})`);
+  return [`transfers: ${t.transfers}, ${formatBytes(t.bytes)} moved: ${kinds}`, ...routes].join('\n');
+}
+
 export function registerJobCommands(program: Command): void {
   withConnection(program.command('jobs').description('list jobs, newest first'))
     .option('--namespace <ns>', 'only this namespace')
@@ -58,9 +66,16 @@ export function registerJobCommands(program: Command): void {
     }));
 
   withConnection(program.command('job').argument('<job>').description('show one job: state, task counts, runtime'))
-    .action(action(async (id: string, flags: CommonFlags) => {
-      const job = await clientFrom(flags).getJob(id);
-      printObject(flags.output, job, () => jobSummary(job));
+    .option('--transfers', 'also show the bytes it moved between sites, regions and providers')
+    .action(action(async (id: string, flags: CommonFlags & { transfers?: boolean }) => {
+      const client = clientFrom(flags);
+      const job = await client.getJob(id);
+      if (!flags.transfers) {
+        printObject(flags.output, job, () => jobSummary(job));
+        return;
+      }
+      const transfers = await client.jobTransfers(id);
+      printObject(flags.output, { ...job, transfers }, () => `${jobSummary(job)}\n\n${transferSummary(transfers)}`);
     }));
 
   withConnection(program.command('tasks').argument('<job>').description("list a job's tasks"))

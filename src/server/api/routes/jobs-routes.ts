@@ -29,6 +29,11 @@ export function registerJobRoutes(app: FastifyInstance, plane: ControlPlane): vo
     return plane.jobView(request.params.id);
   });
 
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/transfers', async (request) => {
+    parseQuery(noQuery, request.query);
+    return plane.jobTransfers(request.params.id);
+  });
+
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', async (request) => {
     parseQuery(noQuery, request.query);
     return plane.cancelJob(request.params.id);
