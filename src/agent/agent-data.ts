@@ -1,8 +1,9 @@
 import type { KeyObject } from 'node:crypto';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { importPublicKey } from '../protocol/data-token.js';
-import type { AgentMessage, AttemptAssignment, ServerMessage } from '../protocol/messages.js';
+import { MAX_OUTPUT_FILES, type AgentMessage, type AttemptAssignment, type AttemptOutput, type ServerMessage } from '../protocol/messages.js';
 import { stageInputs } from './input-staging.js';
 import { DataServer, type ResidencyRule } from './data-server.js';
 import { PartitionStore, type PartitionRef } from './partition-store.js';
@@ -82,6 +83,27 @@ export class AgentData {
 
   close(): Promise<void> {
     return this.server.close();
+  }
+
+  /**
+   * The regular files at the top of the attempt's output dir, taken into the store as partitions
+   * `<prefix><file name>` of the output dataset (then removed from the dir: the store has them).
+   */
+  async collectOutputs(output: AttemptOutput, outputDir: string): Promise<{ partition: string; sha256: string; bytes: number }[]> {
+    const entries = await readdir(outputDir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [];
+      throw error;
+    });
+    const files = entries.filter((e) => e.isFile()).map((e) => e.name).sort();
+    if (files.length > MAX_OUTPUT_FILES) throw new Error(`it wrote ${files.length} files to its output dir; at most ${MAX_OUTPUT_FILES} are kept (pack them into fewer)`);
+    const stored: { partition: string; sha256: string; bytes: number }[] = [];
+    for (const file of files) {
+      const ref = { namespace: output.namespace, dataset: output.dataset, partition: `${output.prefix}${file}` };
+      const entry = await this.store.register(ref, join(outputDir, file), { maxBytes: MAX_PARTITION_BYTES, residencyClass: output.residencyClass });
+      stored.push({ partition: ref.partition, sha256: entry.sha256, bytes: entry.bytes });
+    }
+    await rm(outputDir, { recursive: true, force: true });
+    return stored;
   }
 
   /** Puts the attempt's inputs in its input dir; each one fetched from another node is reported for the ledger. */

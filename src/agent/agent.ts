@@ -301,7 +301,8 @@ export class Agent {
       onLog: (stream, data) => this.queueLog(assignment.attemptId, stream, data),
     });
     const data = this.data;
-    const inputDir = attemptDirs(joinPath(this.options.dataDir, 'attempts'), assignment.attemptId).input;
+    const dirs = attemptDirs(joinPath(this.options.dataDir, 'attempts'), assignment.attemptId);
+    const inputDir = dirs.input;
     const handle = (assignment.inputs ?? []).length === 0
       ? start()
       : withStagedInputs(assignment, async (signal) => {
@@ -315,7 +316,16 @@ export class Agent {
         }
       }, start);
     const reported = handle.result.then(async (outcome) => {
-      const result: AttemptResult = { attemptId: assignment.attemptId, epoch: assignment.epoch, ...outcome, reason: clampReason(outcome.reason) };
+      let result: AttemptResult = { attemptId: assignment.attemptId, epoch: assignment.epoch, ...outcome, reason: clampReason(outcome.reason) };
+      if (result.outcome === 'succeeded' && assignment.output !== undefined) {
+        // Taken in before the result is journaled, so the result names partitions that exist.
+        try {
+          if (!data) throw new Error('this agent runs without a data server (--no-data-server), so it cannot keep outputs');
+          result = { ...result, outputs: await data.collectOutputs(assignment.output, dirs.output) };
+        } catch (error) {
+          result = { ...result, outcome: 'failed', reason: clampReason(`the task succeeded but its outputs could not be kept: ${error instanceof Error ? error.message : String(error)}`) };
+        }
+      }
       try {
         await this.journal.append(result);
       } catch (error) {

@@ -90,6 +90,11 @@ export const jobSpecSchema = z.strictObject({
   inputs: z.array(inputSchema).max(MAX_INPUT_DATASETS).default([]),
   /** One task per partition of the dataset (instead of `tasks`); task i reads partition i. */
   forEach: forEachSchema.optional(),
+  /**
+   * Files each task writes to $ATOLL_OUTPUT_DIR become partitions of this dataset on the node that
+   * ran it, named `<task index>-<file name>`, with the strictest residency class of its inputs.
+   */
+  output: z.strictObject({ dataset: dataNameSchema('dataset name') }).optional(),
   retry: retrySchema.default({ attempts: 0, backoff: 1000, nodeLosses: DEFAULT_NODE_LOSSES }),
   timeout: durationSchema.pipe(z.number().min(1, 'timeout must be more than 0; leave it out for no timeout')).optional(),
   /** After a timeout or cancel, how long the process group has between SIGTERM and SIGKILL. */

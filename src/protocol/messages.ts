@@ -73,6 +73,9 @@ export const logMessage = z.strictObject({
     .max(10_000),
 });
 
+/** Files of one attempt's output dir taken in as partitions; more are refused (the task fails). */
+export const MAX_OUTPUT_FILES = 1000;
+
 export const attemptResultSchema = attemptRef.extend({
   outcome: z.enum(['succeeded', 'failed', 'cancelled']),
   exitCode: z.number().int().nullable(),
@@ -80,6 +83,8 @@ export const attemptResultSchema = attemptRef.extend({
   reason: z.string().max(MAX_REASON_CHARS).nullable(),
   startedAt: z.number().nullable(),
   finishedAt: z.number(),
+  /** Files the task wrote to its output dir, now partitions in the agent's store (job `output`). */
+  outputs: z.array(z.strictObject({ partition: z.string().min(1).max(200), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().min(0) })).max(MAX_OUTPUT_FILES).optional(),
 });
 export type AttemptResult = z.infer<typeof attemptResultSchema>;
 
@@ -155,6 +160,15 @@ export type HelloMessage = z.infer<typeof helloMessage>;
 
 // ---- server -> agent ----
 
+/** Where an attempt's output files go: partitions `<prefix><file name>` of the dataset. */
+export const attemptOutputSchema = z.strictObject({
+  namespace: z.string(),
+  dataset: z.string(),
+  prefix: z.string().max(100),
+  residencyClass: z.string().nullable(),
+});
+export type AttemptOutput = z.infer<typeof attemptOutputSchema>;
+
 /** One partition an attempt reads: from its own store (`url` null) or fetched from the holder with `token`. */
 export const attemptInputSchema = z.strictObject({
   namespace: z.string(),
@@ -184,6 +198,8 @@ export const attemptAssignmentSchema = z.strictObject({
   killGraceMs: z.number().int(),
   /** Data to place in $ATOLL_INPUT_DIR/<dataset>/<partition> before the command starts. */
   inputs: z.array(attemptInputSchema).max(10_016).optional(),
+  /** Take the files the task writes to $ATOLL_OUTPUT_DIR in as partitions once it succeeds. */
+  output: attemptOutputSchema.optional(),
 });
 export type AttemptAssignment = z.infer<typeof attemptAssignmentSchema>;
 

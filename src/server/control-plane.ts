@@ -79,6 +79,7 @@ export class ControlPlane {
       ...options,
       inputsOf: (spec, index) => this.data.inputsOf(spec, index),
       inputGrants: (spec, index, node) => this.data.inputGrants(spec, index, node),
+      outputFor: (spec, index) => this.data.outputFor(spec, index),
     });
   }
 
@@ -516,8 +517,14 @@ export class ControlPlane {
   private onResults(live: LiveNode, link: AgentLink, results: Extract<AgentMessage, { type: 'attempts.results' }>['results']): void {
     for (const result of results) {
       const attempt = this.currentAttemptOn(live, result.attemptId, result.epoch);
-      if (attempt) this.sm.finishAttempt(attempt, result);
-      else this.sm.recordIgnoredResult(live.record.name, result, this.whyNotCurrent(live, result.attemptId));
+      if (attempt) {
+        // Read before finishAttempt: a job whose last task this is leaves hot state with it.
+        const job = this.hot.jobs.get(attempt.jobId)?.record;
+        const index = this.hot.tasks.get(attempt.taskId)?.index;
+        this.sm.finishAttempt(attempt, result);
+        // Outputs count only with the result they belong to: a stale attempt's files are never catalogued.
+        if (result.outcome === 'succeeded' && result.outputs !== undefined && job !== undefined && index !== undefined) this.data.storeOutputs(attempt, job.spec, index, result.outputs);
+      } else this.sm.recordIgnoredResult(live.record.name, result, this.whyNotCurrent(live, result.attemptId));
     }
     const ids = results.map((r) => r.attemptId);
     // Acknowledge only after the results (or their refusal) are committed: the agent then forgets them.

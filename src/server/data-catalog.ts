@@ -2,11 +2,11 @@ import type { Clock } from '../core/clock.js';
 import { partitionId, registerRequestSchema, uploadRequestSchema, type DatasetSummary, type PartitionRecord, type UploadGrant } from '../core/data-spec.js';
 import { AtollError, type FieldProblem } from '../core/errors.js';
 import type { JobSpec } from '../core/job-spec.js';
-import type { NodeRecord } from '../core/types.js';
+import type { AttemptRecord, NodeRecord } from '../core/types.js';
 import { isConnectedNodeState } from '../core/states.js';
 import { parseOrThrow } from '../core/validation.js';
 import { signDataToken, type DataSigningKeys } from '../protocol/data-token.js';
-import type { AgentMessage, AttemptInput } from '../protocol/messages.js';
+import type { AgentMessage, AttemptInput, AttemptOutput, AttemptResult } from '../protocol/messages.js';
 import type { Compliance, TaskInput } from '../scheduler/engine.js';
 import type { AgentLinks } from './agent-links.js';
 import type { HotState, LiveNode } from './state/hot-state.js';
@@ -122,6 +122,37 @@ export class DataCatalog {
       }, this.options.keys.privateKey);
       return { ...base, url: `${holder.dataUrl.replace(/\/$/, '')}/v1/data/${path}`, token };
     });
+  }
+
+  /**
+   * Where a task's output files go, if its job has an `output`: partitions `<index>-<file>` of that
+   * dataset, with the strictest residency class among the task's inputs, so derived data stays
+   * where its sources had to (classes that do not nest: the one allowing fewest jurisdictions).
+   */
+  outputFor(spec: JobSpec, index: number): AttemptOutput | undefined {
+    if (spec.output === undefined) return undefined;
+    return { namespace: spec.namespace, dataset: spec.output.dataset, prefix: `${index}-`, residencyClass: this.strictestClass(this.inputsOf(spec, index)) };
+  }
+
+  /** An accepted, successful attempt's output files: catalogued in the batch that records its result. */
+  storeOutputs(attempt: AttemptRecord, spec: JobSpec, index: number, outputs: NonNullable<AttemptResult['outputs']>): void {
+    const output = this.outputFor(spec, index);
+    if (output === undefined) return;
+    const now = this.options.clock.now();
+    for (const file of outputs) {
+      this.sm.storePartition({
+        namespace: output.namespace, dataset: output.dataset, partition: file.partition, node: attempt.node, bytes: file.bytes,
+        sha256: file.sha256, residencyClass: output.residencyClass, createdBy: attempt.id, createdAt: now,
+      });
+    }
+  }
+
+  private strictestClass(inputs: readonly TaskInput[]): string | null {
+    const classes = [...new Set(inputs.flatMap((i) => (i.residencyClass === null ? [] : [i.residencyClass])))];
+    if (classes.length <= 1) return classes[0] ?? null;
+    const known = this.options.compliance().residencyClasses();
+    const size = (name: string) => known.get(name)?.jurisdictions.size ?? 0;
+    return classes.sort((a, b) => size(a) - size(b) || compare(a, b))[0]!;
   }
 
   /** A signed, short-lived grant for a client to PUT one partition's bytes to the node's agent. */

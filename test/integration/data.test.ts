@@ -189,6 +189,32 @@ describe('data catalog', () => {
       await server.client.cancelJob(job.id);
     });
 
+    it('keeps each task\'s output files as partitions where they were made, with the inputs\' class, for the next job to read', async () => {
+      const map = await server.client.submitJob({
+        name: 'map', forEach: { dataset: 'sensors' }, tolerations: edge, output: { dataset: 'summaries' },
+        command: ['sh', '-c', 'for f in "$ATOLL_INPUT_DIR"/sensors/*; do echo "$(basename "$f") $(wc -l < "$f")"; done > "$ATOLL_OUTPUT_DIR/summary.txt"'],
+      });
+      const mapped = await waitFor(async () => ((await server.client.getJob(map.id)).finishedAt !== null ? server.client.getJob(map.id) : undefined), 30_000, 'the map job');
+      expect(mapped.state, mapped.reason ?? '').toBe('succeeded');
+      const summaries = await server.client.getDataset('summaries');
+      expect(summaries.items.map((p) => [p.partition, p.node, p.residencyClass, p.createdBy])).toEqual([
+        ['0-summary.txt', 'edge-berlin', 'eu-personal', `${map.id}.0.1`],
+        ['1-summary.txt', 'aws-eu-central-1a', 'eu-personal', `${map.id}.1.1`],
+        ['2-summary.txt', 'edge-paris', 'eu-personal', `${map.id}.2.1`],
+      ]);
+      // The reduce runs in one cloud region and reads only the summaries, never the raw readings.
+      const reduce = await server.client.submitJob({
+        name: 'reduce', inputs: [{ dataset: 'summaries' }], placement: { require: [{ key: 'pool', operator: 'In', values: ['cloud-eu'] }] },
+        command: ['sh', '-c', 'cat "$ATOLL_INPUT_DIR"/summaries/*'],
+      });
+      const reduced = await waitFor(async () => ((await server.client.getJob(reduce.id)).finishedAt !== null ? server.client.getJob(reduce.id) : undefined), 30_000, 'the reduce job');
+      expect(reduced.state, reduced.reason ?? '').toBe('succeeded');
+      expect(await logsOf(`${reduce.id}.0`)).toBe('berlin 20000\nfrankfurt 10000\nparis 30000\n');
+      const moved = await server.client.jobTransfers(reduce.id);
+      expect(moved.transfers).toBe(2);
+      expect(moved.bytes).toBe(summaries.items.filter((p) => p.node !== 'aws-eu-central-1a').reduce((sum, p) => sum + p.bytes, 0));
+    });
+
     it('refuses a job naming data the catalog does not have, with the field path', async () => {
       const refused = await server.client.submitJob({ name: 'nothing', command: ['true'], inputs: [{ dataset: 'sensors', partitions: ['berlin', 'tokyo'] }] }).catch((e: unknown) => e);
       expect(refused).toMatchObject({ status: 400, problems: [{ path: 'inputs[0].partitions[1]', message: 'dataset "sensors" has no partition "tokyo"' }] });

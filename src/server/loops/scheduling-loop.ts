@@ -2,7 +2,7 @@ import type { Clock } from '../../core/clock.js';
 import { chunkByJsonSize, groupBy } from '../../core/collections.js';
 import type { JobSpec } from '../../core/job-spec.js';
 import type { AttemptRecord, NodeRecord } from '../../core/types.js';
-import { MAX_MESSAGE_BYTES, type AttemptAssignment, type AttemptInput } from '../../protocol/messages.js';
+import { MAX_MESSAGE_BYTES, type AttemptAssignment, type AttemptInput, type AttemptOutput } from '../../protocol/messages.js';
 import type { PolicySpec } from '../../core/policy-spec.js';
 import { PlacementCache, requestFromJob, schedule, snapshotNodeFrom, verifyPlan, type PlacementRequest, type Plan, type SchedulerSnapshot, type SnapshotNode, type TaskInput } from '../../scheduler/engine.js';
 import type { AgentLinks } from '../agent-links.js';
@@ -24,6 +24,8 @@ export interface SchedulingOptions {
   readonly inputsOf?: (spec: JobSpec, taskIndex: number) => TaskInput[];
   /** What an attempt needs to fetch its inputs: holders and signed tokens, for the agent. */
   readonly inputGrants?: (spec: JobSpec, taskIndex: number, node: NodeRecord) => AttemptInput[];
+  /** Where the attempt's output files go, for jobs with an `output`. */
+  readonly outputFor?: (spec: JobSpec, taskIndex: number) => AttemptOutput | undefined;
   /** Told about a round that failed (an engine bug or a plan that broke a hard rule). */
   readonly onSchedulerError?: (error: unknown) => void;
 }
@@ -247,8 +249,13 @@ export class SchedulingLoop {
       command: spec.command, env: spec.env, cpuMillis: spec.resources.cpu, memoryBytes: spec.resources.memory,
       timeoutMs: spec.timeout ?? null, killGraceMs: spec.killGrace,
       ...(spec.inputs.length > 0 || spec.forEach !== undefined ? { inputs: this.options.inputGrants?.(spec, task.index, this.hot.nodes.get(attempt.node)!.record) ?? [] } : {}),
+      ...output(this.options.outputFor?.(spec, task.index)),
     };
   }
+}
+
+function output(value: AttemptOutput | undefined): { output?: AttemptOutput } {
+  return value === undefined ? {} : { output: value };
 }
 
 /** Every field of a snapshot node but its allocation; records share label and taint objects until they change. */
