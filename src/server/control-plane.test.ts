@@ -121,6 +121,18 @@ describe('ControlPlane policies', () => {
       expect(result.message).toMatch(/^dry run: policy "finance" would be created; it blocks 1 queued job.*1 attempt already on nodes it denies keep running/);
     });
 
+    it('reports jobs whose input data a changed residency class would keep off every node', async () => {
+      await f.plane.applyPolicy({ name: 'gdpr', residencyClasses: { 'eu-personal': ['EU'] } });
+      // An agent stored a partition of class eu-personal on the German node.
+      f.plane.agentMessage('de-1', f.links.get('de-1')!, {
+        type: 'data.stored', namespace: 'default', dataset: 'readings', partition: 'berlin', sha256: 'a'.repeat(64), bytes: 10, residencyClass: 'eu-personal', createdBy: 'upload',
+      });
+      const reader = await submit({ name: 'reader', resources: { cpu: 64 }, inputs: [{ dataset: 'readings' }] });
+      await taskState(f, `${reader.id}.0`, 'pending');
+      const result = await f.plane.applyPolicy({ name: 'gdpr', residencyClasses: { 'eu-personal': ['FR'] } }, { dryRun: true });
+      expect(result.impact.blockedJobs).toEqual([{ jobId: reader.id, name: 'reader', namespace: 'default', pendingTasks: 1, reason: 'data class eu-personal not allowed' }]);
+    });
+
     it('changes nothing on a dry run', async () => {
       const before = (await f.store.listEvents({ afterSeq: 0, limit: 1000 })).length;
       const result = await f.plane.applyPolicy(FINANCE_NO_US, { dryRun: true });

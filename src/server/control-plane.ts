@@ -213,7 +213,7 @@ export class ControlPlane {
     compileChange(next, spec);
     const now = this.options.clock.now();
     const policy: PolicyRecord = { name: spec.name, spec, createdAt: existing?.createdAt ?? now, updatedAt: now };
-    const impact = policyImpact(this.hot, this.policySpecs({}), next);
+    const impact = policyImpact(this.hot, this.policySpecs({}), next, (spec, index) => this.data.inputsOf(spec, index));
     const dryRun = options.dryRun === true;
     if (!dryRun) {
       this.sm.applyPolicy(policy);
@@ -240,7 +240,7 @@ export class ControlPlane {
       throw new AtollError('conflict', `cannot delete policy "${name}": without it, ${error.message}; change that policy first`, { cause: error });
     }
     // Jobs that named one of its jurisdiction groups lose those jurisdictions, so a delete can block work too.
-    const impact = policyImpact(this.hot, this.policySpecs({}), next);
+    const impact = policyImpact(this.hot, this.policySpecs({}), next, (spec, index) => this.data.inputsOf(spec, index));
     const policy = this.sm.deletePolicy(name);
     this.compliance = undefined;
     await this.sm.committed();

@@ -1,6 +1,8 @@
 import type { AttemptOnDeniedNode, BlockedJob, PolicyImpact } from '../core/policy-impact.js';
+import type { JobSpec } from '../core/job-spec.js';
 import type { PolicySpec } from '../core/policy-spec.js';
-import { hardRuleChecker, requestFromJob, snapshotNodeFrom, type HardRejection, type PlacementRequest, type SnapshotNode } from '../scheduler/engine.js';
+import type { JobRecord } from '../core/types.js';
+import { hardRuleChecker, requestFromJob, snapshotNodeFrom, type HardRejection, type PlacementRequest, type SnapshotNode, type TaskInput } from '../scheduler/engine.js';
 import type { HotState } from './state/hot-state.js';
 
 // What replacing the policies in force would do to work already in the system, for the answer to
@@ -12,7 +14,7 @@ import type { HotState } from './state/hot-state.js';
  * Live jobs with pending tasks that some ready node takes now and none would take after
  * (capacity aside), and active attempts on nodes `next` denies but `current` allows.
  */
-export function policyImpact(hot: HotState, current: readonly PolicySpec[], next: readonly PolicySpec[]): PolicyImpact {
+export function policyImpact(hot: HotState, current: readonly PolicySpec[], next: readonly PolicySpec[], inputsOf: InputsOf = () => []): PolicyImpact {
   // Every node as if ready: whether a node is reachable right now does not change whether the
   // rules allow its attempts (they may still run), and pending work only looks at ready nodes.
   const nodes = [...hot.nodes.values()].map((n) => ({
@@ -24,12 +26,20 @@ export function policyImpact(hot: HotState, current: readonly PolicySpec[], next
   const after = hardRuleChecker(next, snapshots);
   const ready = nodes.filter((n) => n.ready).map((n) => n.snapshot);
   const byName = new Map(snapshots.map((s) => [s.name, s]));
-  return { blockedJobs: blockedJobs(hot, ready, before, after), runningOnDeniedNodes: attemptsOnDeniedNodes(hot, byName, before, after) };
+  const requestOf = (job: JobRecord, taskId: string): PlacementRequest => {
+    const readsData = job.spec.inputs.length > 0 || job.spec.forEach !== undefined;
+    return requestFromJob(job, taskId, readsData ? inputsOf(job.spec, hot.tasks.get(taskId)?.index ?? 0) : undefined);
+  };
+  return { blockedJobs: blockedJobs(hot, ready, before, after, requestOf), runningOnDeniedNodes: attemptsOnDeniedNodes(hot, byName, before, after, requestOf) };
 }
+
+/** Where a task's inputs live, from the data catalog: the residency classes of data are hard rules too. */
+export type InputsOf = (spec: JobSpec, taskIndex: number) => TaskInput[];
+type RequestOf = (job: JobRecord, taskId: string) => PlacementRequest;
 
 type Checker = (request: PlacementRequest, node: SnapshotNode) => HardRejection | undefined;
 
-function blockedJobs(hot: HotState, ready: readonly SnapshotNode[], before: Checker, after: Checker): BlockedJob[] {
+function blockedJobs(hot: HotState, ready: readonly SnapshotNode[], before: Checker, after: Checker, requestOf: RequestOf): BlockedJob[] {
   const firstPending = new Map<string, string>();
   for (const taskId of hot.pending) {
     const task = hot.tasks.get(taskId);
@@ -42,7 +52,7 @@ function blockedJobs(hot: HotState, ready: readonly SnapshotNode[], before: Chec
     const live = hot.jobs.get(jobId);
     if (!live) continue;
     // Tasks of a job share its placement, so one of them stands for all.
-    const request = requestFromJob(live.record, taskId);
+    const request = requestOf(live.record, taskId);
     const key = rulesKey(request);
     if (!verdicts.has(key)) verdicts.set(key, blockReason(request, ready, before, after));
     const reason = verdicts.get(key);
@@ -63,7 +73,7 @@ function blockReason(request: PlacementRequest, ready: readonly SnapshotNode[], 
   return taken.length === 0 ? undefined : mostCommon(taken);
 }
 
-function attemptsOnDeniedNodes(hot: HotState, nodes: ReadonlyMap<string, SnapshotNode>, before: Checker, after: Checker): AttemptOnDeniedNode[] {
+function attemptsOnDeniedNodes(hot: HotState, nodes: ReadonlyMap<string, SnapshotNode>, before: Checker, after: Checker, requestOf: RequestOf): AttemptOnDeniedNode[] {
   const denied: AttemptOnDeniedNode[] = [];
   // Attempts of one job on one node get the same answer.
   const verdicts = new Map<string, HardRejection | undefined>();
@@ -74,7 +84,7 @@ function attemptsOnDeniedNodes(hot: HotState, nodes: ReadonlyMap<string, Snapsho
     if (!live || !node) continue;
     const key = `${attempt.jobId}\u0000${attempt.node}`;
     if (!verdicts.has(key)) {
-      const request = requestFromJob(live.record, attempt.taskId);
+      const request = requestOf(live.record, attempt.taskId);
       // Work the rules in force already deny is not this change's doing.
       verdicts.set(key, before(request, node) !== undefined ? undefined : after(request, node));
     }
@@ -84,9 +94,10 @@ function attemptsOnDeniedNodes(hot: HotState, nodes: ReadonlyMap<string, Snapsho
   return denied;
 }
 
-/** Jobs that agree on these answer every hard-rule question alike. */
+/** Jobs that agree on these answer every hard-rule question alike (of their inputs, only class and presence matter). */
 function rulesKey(request: PlacementRequest): string {
-  return JSON.stringify([request.namespace, request.placement, request.tolerations]);
+  const data = [...new Set((request.inputs ?? []).map((i) => (i.missing === true ? '!missing' : i.residencyClass ?? '')))].sort();
+  return JSON.stringify([request.namespace, request.placement, request.tolerations, data]);
 }
 
 function mostCommon(values: readonly string[]): string {
