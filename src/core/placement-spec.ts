@@ -45,6 +45,7 @@ export const objectiveWeightsSchema = z.strictObject({
   cost: weightSchema.optional(),
   load: weightSchema.optional(),
   affinity: weightSchema.optional(),
+  locality: weightSchema.optional(),
 });
 export type ObjectiveWeights = z.infer<typeof objectiveWeightsSchema>;
 

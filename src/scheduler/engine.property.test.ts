@@ -308,7 +308,7 @@ describe('schedule: properties over random fleets, jobs and policies', () => {
           expect(explanation.chosen.node).toBe(node);
           expect(new Set(explanation.candidates.map((c) => c.node)).size).toBe(explanation.candidates.length);
           for (const c of explanation.candidates.slice(1)) expect(c.total).toBeLessThanOrEqual(explanation.chosen.total);
-          expect(explanation.chosen.scores.map((s) => s.plugin)).toEqual(['latency', 'cost', 'load', 'affinity']);
+          expect(explanation.chosen.scores.map((s) => s.plugin)).toEqual(['latency', 'cost', 'load', 'affinity', 'locality']);
         }
       }),
       { numRuns: 300 },

@@ -13,6 +13,7 @@ import { avoidFilter } from './plugins/avoid-filter.js';
 import { costScorer } from './plugins/cost-scorer.js';
 import { labelSelectorFilter } from './plugins/label-selector-filter.js';
 import { latencyScorer } from './plugins/latency-scorer.js';
+import { localityScorer } from './plugins/locality-scorer.js';
 import { leastAllocatedScorer } from './plugins/least-allocated-scorer.js';
 import { nodeReadyFilter } from './plugins/node-ready-filter.js';
 import { policyFilter } from './plugins/policy-filter.js';
@@ -48,6 +49,7 @@ export const DEFAULT_PROFILE: Profile = Object.freeze({
     Object.freeze({ plugin: costScorer, weight: 1 }),
     Object.freeze({ plugin: leastAllocatedScorer, weight: 1 }),
     Object.freeze({ plugin: affinityScorer, weight: 1 }),
+    Object.freeze({ plugin: localityScorer, weight: 1 }),
   ]),
 });
 
@@ -56,9 +58,9 @@ export const DEFAULT_PROFILE: Profile = Object.freeze({
  * little of the other, so ties among equally near (or equally cheap) nodes go the sensible way.
  */
 export const OBJECTIVE_WEIGHTS: Readonly<Record<Objective, Readonly<Required<ObjectiveWeights>>>> = Object.freeze({
-  balanced: Object.freeze({ latency: 1, cost: 1, load: 1, affinity: 1 }),
-  latency: Object.freeze({ latency: 4, cost: 0.25, load: 0.5, affinity: 1 }),
-  cost: Object.freeze({ latency: 0.25, cost: 4, load: 0.5, affinity: 1 }),
+  balanced: Object.freeze({ latency: 1, cost: 1, load: 1, affinity: 1, locality: 1 }),
+  latency: Object.freeze({ latency: 4, cost: 0.25, load: 0.5, affinity: 1, locality: 1 }),
+  cost: Object.freeze({ latency: 0.25, cost: 4, load: 0.5, affinity: 1, locality: 0.5 }),
 });
 
 /** The weights a task's placement asks for: its objective's preset with its own overrides. */
