@@ -185,7 +185,7 @@ describe('placement across providers and jurisdictions', () => {
     expect(printed.stdout).toContain('candidates (score = sum of weight x normalised score):');
     expect(printed.stdout).toMatch(new RegExp(`chosen\\s+\\d+\\.\\d\\s+${node.name} \\(`));
     expect(printed.stdout).toMatch(/runner-up\s+\d+\.\d\s+(aws-ie|gcp-de|hetzner-de) \(/);
-    for (const plugin of ['latency', 'cost', 'load', 'affinity']) expect(printed.stdout).toMatch(new RegExp(`\\b${plugin}\\s+\\d+ x `));
+    for (const plugin of ['latency', 'cost', 'load', 'affinity', 'locality']) expect(printed.stdout).toMatch(new RegExp(`\\b${plugin}\\s+\\d+ x `));
     expect(printed.stdout).toContain('aws-us: node is in US; the job allows only [EU] [residency]');
     expect(printed.stdout).toContain('azure-sg: node is in SG; the job allows only [EU] [residency]');
     expect(printed.stdout).toContain('edge-paris: node is tainted edge; add tolerations: [{key: edge}] to the job to run here [taint-toleration]');
@@ -201,7 +201,7 @@ describe('placement across providers and jurisdictions', () => {
     expect(e.candidates.length).toBeGreaterThanOrEqual(2);
     for (const candidate of e.candidates) {
       expect(EU_NODES).toContain(candidate.node);
-      expect(candidate.scores.map((s) => s.plugin)).toEqual(['latency', 'cost', 'load', 'affinity']);
+      expect(candidate.scores.map((s) => s.plugin)).toEqual(['latency', 'cost', 'load', 'affinity', 'locality']);
       for (const s of candidate.scores) {
         expect(s.normalized).toBeGreaterThanOrEqual(0);
         expect(s.normalized).toBeLessThanOrEqual(100);
