@@ -33,9 +33,9 @@ describe('localityScorer', () => {
     const task = aRequest().withInputs({ node: 'target', bytes: 500 * MB }, { node: 'gcp', bytes: 100 * MB }, { node: 'berlin', bytes: 20 * MB }).build();
     expect(seconds(task).bytes).toBe(120 * MB);
     const cycle = new Cycle(aSnapshot(fleet));
-    expect(localityScorer.describe!(cycle, task, target)).toMatch(/^~2\.0 s to fetch 120\.0 MB of inputs$/);
-    expect(localityScorer.describe!(cycle, aRequest().withInputs({ node: 'target', bytes: 5 }).build(), target)).toBe('every input is on this node');
-    expect(localityScorer.describe!(cycle, aRequest().build(), target)).toBe('no inputs');
+    expect(localityScorer.describe!(cycle, task, target, 0)).toMatch(/^~2\.0 s to fetch 120\.0 MB of inputs$/);
+    expect(localityScorer.describe!(cycle, aRequest().withInputs({ node: 'target', bytes: 5 }).build(), target, 0)).toBe('every input is on this node');
+    expect(localityScorer.describe!(cycle, aRequest().build(), target, 0)).toBe('no inputs');
   });
 
   it('treats data on a node that left the fleet as far away', () => {
