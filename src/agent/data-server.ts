@@ -42,6 +42,8 @@ export class DataServer {
   constructor(private readonly options: DataServerOptions) {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => {
+        // A client that hung up mid-upload is not a failure of this node: the store kept nothing.
+        if (req.destroyed && !(error instanceof AtollError)) return;
         if (!(error instanceof AtollError)) this.options.onInternalError(error);
         reply(res, error);
       });

@@ -31,6 +31,23 @@ describe('PartitionStore', () => {
     expect(await reopened.remove(ref('b'))).toBe(false);
   });
 
+  it('drops the content a partition replaces once nothing uses it', async () => {
+    const { store } = await open();
+    const first = await store.put(ref('a'), Readable.from(['first']), options);
+    await store.put(ref('a'), Readable.from(['second']), options);
+    expect(existsSync(store.objectPath(first.sha256))).toBe(false);
+    expect(readFileSync(store.objectPath(sha('second')), 'utf8')).toBe('second');
+  });
+
+  it('never loses an object shared by a put and a remove that run together', async () => {
+    const { store } = await open();
+    await store.put(ref('a'), Readable.from(['shared']), options);
+    // The put of b hashes while a is removed: b must still find the object afterwards.
+    await Promise.all([store.remove(ref('a')), store.put(ref('b'), Readable.from(['shared']), options)]);
+    expect(store.get(ref('b'))).toMatchObject({ sha256: sha('shared') });
+    expect(readFileSync(store.objectPath(sha('shared')), 'utf8')).toBe('shared');
+  });
+
   it('keeps nothing from bytes that do not hash as expected', async () => {
     const { dir, store } = await open();
     await expect(store.put(ref('a'), Readable.from(['tampered']), { ...options, expectedSha256: sha('original') })).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining('checksum mismatch') });

@@ -96,11 +96,17 @@ export class PartitionStore {
         throw new AtollError('conflict', `checksum mismatch: expected sha256 ${options.expectedSha256}, got ${sha256}; the bytes were altered or cut on the way, and were not kept`);
       }
       await fsyncFile(incoming);
-      const object = this.objectPath(sha256);
-      if (await exists(object)) await rm(incoming);
-      else await rename(incoming, object);
       const entry: StoredPartition = { sha256, bytes, residencyClass: options.residencyClass, createdAt: Date.now() };
-      await this.update((index) => index.set(partitionId(ref), { ...ref, ...entry }));
+      // Object and index change in one serial step, so a remove cannot delete the object between
+      // them, and the content this replaces goes too once nothing else uses it.
+      await this.serial(async () => {
+        const object = this.objectPath(sha256);
+        if (await exists(object)) await rm(incoming);
+        else await rename(incoming, object);
+        const previous = this.index.get(partitionId(ref));
+        await this.writeIndex((index) => index.set(partitionId(ref), { ...ref, ...entry }));
+        if (previous !== undefined && previous.sha256 !== sha256) await this.dropIfUnused(previous.sha256);
+      });
       return entry;
     } catch (error) {
       await rm(incoming, { force: true });
@@ -118,31 +124,46 @@ export class PartitionStore {
   }
 
   /** Drops the partition; its object goes too once no other partition shares it. */
-  async remove(ref: PartitionRef): Promise<boolean> {
-    const entry = this.index.get(partitionId(ref));
-    if (entry === undefined) return false;
-    await this.update((index) => index.delete(partitionId(ref)));
-    if (![...this.index.values()].some((e) => e.sha256 === entry.sha256)) await rm(this.objectPath(entry.sha256), { force: true });
-    return true;
+  remove(ref: PartitionRef): Promise<boolean> {
+    return this.serial(async () => {
+      const entry = this.index.get(partitionId(ref));
+      if (entry === undefined) return false;
+      await this.writeIndex((index) => index.delete(partitionId(ref)));
+      await this.dropIfUnused(entry.sha256);
+      return true;
+    });
   }
 
-  /** Index changes one at a time, each written aside, fsynced and renamed over the old index. */
-  private update(change: (index: Map<string, StoredPartition & PartitionRef>) => void): Promise<void> {
-    const next = this.writing.then(async () => {
-      change(this.index);
-      const file = join(this.dir, 'index.json');
-      const handle = await open(`${file}.tmp`, 'w', 0o600);
-      try {
-        await handle.writeFile(JSON.stringify({ partitions: [...this.index.values()] }));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(`${file}.tmp`, file);
-    });
-    // A failed write fails its caller; the next change still runs.
-    this.writing = next.catch(() => undefined);
+  /** Runs object and index changes one at a time, in call order. */
+  private serial<T>(step: () => Promise<T>): Promise<T> {
+    const next = this.writing.then(step);
+    // A failed step fails its caller; the next one still runs.
+    this.writing = next.then(() => undefined, () => undefined);
     return next;
+  }
+
+  /**
+   * Writes the index with `change` applied (aside, fsynced, renamed over the old one), and only
+   * then makes the change in memory: a failed write leaves memory and disk agreeing.
+   */
+  private async writeIndex(change: (index: Map<string, StoredPartition & PartitionRef>) => void): Promise<void> {
+    const next = new Map(this.index);
+    change(next);
+    const file = join(this.dir, 'index.json');
+    const handle = await open(`${file}.tmp`, 'w', 0o600);
+    try {
+      await handle.writeFile(JSON.stringify({ partitions: [...next.values()] }));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(`${file}.tmp`, file);
+    this.index.clear();
+    for (const [key, value] of next) this.index.set(key, value);
+  }
+
+  private async dropIfUnused(sha256: string): Promise<void> {
+    if (![...this.index.values()].some((e) => e.sha256 === sha256)) await rm(this.objectPath(sha256), { force: true });
   }
 }
 
