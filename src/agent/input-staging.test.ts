@@ -81,6 +81,18 @@ describe('stageInputs', () => {
     expect(readdirSync(join(inputDir, 'readings'))).toEqual([]);
   });
 
+  it('stops a holder that sends more than the catalogued size', async () => {
+    serve = Buffer.concat([GOOD, Buffer.alloc(1e6)]);
+    const { inputDir, run } = await stage([remote()]);
+    await expect(run).rejects.toThrow(/sent more than the \d+ bytes catalogued/);
+    expect(readdirSync(join(inputDir, 'readings'))).toEqual([]);
+  });
+
+  it('refuses partition names that would leave the input dir', async () => {
+    const { run } = await stage([remote({ partition: '../../escaped' })]);
+    await expect(run).rejects.toMatchObject({ code: 'invalid_request' });
+  });
+
   it('says what the holder said when it refuses', async () => {
     status = 403;
     const { run } = await stage([remote()]);

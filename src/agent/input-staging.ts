@@ -8,7 +8,7 @@ import { AtollError } from '../core/errors.js';
 import type { AttemptAssignment, AttemptInput } from '../protocol/messages.js';
 import type { RunningAttempt } from './drivers/driver.js';
 import { notStarted } from './drivers/exec-driver.js';
-import type { PartitionStore } from './partition-store.js';
+import { checkRef, type PartitionStore } from './partition-store.js';
 
 // Before a task that reads data starts, its partitions are put in $ATOLL_INPUT_DIR/<dataset>/
 // <partition>: copied from this node's store when it holds them, else fetched from the holder
@@ -32,6 +32,8 @@ export async function stageInputs(options: {
 }): Promise<void> {
   for (const input of options.inputs) {
     options.signal.throwIfAborted();
+    // The names become paths on this node: never trust them to stay inside the input dir.
+    checkRef(input);
     const dir = join(options.inputDir, input.dataset);
     await mkdir(dir, { recursive: true });
     const dest = join(dir, input.partition);
@@ -44,16 +46,26 @@ export async function stageInputs(options: {
     }
     if (input.url === null || input.token === null) throw new AtollError('unavailable', `input ${input.dataset}/${input.partition} is on ${input.node}, which serves no data address`);
     const started = performance.now();
-    const bytes = await fetchTo(input.url, input.token, dest, input.sha256, options.signal);
+    const bytes = await fetchTo(input.url, input.token, dest, { sha256: input.sha256, bytes: input.bytes }, options.signal);
     options.onTransfer({ input, bytes, durationMs: Math.round(performance.now() - started) });
   }
 }
 
-/** Streams the partition into `dest`, checking its sha256; nothing is left at `dest` unless it matches. */
-export async function fetchTo(url: string, token: string, dest: string, expectedSha256: string, signal: AbortSignal): Promise<number> {
-  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal });
+/** Every fetch gets at least this long, plus a second per megabyte: a stalled holder cannot hold an attempt for ever. */
+const FETCH_BASE_MS = 60_000;
+const FETCH_MS_PER_MB = 1000;
+/** The most of a refusal's body read: the holder's message, not whatever a hostile peer sends. */
+const MAX_ERROR_BODY_BYTES = 4096;
+
+/**
+ * Streams the partition into `dest`, checking its size and sha256 as it comes; nothing is left at
+ * `dest` unless both match. Redirects are refused, so the token goes to the holder and nowhere else.
+ */
+export async function fetchTo(url: string, token: string, dest: string, expected: { readonly sha256: string; readonly bytes: number }, signal: AbortSignal): Promise<number> {
+  const deadline = AbortSignal.timeout(Math.ceil(FETCH_BASE_MS + (expected.bytes / 1e6) * FETCH_MS_PER_MB));
+  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` }, redirect: 'error', signal: AbortSignal.any([signal, deadline]) });
   if (!response.ok || response.body === null) {
-    const text = await response.text();
+    const text = await readAtMost(response, MAX_ERROR_BODY_BYTES);
     const message = (parseError(text) ?? text.slice(0, 500)) || `HTTP ${response.status}`;
     throw new AtollError(response.status === 403 ? 'forbidden' : 'unavailable', `the holder refused: ${message}`);
   }
@@ -63,6 +75,10 @@ export async function fetchTo(url: string, token: string, dest: string, expected
   const measure = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       bytes += chunk.length;
+      if (bytes > expected.bytes) {
+        done(new AtollError('conflict', `the holder sent more than the ${expected.bytes} bytes catalogued; the transfer was stopped`));
+        return;
+      }
       hash.update(chunk);
       done(null, chunk);
     },
@@ -70,12 +86,28 @@ export async function fetchTo(url: string, token: string, dest: string, expected
   try {
     await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>), measure, createWriteStream(partial));
     const sha256 = hash.digest('hex');
-    if (sha256 !== expectedSha256) throw new AtollError('conflict', `checksum mismatch: expected sha256 ${expectedSha256}, got ${sha256}; the bytes were altered or cut on the way`);
+    if (sha256 !== expected.sha256) throw new AtollError('conflict', `checksum mismatch: expected sha256 ${expected.sha256}, got ${sha256}; the bytes were altered or cut on the way`);
     await rename(partial, dest);
     return bytes;
   } finally {
     await rm(partial, { force: true });
   }
+}
+
+/** Up to `limit` bytes of the body as text; the rest is not read. */
+async function readAtMost(response: Response, limit: number): Promise<string> {
+  if (response.body === null) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size < limit) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+  }
+  await reader.cancel();
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
 }
 
 function parseError(text: string): string | undefined {

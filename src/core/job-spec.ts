@@ -58,6 +58,8 @@ const retrySchema = z.strictObject({
 /** At most this many datasets per task, and partitions per dataset, so an attempt stays small. */
 export const MAX_INPUT_DATASETS = 16;
 export const MAX_INPUT_PARTITIONS = 10_000;
+/** Partitions one task may read in all (inputs plus its forEach partition). */
+export const MAX_TASK_INPUTS = 10_000;
 
 const inputSchema = z.strictObject({
   dataset: dataNameSchema('dataset name'),

@@ -149,6 +149,7 @@ export type EventType =
   | 'scheduler.error'
   | 'partition.stored'
   | 'partition.removed'
+  | 'partition.report_ignored'
   | 'transfer.refused'
   | 'transfer.completed';
 

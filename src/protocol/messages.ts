@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { dataNameSchema } from '../core/data-spec.js';
+import { MAX_TASK_INPUTS } from '../core/job-spec.js';
 import { nodeSpecSchema, rttMsSchema } from '../core/node-spec.js';
 
 // Messages on the agent's one outbound WebSocket. Every message is a JSON object with `type`.
@@ -84,7 +86,7 @@ export const attemptResultSchema = attemptRef.extend({
   startedAt: z.number().nullable(),
   finishedAt: z.number(),
   /** Files the task wrote to its output dir, now partitions in the agent's store (job `output`). */
-  outputs: z.array(z.strictObject({ partition: z.string().min(1).max(200), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().min(0) })).max(MAX_OUTPUT_FILES).optional(),
+  outputs: z.array(z.strictObject({ partition: dataNameSchema('partition name'), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().min(0) })).max(MAX_OUTPUT_FILES).optional(),
 });
 export type AttemptResult = z.infer<typeof attemptResultSchema>;
 
@@ -103,8 +105,9 @@ export const leavingMessage = z.strictObject({
 
 // Data: the agent's partition store (src/agent/data/) and the control plane's catalog.
 
-const dataName = z.string().min(1).max(200);
-const partitionRef = z.strictObject({ namespace: z.string().min(1).max(63), dataset: dataName, partition: dataName });
+// Names an agent reports become paths on other nodes: held to the catalog's rules, not just lengths.
+const dataName = dataNameSchema('name');
+const partitionRef = z.strictObject({ namespace: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/), dataset: dataName, partition: dataName });
 
 /** A partition is now in the agent's store: uploaded, registered, or (later) written by a task. */
 export const dataStoredMessage = partitionRef.extend({
@@ -197,7 +200,7 @@ export const attemptAssignmentSchema = z.strictObject({
   timeoutMs: z.number().int().nullable(),
   killGraceMs: z.number().int(),
   /** Data to place in $ATOLL_INPUT_DIR/<dataset>/<partition> before the command starts. */
-  inputs: z.array(attemptInputSchema).max(10_016).optional(),
+  inputs: z.array(attemptInputSchema).max(MAX_TASK_INPUTS).optional(),
   /** Take the files the task writes to $ATOLL_OUTPUT_DIR in as partitions once it succeeds. */
   output: attemptOutputSchema.optional(),
 });

@@ -98,6 +98,24 @@ describe('ControlPlane policies', () => {
 
   const submit = (spec: Record<string, unknown>): Promise<JobView> => f.plane.submitJob({ command: ['true'], ...spec });
 
+  describe('data reports', () => {
+    it('catalogues only partitions a request or grant of this node asked for, with the class checked then', async () => {
+      await f.plane.applyPolicy({ name: 'gdpr', residencyClasses: { 'eu-personal': ['EU'] } });
+      const registered = f.plane.data.register({ dataset: 'readings', partition: 'berlin', node: 'de-1', path: '/data/berlin.csv', residencyClass: 'eu-personal' });
+      const ask = f.links.get('de-1')!.sent.find((m) => m.type === 'data.register');
+      if (ask?.type !== 'data.register') throw new Error('test: no register request sent');
+      const stored = { namespace: 'default', dataset: 'readings', sha256: 'a'.repeat(64), bytes: 10, createdBy: 'register' } as const;
+      // Another node answering the request, and a report nobody asked for (dropping the class), are ignored.
+      f.plane.agentMessage('us-1', f.links.get('us-1')!, { type: 'data.stored', ...stored, requestId: ask.requestId, partition: 'berlin', residencyClass: null });
+      f.plane.agentMessage('us-1', f.links.get('us-1')!, { type: 'data.stored', ...stored, partition: 'berlin', residencyClass: null });
+      f.plane.agentMessage('de-1', f.links.get('de-1')!, { type: 'data.stored', ...stored, requestId: ask.requestId, partition: 'berlin', residencyClass: null });
+      expect(await registered).toMatchObject({ node: 'de-1', residencyClass: 'eu-personal' });
+      expect(f.plane.data.dataset('default', 'readings').items).toEqual([expect.objectContaining({ node: 'de-1', residencyClass: 'eu-personal' })]);
+      const ignored = (await f.store.listEvents({ afterSeq: 0, limit: 1000 })).filter((e) => e.type === 'partition.report_ignored');
+      expect(ignored.map((e) => e.node)).toEqual(['us-1', 'us-1']);
+    });
+  });
+
   describe('impact', () => {
     it('reports jobs only the change leaves without a node, and attempts on nodes it denies', async () => {
       const onUs = await submit({ name: 'on-us', namespace: 'finance', placement: { residency: ['US'] } });
@@ -123,10 +141,14 @@ describe('ControlPlane policies', () => {
 
     it('reports jobs whose input data a changed residency class would keep off every node', async () => {
       await f.plane.applyPolicy({ name: 'gdpr', residencyClasses: { 'eu-personal': ['EU'] } });
-      // An agent stored a partition of class eu-personal on the German node.
+      // The German node's agent registers a partition of class eu-personal when asked to.
+      const registered = f.plane.data.register({ dataset: 'readings', partition: 'berlin', node: 'de-1', path: '/data/berlin.csv', residencyClass: 'eu-personal' });
+      const ask = f.links.get('de-1')!.sent.find((m) => m.type === 'data.register');
+      if (ask?.type !== 'data.register') throw new Error('test: no register request sent');
       f.plane.agentMessage('de-1', f.links.get('de-1')!, {
-        type: 'data.stored', namespace: 'default', dataset: 'readings', partition: 'berlin', sha256: 'a'.repeat(64), bytes: 10, residencyClass: 'eu-personal', createdBy: 'upload',
+        type: 'data.stored', requestId: ask.requestId, namespace: 'default', dataset: 'readings', partition: 'berlin', sha256: 'a'.repeat(64), bytes: 10, residencyClass: 'eu-personal', createdBy: 'register',
       });
+      expect(await registered).toMatchObject({ node: 'de-1', residencyClass: 'eu-personal' });
       const reader = await submit({ name: 'reader', resources: { cpu: 64 }, inputs: [{ dataset: 'readings' }] });
       await taskState(f, `${reader.id}.0`, 'pending');
       const result = await f.plane.applyPolicy({ name: 'gdpr', residencyClasses: { 'eu-personal': ['FR'] } }, { dryRun: true });

@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { partitionId, registerRequestSchema, uploadRequestSchema, type DatasetSummary, type PartitionRecord, type UploadGrant } from '../core/data-spec.js';
 import { AtollError, type FieldProblem } from '../core/errors.js';
-import type { JobSpec } from '../core/job-spec.js';
+import { MAX_TASK_INPUTS, MAX_TASKS_PER_JOB, type JobSpec } from '../core/job-spec.js';
 import type { AttemptRecord, NodeRecord } from '../core/types.js';
 import { isConnectedNodeState } from '../core/states.js';
 import { parseOrThrow } from '../core/validation.js';
@@ -36,8 +37,14 @@ export interface DataCatalogOptions {
 }
 
 export class DataCatalog {
-  private readonly waiting = new Map<string, { resolve: (p: PartitionRecord) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
-  private requestCounter = 0;
+  /** Register requests sent to agents, by request id: only that node's answer counts. */
+  private readonly waiting = new Map<string, { node: string; residencyClass: string | null; resolve: (p: PartitionRecord) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  /**
+   * Upload grants handed out, by node and partition: an agent's `data.stored` without a request id
+   * is catalogued only against one of these, with the class the grant was checked for, so an
+   * agent cannot put entries (or drop a class) in the catalog on its own say-so.
+   */
+  private readonly grants = new Map<string, { readonly residencyClass: string | null; readonly expiresAt: number }>();
 
   constructor(
     private readonly hot: HotState,
@@ -84,6 +91,10 @@ export class DataCatalog {
     };
     const inputs = spec.inputs.map((input, i) => ({ dataset: input.dataset, partitions: resolve(input.dataset, input.partitions, `inputs[${i}]`) }));
     const forEach = spec.forEach === undefined ? undefined : { dataset: spec.forEach.dataset, partitions: resolve(spec.forEach.dataset, spec.forEach.partitions, 'forEach') };
+    // A dataset named without partitions grows to all it has: the limits hold after that too.
+    const perTask = inputs.reduce((sum, i) => sum + i.partitions.length, 0) + (forEach === undefined ? 0 : 1);
+    if (perTask > MAX_TASK_INPUTS) problems.push({ path: 'inputs', message: `each task would read ${perTask} partitions; at most ${MAX_TASK_INPUTS} are allowed (name fewer, or use forEach)` });
+    if (forEach !== undefined && forEach.partitions.length > MAX_TASKS_PER_JOB) problems.push({ path: 'forEach', message: `dataset "${forEach.dataset}" has ${forEach.partitions.length} partitions; a job has at most ${MAX_TASKS_PER_JOB} tasks` });
     if (problems.length > 0) throw new AtollError('invalid_spec', `invalid job spec:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, { problems });
     return { ...spec, inputs, ...(forEach === undefined ? {} : { forEach, tasks: forEach.partitions.length }) };
   }
@@ -140,6 +151,8 @@ export class DataCatalog {
     if (output === undefined) return;
     const now = this.options.clock.now();
     for (const file of outputs) {
+      // The agent was told the prefix; a name without it is not one of this task's outputs.
+      if (!file.partition.startsWith(output.prefix)) continue;
       this.sm.storePartition({
         namespace: output.namespace, dataset: output.dataset, partition: file.partition, node: attempt.node, bytes: file.bytes,
         sha256: file.sha256, residencyClass: output.residencyClass, createdBy: attempt.id, createdAt: now,
@@ -164,6 +177,8 @@ export class DataCatalog {
       throw new AtollError('unavailable', `node ${request.node} serves no data address (behind NAT?); uploads through the control plane are not supported yet, so upload to another node`);
     }
     const expiresAt = this.options.clock.now() + UPLOAD_GRANT_MS;
+    this.forgetExpiredGrants();
+    this.grants.set(grantKey(request.node, request), { residencyClass: request.residencyClass, expiresAt });
     const token = signDataToken({
       op: 'write', namespace: request.namespace, dataset: request.dataset, partition: request.partition, node: request.node,
       for: 'client', forJurisdiction: null, residencyClass: request.residencyClass, exp: expiresAt,
@@ -179,13 +194,14 @@ export class DataCatalog {
     this.checkResidency(request.residencyClass, live);
     const link = this.links.get(request.node);
     if (!link) throw new AtollError('unavailable', `node ${request.node} is not connected; start its agent and try again`);
-    const requestId = `r${++this.requestCounter}`;
+    // Random, so an answer to a request made before a restart cannot resolve a new one.
+    const requestId = randomBytes(8).toString('hex');
     return new Promise<PartitionRecord>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(requestId);
         reject(new AtollError('unavailable', `node ${request.node} did not store ${request.path} within ${REGISTER_TIMEOUT_MS / 1000} s; see its agent's log`));
       }, REGISTER_TIMEOUT_MS);
-      this.waiting.set(requestId, { resolve, reject, timer });
+      this.waiting.set(requestId, { node: request.node, residencyClass: request.residencyClass, resolve, reject, timer });
       const { namespace, dataset, partition, path, residencyClass } = request;
       link.send({ type: 'data.register', requestId, namespace, dataset, partition, path, residencyClass });
     });
@@ -207,22 +223,35 @@ export class DataCatalog {
     return { removed };
   }
 
-  /** The agent stored a partition: catalogue it, and answer a waiting `register`. */
+  /**
+   * The agent stored a partition: catalogued if it answers this node's `register` or matches an
+   * upload grant for this node, with the class that was checked then; anything else is ignored
+   * and recorded.
+   */
   onStored(node: string, message: Stored): void {
-    const { requestId, type: _type, ...fields } = message;
-    const record: PartitionRecord = { ...fields, node, createdAt: this.options.clock.now() };
+    const { requestId, namespace, dataset, partition, sha256, bytes } = message;
+    const waiter = requestId === undefined ? undefined : this.waiting.get(requestId);
+    const grant = requestId === undefined ? this.grants.get(grantKey(node, message)) : undefined;
+    const expected = waiter?.node === node ? waiter : grant !== undefined && grant.expiresAt > this.options.clock.now() ? grant : undefined;
+    if (expected === undefined) {
+      this.sm.noteDataReportIgnored(node, { namespace, dataset, partition, reason: 'no register request or upload grant of this node names it' });
+      return;
+    }
+    if (grant !== undefined) this.grants.delete(grantKey(node, message));
+    const record: PartitionRecord = {
+      namespace, dataset, partition, node, bytes, sha256, residencyClass: expected.residencyClass,
+      createdBy: waiter === undefined ? 'upload' : 'register', createdAt: this.options.clock.now(),
+    };
     this.sm.storePartition(record);
-    if (requestId === undefined) return;
-    const waiter = this.waiting.get(requestId);
-    if (!waiter) return;
-    this.waiting.delete(requestId);
+    if (waiter === undefined) return;
+    this.waiting.delete(requestId!);
     clearTimeout(waiter.timer);
     void this.sm.committed().then(() => waiter.resolve(record));
   }
 
   onFailed(node: string, message: Failed): void {
     const waiter = this.waiting.get(message.requestId);
-    if (!waiter) return;
+    if (!waiter || waiter.node !== node) return;
     this.waiting.delete(message.requestId);
     clearTimeout(waiter.timer);
     waiter.reject(new AtollError('invalid_request', `node ${node} could not register the file: ${message.message}`));
@@ -230,6 +259,8 @@ export class DataCatalog {
 
   onRefused(node: string, message: Refused): void {
     const { type: _type, ...data } = message;
+    // Only the holder's word counts: anything else would let an agent fill the event log.
+    if (this.hot.partitions.get(partitionId(message))?.node !== node) return;
     // Agents know classes by their jurisdictions only; the event names the policy behind the class.
     const residencyClass = this.hot.partitions.get(partitionId(message))?.residencyClass;
     const policy = data.policy ?? (residencyClass ? this.options.compliance().residencyClasses().get(residencyClass)?.policy ?? null : null);
@@ -238,6 +269,8 @@ export class DataCatalog {
 
   /** A partition crossed the network for an attempt: the ledger entry, with both ends' locations. */
   onTransferred(node: string, message: Transferred): void {
+    // Only for an attempt this node runs: the ledger is not open to any agent's say-so.
+    if (this.hot.attempts.get(message.attemptId)?.node !== node) return;
     const where = (name: string) => {
       const record = this.hot.nodes.get(name)?.record;
       return record === undefined ? { node: name } : { node: name, provider: record.provider, region: record.region, site: record.site, jurisdiction: record.jurisdiction };
@@ -259,6 +292,11 @@ export class DataCatalog {
       reject(new AtollError('unavailable', 'the control plane is shutting down'));
     }
     this.waiting.clear();
+  }
+
+  private forgetExpiredGrants(): void {
+    const now = this.options.clock.now();
+    for (const [key, grant] of this.grants) if (grant.expiresAt <= now) this.grants.delete(key);
   }
 
   private partitionsOf(namespace: string, dataset: string): PartitionRecord[] {
@@ -288,6 +326,10 @@ export class DataCatalog {
       throw new AtollError('forbidden', `node ${live.record.name} is in ${where ?? 'no jurisdiction'}; data of residency class ${residencyClass} (policy ${found.policy}) may only be stored in [${[...found.jurisdictions].sort().join(', ')}]`);
     }
   }
+}
+
+function grantKey(node: string, ref: { readonly namespace: string; readonly dataset: string; readonly partition: string }): string {
+  return `${node}\u0000${partitionId(ref)}`;
 }
 
 function summarize(items: readonly PartitionRecord[]): DatasetSummary {

@@ -346,6 +346,11 @@ export class StateMachine {
     this.event('transfer.completed', { jobId, taskId, attemptId, node }, data);
   }
 
+  /** An agent reported a partition no request or grant of the control plane asked for: not catalogued. */
+  noteDataReportIgnored(node: string, data: { namespace: string; dataset: string; partition: string; reason: string }): void {
+    this.event('partition.report_ignored', { node }, data);
+  }
+
   /** A holder refused to serve a partition (residency, or a token for something else): recorded with the policy name. */
   noteTransferRefused(node: string, data: { namespace: string; dataset: string; partition: string; for: string; forJurisdiction: string | null; reason: string; policy: string | null }): void {
     this.event('transfer.refused', { node }, data);
