@@ -26,9 +26,23 @@ function json<T>(cwd: string, args: readonly string[]): T {
   return JSON.parse(result.stdout) as T;
 }
 
+/**
+ * Command lines of the fleet's processes (those naming its data dir). A task an agent is starting
+ * shows the agent's own command line between fork and exec, so children of a listed process are
+ * left out: they are not fleet processes.
+ */
+function fleetProcessLines(dataDir: string): string[] {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null && m[3]!.includes(dataDir))
+    .map((m) => ({ pid: m[1]!, ppid: m[2]!, args: m[3]! }));
+  const pids = new Set(rows.map((r) => r.pid));
+  return rows.filter((r) => !pids.has(r.ppid)).map((r) => r.args);
+}
+
 function fleetProcesses(dataDir: string): number {
-  const out = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
-  return out.split('\n').filter((line) => line.includes(dataDir) && line.includes('atoll.js')).length;
+  return fleetProcessLines(dataDir).length;
 }
 
 describe('atoll up and the CLI, as a new user runs them', () => {
@@ -51,7 +65,7 @@ describe('atoll up and the CLI, as a new user runs them', () => {
     up = await startUp(port);
     expect(up.output()).toContain('npx atoll run examples/jobs/hello.yaml --wait');
     // Secrets must not show in command lines, which every user of the machine can read.
-    const ours = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(dataDir));
+    const ours = fleetProcessLines(dataDir);
     expect(ours.length).toBe(9);
     expect(ours.join('\n')).not.toMatch(/atoll_(join|admin|node)_/);
 
