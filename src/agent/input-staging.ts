@@ -1,15 +1,15 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { constants, createWriteStream } from 'node:fs';
 import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AtollError } from '../core/errors.js';
 import type { AttemptAssignment, AttemptInput } from '../protocol/messages.js';
 import type { RunningAttempt } from './drivers/driver.js';
 import { notStarted } from './drivers/exec-driver.js';
+import { hashingMeter } from './hashing-meter.js';
 import { checkRef, type PartitionStore } from './partition-store.js';
 
 // Before a task that reads data starts, its partitions are put in $ATOLL_INPUT_DIR/<dataset>/
@@ -96,27 +96,15 @@ export async function fetchTo(url: string, token: string, dest: string, expected
     throw new AtollError(response.statusCode === 403 ? 'forbidden' : 'unavailable', `the holder refused: ${message}`);
   }
   const partial = `${dest}.${randomBytes(4).toString('hex')}.partial`;
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const measure = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      bytes += chunk.length;
-      if (bytes > expected.bytes) {
-        done(new AtollError('conflict', `the holder sent more than the ${expected.bytes} bytes catalogued; the transfer was stopped`));
-        return;
-      }
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
+  const meter = hashingMeter(expected.bytes, () => new AtollError('conflict', `the holder sent more than the ${expected.bytes} bytes catalogued; the transfer was stopped`));
   let kept = false;
   try {
-    await pipeline(response, measure, createWriteStream(partial, { highWaterMark: 1 << 20 }), { signal: stop });
-    const sha256 = hash.digest('hex');
+    await pipeline(response, meter.stream, createWriteStream(partial, { highWaterMark: 1 << 20 }), { signal: stop });
+    const sha256 = meter.sha256();
     if (sha256 !== expected.sha256) throw new AtollError('conflict', `checksum mismatch: expected sha256 ${expected.sha256}, got ${sha256}; the bytes were altered or cut on the way`);
     await rename(partial, dest);
     kept = true;
-    return bytes;
+    return meter.bytes();
   } finally {
     if (!kept) await rm(partial, { force: true });
   }

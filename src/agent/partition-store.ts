@@ -1,11 +1,14 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DATA_NAME_PATTERN, partitionId } from '../core/data-spec.js';
 import { AtollError } from '../core/errors.js';
+import { NAME_PATTERN } from '../core/job-spec.js';
+import { syncPath } from './fsync.js';
+import { hashingMeter } from './hashing-meter.js';
 
 // The agent's partitions, content-addressed: `objects/<sha256>` holds the bytes (partitions with
 // equal content share one object) and `index.json` maps namespace/dataset/partition to its object.
@@ -25,11 +28,9 @@ export interface StoredPartition {
   readonly createdAt: number;
 }
 
-const NAMESPACE_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
 /** Refuses a ref whose parts could not be a catalog name (and so could never escape the store). */
 export function checkRef(ref: PartitionRef): void {
-  const bad = !NAMESPACE_PATTERN.test(ref.namespace) ? 'namespace' : !isDataName(ref.dataset) ? 'dataset' : !isDataName(ref.partition) ? 'partition' : undefined;
+  const bad = !NAME_PATTERN.test(ref.namespace) ? 'namespace' : !isDataName(ref.dataset) ? 'dataset' : !isDataName(ref.partition) ? 'partition' : undefined;
   if (bad !== undefined) throw new AtollError('invalid_request', `${bad} ${JSON.stringify(ref[bad])} is not a valid name`);
 }
 
@@ -76,26 +77,15 @@ export class PartitionStore {
   async put(ref: PartitionRef, source: Readable, options: { readonly maxBytes: number; readonly residencyClass: string | null; readonly expectedSha256?: string }): Promise<StoredPartition> {
     checkRef(ref);
     const incoming = join(this.dir, 'incoming', randomBytes(8).toString('hex'));
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const measure = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        bytes += chunk.length;
-        if (bytes > options.maxBytes) {
-          done(new AtollError('payload_too_large', `partition is larger than the ${options.maxBytes} bytes this node accepts`));
-          return;
-        }
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
+    const meter = hashingMeter(options.maxBytes, () => new AtollError('payload_too_large', `partition is larger than the ${options.maxBytes} bytes this node accepts`));
     try {
-      await pipeline(source, measure, createWriteStream(incoming, { mode: 0o600 }));
-      const sha256 = hash.digest('hex');
+      await pipeline(source, meter.stream, createWriteStream(incoming, { mode: 0o600 }));
+      const sha256 = meter.sha256();
+      const bytes = meter.bytes();
       if (options.expectedSha256 !== undefined && sha256 !== options.expectedSha256) {
         throw new AtollError('conflict', `checksum mismatch: expected sha256 ${options.expectedSha256}, got ${sha256}; the bytes were altered or cut on the way, and were not kept`);
       }
-      await fsyncFile(incoming);
+      await syncPath(incoming);
       const entry: StoredPartition = { sha256, bytes, residencyClass: options.residencyClass, createdAt: Date.now() };
       // Object and index change in one serial step, so a remove cannot delete the object between
       // them, and the content this replaces goes too once nothing else uses it.
@@ -164,15 +154,6 @@ export class PartitionStore {
 
   private async dropIfUnused(sha256: string): Promise<void> {
     if (![...this.index.values()].some((e) => e.sha256 === sha256)) await rm(this.objectPath(sha256), { force: true });
-  }
-}
-
-async function fsyncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

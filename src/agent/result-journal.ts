@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { AtollError } from '../core/errors.js';
 import { attemptResultSchema, type AttemptResult } from '../protocol/messages.js';
+import { syncPath } from './fsync.js';
 
 // The agent's durable record of results the control plane has not acknowledged yet
 // (invariant 3: an agent keeps a result on disk until the control plane acknowledges it).
@@ -109,7 +110,7 @@ export class ResultJournal {
     try {
       if (torn) await handle.datasync();
       // A new file is only durable once its directory entry is.
-      if (bytes === null) await syncDir(resolvedDir);
+      if (bytes === null) await syncPath(resolvedDir);
     } catch (error) {
       await handle.close();
       throw error;
@@ -261,7 +262,7 @@ export class ResultJournal {
     // From here the open handle points at the replaced file; any failure leaves memory and disk
     // out of step, so it is fatal.
     try {
-      await syncDir(this.dir);
+      await syncPath(this.dir);
       const fresh = await open(this.file, 'a');
       const old = this.handle;
       this.handle = fresh;
@@ -345,15 +346,6 @@ async function writeAll(handle: FileHandle, buffer: Buffer): Promise<void> {
   while (offset < buffer.length) {
     const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset, null);
     offset += bytesWritten;
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

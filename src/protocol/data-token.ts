@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import { sha256Schema } from '../core/data-spec.js';
 import { AtollError } from '../core/errors.js';
 
 // Data moves between agents (and from the CLI to an agent) only with a short-lived token the
@@ -29,7 +30,7 @@ export const dataTokenClaimsSchema = z.strictObject({
    */
   forJurisdiction: z.string().max(8).nullable(),
   /** For reads: the content the holder must serve; for writes: the residency class to record. */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  sha256: sha256Schema.optional(),
   residencyClass: z.string().max(63).nullable().optional(),
   /** Expiry, epoch ms. */
   exp: z.number().int().min(0),

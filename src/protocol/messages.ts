@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { dataNameSchema } from '../core/data-spec.js';
-import { MAX_TASK_INPUTS } from '../core/job-spec.js';
+import { dataNameSchema, sha256Schema } from '../core/data-spec.js';
+import { MAX_TASK_INPUTS, NAME_PATTERN } from '../core/job-spec.js';
 import { nodeSpecSchema, rttMsSchema } from '../core/node-spec.js';
 
 // Messages on the agent's one outbound WebSocket. Every message is a JSON object with `type`.
@@ -86,7 +86,7 @@ export const attemptResultSchema = attemptRef.extend({
   startedAt: z.number().nullable(),
   finishedAt: z.number(),
   /** Files the task wrote to its output dir, now partitions in the agent's store (job `output`). */
-  outputs: z.array(z.strictObject({ partition: dataNameSchema('partition name'), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().min(0) })).max(MAX_OUTPUT_FILES).optional(),
+  outputs: z.array(z.strictObject({ partition: dataNameSchema('partition name'), sha256: sha256Schema, bytes: z.number().int().min(0) })).max(MAX_OUTPUT_FILES).optional(),
 });
 export type AttemptResult = z.infer<typeof attemptResultSchema>;
 
@@ -107,14 +107,14 @@ export const leavingMessage = z.strictObject({
 
 // Names an agent reports become paths on other nodes: held to the catalog's rules, not just lengths.
 const dataName = dataNameSchema('name');
-const partitionRef = z.strictObject({ namespace: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/), dataset: dataName, partition: dataName });
+const partitionRef = z.strictObject({ namespace: z.string().regex(NAME_PATTERN), dataset: dataName, partition: dataName });
 
 /** A partition is now in the agent's store: uploaded, registered, or (later) written by a task. */
 export const dataStoredMessage = partitionRef.extend({
   type: z.literal('data.stored'),
   /** Set when this answers a `data.register`. */
   requestId: z.string().max(100).optional(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  sha256: sha256Schema,
   bytes: z.number().int().min(0),
   residencyClass: z.string().max(63).nullable(),
   createdBy: z.string().min(1).max(200),
@@ -177,7 +177,7 @@ export const attemptInputSchema = z.strictObject({
   namespace: z.string(),
   dataset: z.string(),
   partition: z.string(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  sha256: sha256Schema,
   bytes: z.number().int().min(0),
   /** The node that holds it. */
   node: z.string(),

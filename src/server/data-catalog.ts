@@ -126,12 +126,11 @@ export class DataCatalog {
       const base = { namespace: spec.namespace, dataset: input.dataset, partition: input.partition, sha256: input.sha256, bytes: input.bytes, node: input.node };
       const holder = this.hot.nodes.get(input.node)?.record;
       if (input.node === node.name || holder?.dataUrl == null) return { ...base, url: null, token: null };
-      const path = [spec.namespace, input.dataset, input.partition].map(encodeURIComponent).join('/');
       const token = signDataToken({
         op: 'read', namespace: spec.namespace, dataset: input.dataset, partition: input.partition, node: input.node,
         for: node.name, forJurisdiction: node.jurisdiction, sha256: input.sha256, exp,
       }, this.options.keys.privateKey);
-      return { ...base, url: `${holder.dataUrl.replace(/\/$/, '')}/v1/data/${path}`, token };
+      return { ...base, url: partitionUrl(holder.dataUrl, { namespace: spec.namespace, dataset: input.dataset, partition: input.partition }), token };
     });
   }
 
@@ -183,8 +182,7 @@ export class DataCatalog {
       op: 'write', namespace: request.namespace, dataset: request.dataset, partition: request.partition, node: request.node,
       for: 'client', forJurisdiction: null, residencyClass: request.residencyClass, exp: expiresAt,
     }, this.options.keys.privateKey);
-    const path = [request.namespace, request.dataset, request.partition].map(encodeURIComponent).join('/');
-    return { url: `${live.record.dataUrl.replace(/\/$/, '')}/v1/data/${path}`, token, expiresAt };
+    return { url: partitionUrl(live.record.dataUrl, request), token, expiresAt };
   }
 
   /** Asks the node's agent to take a file already on its disk into its store; resolves once it is catalogued. */
@@ -326,6 +324,12 @@ export class DataCatalog {
       throw new AtollError('forbidden', `node ${live.record.name} is in ${where ?? 'no jurisdiction'}; data of residency class ${residencyClass} (policy ${found.policy}) may only be stored in [${[...found.jurisdictions].sort().join(', ')}]`);
     }
   }
+}
+
+/** Where an agent serving data at `dataUrl` answers for a partition (src/agent/data-server.ts). */
+function partitionUrl(dataUrl: string, ref: { readonly namespace: string; readonly dataset: string; readonly partition: string }): string {
+  const path = [ref.namespace, ref.dataset, ref.partition].map(encodeURIComponent).join('/');
+  return `${dataUrl.replace(/\/$/, '')}/v1/data/${path}`;
 }
 
 function grantKey(node: string, ref: { readonly namespace: string; readonly dataset: string; readonly partition: string }): string {
