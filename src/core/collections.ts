@@ -28,3 +28,8 @@ export function chunkByJsonSize<T>(items: readonly T[], maxBytes: number): T[][]
   if (current.length > 0) out.push(current);
   return out;
 }
+
+/** Byte order of strings, as the store sorts names (not locale order, which differs by machine). */
+export function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { AtollError, notFound } from '../core/errors.js';
 import { newJobId, taskId as makeTaskId } from '../core/ids.js';
+import { compareNames } from '../core/collections.js';
 import { partitionId } from '../core/data-spec.js';
 import { summarizeTransfers, type TransferSummary } from '../core/transfers.js';
 import { parseJobSpec } from '../core/job-spec.js';
@@ -550,11 +551,6 @@ export class ControlPlane {
     return 'attempt is not current (it finished, was lost, cancelled or replaced)';
   }
 
-}
-
-/** Byte order, as the store sorts: names are lowercase letters, digits and dashes. */
-function compareNames(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function policyNotFound(name: string): AtollError {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
+import { compareNames } from '../core/collections.js';
 import { partitionId, registerRequestSchema, uploadRequestSchema, type DatasetSummary, type PartitionRecord, type UploadGrant } from '../core/data-spec.js';
 import { AtollError, type FieldProblem } from '../core/errors.js';
 import { MAX_TASK_INPUTS, MAX_TASKS_PER_JOB, type JobSpec } from '../core/job-spec.js';
@@ -61,7 +62,7 @@ export class DataCatalog {
       const key = `${p.namespace}/${p.dataset}`;
       byDataset.set(key, [...(byDataset.get(key) ?? []), p]);
     }
-    return [...byDataset.values()].map(summarize).sort((a, b) => (a.namespace === b.namespace ? compare(a.name, b.name) : compare(a.namespace, b.namespace)));
+    return [...byDataset.values()].map(summarize).sort((a, b) => (a.namespace === b.namespace ? compareNames(a.name, b.name) : compareNames(a.namespace, b.namespace)));
   }
 
   dataset(namespace: string, name: string): DatasetSummary & { readonly items: readonly PartitionRecord[] } {
@@ -83,7 +84,7 @@ export class DataCatalog {
         problems.push({ path: `${path}.dataset`, message: `dataset "${dataset}" has no partitions in namespace ${spec.namespace}; add some with \`atoll data put\` or \`atoll data register\`` });
         return [];
       }
-      if (named === undefined) return [...held].sort(compare);
+      if (named === undefined) return [...held].sort(compareNames);
       named.forEach((p, i) => {
         if (!held.has(p)) problems.push({ path: `${path}.partitions[${i}]`, message: `dataset "${dataset}" has no partition "${p}"` });
       });
@@ -164,7 +165,7 @@ export class DataCatalog {
     if (classes.length <= 1) return classes[0] ?? null;
     const known = this.options.compliance().residencyClasses();
     const size = (name: string) => known.get(name)?.jurisdictions.size ?? 0;
-    return classes.sort((a, b) => size(a) - size(b) || compare(a, b))[0]!;
+    return classes.sort((a, b) => size(a) - size(b) || compareNames(a, b))[0]!;
   }
 
   /** A signed, short-lived grant for a client to PUT one partition's bytes to the node's agent. */
@@ -298,7 +299,7 @@ export class DataCatalog {
   }
 
   private partitionsOf(namespace: string, dataset: string): PartitionRecord[] {
-    return [...this.hot.partitions.values()].filter((p) => p.namespace === namespace && p.dataset === dataset).sort((a, b) => compare(a.partition, b.partition));
+    return [...this.hot.partitions.values()].filter((p) => p.namespace === namespace && p.dataset === dataset).sort((a, b) => compareNames(a.partition, b.partition));
   }
 
   private requireNode(name: string): LiveNode {
@@ -356,8 +357,4 @@ function groupByNode(items: readonly PartitionRecord[]): Map<string, PartitionRe
 
 function datasetNotFound(namespace: string, name: string): AtollError {
   return new AtollError('not_found', `dataset "${name}" does not exist in namespace ${namespace}; list them with \`atoll data ls\``);
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
