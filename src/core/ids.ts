@@ -23,3 +23,11 @@ export function taskId(jobId: string, index: number): string {
 export function attemptId(taskIdValue: string, epoch: number): string {
   return `${taskIdValue}.${epoch}`;
 }
+
+/** The task index of an attempt of job `jobId`, or undefined when the attempt belongs to another job. */
+export function taskIndexOfAttempt(attemptIdValue: string, jobId: string): number | undefined {
+  if (!attemptIdValue.startsWith(`${jobId}.`)) return undefined;
+  const [index, epoch, ...rest] = attemptIdValue.slice(jobId.length + 1).split('.');
+  if (rest.length > 0 || epoch === undefined || !/^\d+$/.test(index ?? '')) return undefined;
+  return Number(index);
+}

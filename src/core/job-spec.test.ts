@@ -7,6 +7,7 @@ import {
   MAX_TASKS_PER_JOB,
   parseJobSpec,
   type JobSpecInput,
+  type StageSpec,
 } from './job-spec.js';
 import { formatPath } from './validation.js';
 
@@ -15,6 +16,11 @@ const minimal = { name: 'hello', command: ['echo', 'hello'] } as const;
 /** The minimal valid spec with `patch` merged in at the top level. */
 function spec(patch: Record<string, unknown> = {}): Record<string, unknown> {
   return { ...minimal, ...patch };
+}
+
+/** The one stage of a short-form spec, parsed. */
+function only(value: unknown): StageSpec {
+  return parseJobSpec(value).stages[0]!;
 }
 
 /** Parses and returns the thrown AtollError; fails the test when the spec is accepted. */
@@ -42,41 +48,45 @@ describe('parseJobSpec: defaults', () => {
     expect(parseJobSpec(minimal)).toEqual({
       name: 'hello',
       namespace: 'default',
-      tasks: 1,
-      command: ['echo', 'hello'],
-      env: {},
-      resources: { cpu: DEFAULT_CPU_MILLIS, memory: DEFAULT_MEMORY_BYTES },
-      placement: { require: [], prefer: [], optimize: 'balanced' },
-      tolerations: [],
-      inputs: [],
-      retry: { attempts: 0, backoff: 1000, nodeLosses: 5 },
-      killGrace: 5000,
+      stages: [{
+        name: 'main',
+        dependsOn: [],
+        tasks: 1,
+        command: ['echo', 'hello'],
+        env: {},
+        resources: { cpu: DEFAULT_CPU_MILLIS, memory: DEFAULT_MEMORY_BYTES },
+        placement: { require: [], prefer: [], optimize: 'balanced' },
+        tolerations: [],
+        inputs: [],
+        retry: { attempts: 0, backoff: 1000, nodeLosses: 5 },
+        killGrace: 5000,
+      }],
     });
   });
 
   it('takes data inputs and forEach, and refuses tasks next to forEach', () => {
-    expect(parseJobSpec(spec({ inputs: [{ dataset: 'readings', partitions: ['berlin'] }, { dataset: 'model' }] })).inputs).toEqual([{ dataset: 'readings', partitions: ['berlin'] }, { dataset: 'model' }]);
-    expect(parseJobSpec(spec({ forEach: { dataset: 'readings' } })).forEach).toEqual({ dataset: 'readings' });
+    expect(only(spec({ inputs: [{ dataset: 'readings', partitions: ['berlin'] }, { dataset: 'model' }] })).inputs).toEqual([{ dataset: 'readings', partitions: ['berlin'] }, { dataset: 'model' }]);
+    expect(only(spec({ forEach: { dataset: 'readings' } })).forEach).toEqual({ dataset: 'readings' });
     expect(() => parseJobSpec(spec({ forEach: { dataset: 'readings' }, tasks: 3 }))).toThrow(expect.objectContaining({ problems: [{ path: 'tasks', message: 'forEach makes one task per partition; leave tasks out' }] }));
     expect(() => parseJobSpec(spec({ inputs: [{ dataset: '../etc' }] }))).toThrow(expect.objectContaining({ problems: [expect.objectContaining({ path: 'inputs[0].dataset' })] }));
     expect(() => parseJobSpec(spec({ inputs: [{ dataset: 'a', partitions: [] }] }))).toThrow(expect.objectContaining({ problems: [expect.objectContaining({ path: 'inputs[0].partitions' })] }));
   });
 
   it('has no timeout unless one is given', () => {
-    expect(parseJobSpec(minimal).timeout).toBeUndefined();
-    expect(parseJobSpec(spec({ timeout: '5m' })).timeout).toBe(300_000);
+    expect(only(minimal).timeout).toBeUndefined();
+    expect(only(spec({ timeout: '5m' })).timeout).toBe(300_000);
   });
 
   it('defaults each resource separately', () => {
-    expect(parseJobSpec(spec({ resources: { cpu: 2 } })).resources).toEqual({ cpu: 2000, memory: DEFAULT_MEMORY_BYTES });
-    expect(parseJobSpec(spec({ resources: { memory: '1Gi' } })).resources).toEqual({ cpu: DEFAULT_CPU_MILLIS, memory: 2 ** 30 });
-    expect(parseJobSpec(spec({ resources: {} })).resources).toEqual({ cpu: DEFAULT_CPU_MILLIS, memory: DEFAULT_MEMORY_BYTES });
+    expect(only(spec({ resources: { cpu: 2 } })).resources).toEqual({ cpu: 2000, memory: DEFAULT_MEMORY_BYTES });
+    expect(only(spec({ resources: { memory: '1Gi' } })).resources).toEqual({ cpu: DEFAULT_CPU_MILLIS, memory: 2 ** 30 });
+    expect(only(spec({ resources: {} })).resources).toEqual({ cpu: DEFAULT_CPU_MILLIS, memory: DEFAULT_MEMORY_BYTES });
   });
 
   it('defaults retry fields separately', () => {
-    expect(parseJobSpec(spec({ retry: { attempts: 3 } })).retry).toEqual({ attempts: 3, backoff: 1000, nodeLosses: 5 });
-    expect(parseJobSpec(spec({ retry: { backoff: '10s' } })).retry).toEqual({ attempts: 0, backoff: 10_000, nodeLosses: 5 });
-    expect(parseJobSpec(spec({ retry: { nodeLosses: 0 } })).retry).toEqual({ attempts: 0, backoff: 1000, nodeLosses: 0 });
+    expect(only(spec({ retry: { attempts: 3 } })).retry).toEqual({ attempts: 3, backoff: 1000, nodeLosses: 5 });
+    expect(only(spec({ retry: { backoff: '10s' } })).retry).toEqual({ attempts: 0, backoff: 10_000, nodeLosses: 5 });
+    expect(only(spec({ retry: { nodeLosses: 0 } })).retry).toEqual({ attempts: 0, backoff: 1000, nodeLosses: 0 });
   });
 
   it.each<{ name: string; input: Record<string, unknown>; expected: Record<string, unknown> }>([
@@ -96,12 +106,15 @@ describe('parseJobSpec: defaults', () => {
       expected: { placement: { require: [{ key: 'tier', operator: 'In', values: ['gold'] }, { key: 'gpu', operator: 'Exists' }] } },
     },
   ])('normalises $name', ({ input, expected }) => {
-    expect(parseJobSpec(spec(input))).toMatchObject(expected);
+    const { namespace, ...stage } = expected;
+    const parsed = parseJobSpec(spec(input));
+    if (namespace !== undefined) expect(parsed.namespace).toBe(namespace);
+    expect(parsed.stages[0]).toMatchObject(stage);
   });
 
   it('accepts the JobSpecInput type for specs written in code', () => {
     const input: JobSpecInput = { name: 'typed', command: ['true'], resources: { cpu: '1', memory: '1Gi' } };
-    expect(parseJobSpec(input).resources).toEqual({ cpu: 1000, memory: 2 ** 30 });
+    expect(only(input).resources).toEqual({ cpu: 1000, memory: 2 ** 30 });
   });
 });
 
@@ -210,7 +223,7 @@ function placed(placement: Record<string, unknown>): Record<string, unknown> {
 
 describe('parseJobSpec: placement and tolerations', () => {
   it('leaves every optional placement rule out when none is given', () => {
-    const parsed = parseJobSpec(minimal);
+    const parsed = only(minimal);
     expect(parsed.placement).toEqual({ require: [], prefer: [], optimize: 'balanced' });
     expect(parsed.tolerations).toEqual([]);
     // Out means "no rule", not "an empty rule": no residency is not "no jurisdiction allowed".
@@ -249,11 +262,11 @@ describe('parseJobSpec: placement and tolerations', () => {
       expected: { tolerations: [{ key: 'edge', operator: 'Exists' }, { key: 'gpu', operator: 'Equal', value: 'a100' }, { key: 'spot', value: 'yes' }] },
     },
   ])('accepts $name', ({ input, expected }) => {
-    expect(parseJobSpec(input)).toMatchObject(expected);
+    expect(only(input)).toMatchObject(expected);
   });
 
   it('parses a spec using every placement field at once', () => {
-    const parsed = parseJobSpec(spec({
+    const parsed = only(spec({
       placement: {
         residency: ['EU'],
         avoid: { providers: ['aws'] },
@@ -356,15 +369,25 @@ describe('formatPath', () => {
 });
 
 describe('jobSpecJsonSchema', () => {
-  const schema = jobSpecJsonSchema();
-  const properties = schema.properties as Record<string, Record<string, unknown>>;
+  const [schema, staged] = jobSpecJsonSchema().anyOf as Record<string, unknown>[];
+  const properties = schema!.properties as Record<string, Record<string, unknown>>;
+
+  it('describes both forms: one stage at the top level, or a list of stages', () => {
+    const stagedProperties = staged!.properties as Record<string, Record<string, unknown>>;
+    expect(staged!.required).toEqual(['name', 'stages']);
+    expect(stagedProperties).not.toHaveProperty('command');
+    const stage = (stagedProperties.stages?.items ?? {}) as { required?: unknown; additionalProperties?: unknown; properties?: Record<string, unknown> };
+    expect(stage.required).toEqual(['name', 'command']);
+    expect(stage.additionalProperties).toBe(false);
+    expect(Object.keys(stage.properties ?? {})).toEqual(expect.arrayContaining(['dependsOn', 'forEach', 'inputs', 'output', 'placement']));
+  });
 
   it('describes the spec as users write it', () => {
-    expect(schema.type).toBe('object');
-    expect(schema.additionalProperties).toBe(false);
+    expect(schema!.type).toBe('object');
+    expect(schema!.additionalProperties).toBe(false);
     expect(Object.keys(properties)).toEqual(expect.arrayContaining(['name', 'command', 'tasks', 'resources', 'placement', 'tolerations', 'retry', 'env', 'timeout']));
     expect(properties).not.toHaveProperty('constraints');
-    expect(schema.required).toEqual(['name', 'command']);
+    expect(schema!.required).toEqual(['name', 'command']);
   });
 
   it('keeps the bounds and patterns of the validator', () => {
@@ -390,5 +413,73 @@ describe('jobSpecJsonSchema', () => {
     const resources = properties.resources?.properties as Record<string, { type: unknown }>;
     expect(resources.memory?.type).toEqual(['string', 'number']);
     expect(resources.cpu?.type).toEqual(['string', 'number']);
+  });
+});
+
+describe('parseJobSpec: stages', () => {
+  const pipeline = {
+    name: 'pipeline',
+    resources: { cpu: 2 },
+    env: { MODE: 'fast', SHARED: 'job' },
+    retry: { attempts: 2 },
+    timeout: '10m',
+    stages: [
+      { name: 'map', forEach: { dataset: 'readings' }, command: ['score'], output: { dataset: 'scores' }, env: { SHARED: 'stage' } },
+      { name: 'reduce', dependsOn: ['map'], inputs: [{ dataset: 'scores' }], command: ['combine'], resources: { memory: '1Gi' }, timeout: '1m', placement: { residency: ['EU'] } },
+    ],
+  };
+
+  it('gives each stage the job-level settings it leaves out, merging env', () => {
+    const parsed = parseJobSpec(pipeline);
+    expect(parsed.name).toBe('pipeline');
+    expect(parsed.stages.map((s) => s.name)).toEqual(['map', 'reduce']);
+    const [map, reduce] = parsed.stages;
+    expect(map).toMatchObject({ dependsOn: [], resources: { cpu: 2000, memory: DEFAULT_MEMORY_BYTES }, env: { MODE: 'fast', SHARED: 'stage' }, retry: { attempts: 2 }, timeout: 600_000, forEach: { dataset: 'readings' } });
+    // A stage's own resources replace the job's whole: memory given, cpu back to its default.
+    expect(reduce).toMatchObject({ dependsOn: ['map'], resources: { cpu: DEFAULT_CPU_MILLIS, memory: 2 ** 30 }, env: { MODE: 'fast', SHARED: 'job' }, timeout: 60_000, tasks: 1 });
+    expect(reduce!.placement.residency).toEqual(['EU']);
+    expect(map!.placement).toEqual({ require: [], prefer: [], optimize: 'balanced' });
+  });
+
+  it.each<{ name: string; input: Record<string, unknown>; path: string; message: string | RegExp }>([
+    { name: 'command at the top level next to stages', input: { ...pipeline, command: ['x'] }, path: 'command', message: /unknown field/ },
+    { name: 'no stages', input: { name: 'p', stages: [] }, path: 'stages', message: 'expected at least one stage' },
+    { name: 'a stage without a command', input: { name: 'p', stages: [{ name: 'a' }] }, path: 'stages[0].command', message: /got nothing/ },
+    { name: 'an unknown stage field', input: { name: 'p', stages: [{ name: 'a', command: ['x'], after: ['b'] }] }, path: 'stages[0].after', message: /unknown field/ },
+    { name: 'tasks next to forEach', input: { name: 'p', stages: [{ name: 'a', command: ['x'], forEach: { dataset: 'd' }, tasks: 2 }] }, path: 'stages[0].tasks', message: /leave tasks out/ },
+    { name: 'a duplicate stage name', input: { name: 'p', stages: [{ name: 'a', command: ['x'] }, { name: 'a', command: ['y'] }] }, path: 'stages[1].name', message: /already defined at stages\[0\]/ },
+    { name: 'an unknown dependency', input: { name: 'p', stages: [{ name: 'a', command: ['x'], dependsOn: ['b'] }] }, path: 'stages[0].dependsOn[0]', message: 'no stage named "b"; the stages are a' },
+    { name: 'a stage depending on itself', input: { name: 'p', stages: [{ name: 'a', command: ['x'], dependsOn: ['a'] }] }, path: 'stages[0].dependsOn[0]', message: /cannot depend on itself/ },
+    {
+      name: 'a cycle',
+      input: { name: 'p', stages: [{ name: 'a', command: ['x'], dependsOn: ['c'] }, { name: 'b', command: ['x'], dependsOn: ['a'] }, { name: 'c', command: ['x'], dependsOn: ['b'] }] },
+      path: 'stages', message: 'stages a -> c -> b -> a depend on each other in a cycle; a stage can only wait for stages that do not wait for it',
+    },
+    {
+      name: 'reading an output without waiting for its stage',
+      input: { name: 'p', stages: [{ name: 'a', command: ['x'], output: { dataset: 'd' } }, { name: 'b', command: ['x'], inputs: [{ dataset: 'd' }] }] },
+      path: 'stages[1].inputs[0].dataset', message: 'dataset "d" is written by stage "a" of this job; add "a" to dependsOn so this stage starts after it',
+    },
+    {
+      name: 'naming partitions of an output of the job',
+      input: { name: 'p', stages: [{ name: 'a', command: ['x'], output: { dataset: 'd' } }, { name: 'b', command: ['x'], dependsOn: ['a'], forEach: { dataset: 'd', partitions: ['0-x'] } }] },
+      path: 'stages[1].forEach.partitions', message: /leave partitions out/,
+    },
+    { name: 'too many tasks across stages', input: { name: 'p', stages: [{ name: 'a', command: ['x'], tasks: MAX_TASKS_PER_JOB }, { name: 'b', command: ['x'], tasks: 1 }] }, path: 'stages', message: /100001 tasks in all/ },
+  ])('refuses $name', ({ input, path, message }) => {
+    const error = refusal(input);
+    expect(error.problems).toContainEqual({ path, message: expect.stringMatching(typeof message === 'string' ? new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : message) });
+  });
+
+  it('accepts a stage reading an output through a stage in between', () => {
+    const parsed = parseJobSpec({
+      name: 'p',
+      stages: [
+        { name: 'a', command: ['x'], output: { dataset: 'd' } },
+        { name: 'b', command: ['x'], dependsOn: ['a'] },
+        { name: 'c', command: ['x'], dependsOn: ['b'], inputs: [{ dataset: 'd' }] },
+      ],
+    });
+    expect(parsed.stages[2]!.inputs).toEqual([{ dataset: 'd' }]);
   });
 });

@@ -2,11 +2,12 @@ import { z } from 'zod';
 import { DEFAULT_PLACEMENT, placementSpecSchema, tolerationSchema } from './placement-spec.js';
 import { parseBytes, parseCpuMillis, parseDurationMs } from './quantities.js';
 import { dataNameSchema } from './data-spec.js';
-import { AtollError } from './errors.js';
+import { AtollError, type FieldProblem } from './errors.js';
+import { stageGraphProblems } from './stage-graph.js';
 import { parseOrThrow } from './validation.js';
 
-// The job spec users write (YAML or JSON). Single-stage form for now; `stages` and `inputs`
-// join later as new optional fields, so today's specs stay valid.
+// The job spec users write (YAML or JSON): the short form (one stage at the top level) or a DAG
+// of `stages`. Both normalise to the same JobSpec: a list of complete stages.
 
 export const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -74,20 +75,44 @@ const forEachSchema = z.strictObject({
   partitions: z.array(dataNameSchema('partition name')).min(1).max(MAX_TASKS_PER_JOB).optional(),
 });
 
-export const jobSpecSchema = z.strictObject({
-  name: name('job name'),
-  namespace: name('namespace').default('default'),
-  tasks: z.number().int().min(1).max(MAX_TASKS_PER_JOB).default(1),
-  command: z
-    .array(z.string().min(1).max(4096), { error: 'expected a list of arguments like ["echo", "hello"]' })
-    .min(1, 'expected at least the program to run')
-    .max(1024),
-  env: z
-    .record(z.string().regex(ENV_KEY_PATTERN, 'expected an environment variable name like MY_VAR'), z.string().max(32_768))
-    .default({}),
-  resources: resourcesSchema.default({ cpu: DEFAULT_CPU_MILLIS, memory: DEFAULT_MEMORY_BYTES }),
+const commandSchema = z
+  .array(z.string().min(1).max(4096), { error: 'expected a list of arguments like ["echo", "hello"]' })
+  .min(1, 'expected at least the program to run')
+  .max(1024);
+const envSchema = z.record(z.string().regex(ENV_KEY_PATTERN, 'expected an environment variable name like MY_VAR'), z.string().max(32_768));
+const timeoutSchema = durationSchema.pipe(z.number().min(1, 'timeout must be more than 0; leave it out for no timeout'));
+const tasksSchema = z.number().int().min(1).max(MAX_TASKS_PER_JOB);
+const outputSchema = z.strictObject({ dataset: dataNameSchema('dataset name') });
+const DEFAULT_RETRY = { attempts: 0, backoff: 1000, nodeLosses: DEFAULT_NODE_LOSSES };
+const DEFAULT_RESOURCES = { cpu: DEFAULT_CPU_MILLIS, memory: DEFAULT_MEMORY_BYTES };
+
+/** At most this many stages per job. */
+export const MAX_STAGES = 64;
+/** The one stage of a job written in the short form (no `stages`). */
+export const SINGLE_STAGE_NAME = 'main';
+
+/**
+ * Settings a staged job may give once for all its stages; a stage that gives one replaces the
+ * job's value whole, except `env`, which is merged (the stage's variables win).
+ */
+const sharedSettings = {
+  env: envSchema.default({}),
+  resources: resourcesSchema.default(DEFAULT_RESOURCES),
   placement: placementSpecSchema.default(DEFAULT_PLACEMENT),
   tolerations: z.array(tolerationSchema).max(64).default([]),
+  retry: retrySchema.default(DEFAULT_RETRY),
+  timeout: timeoutSchema.optional(),
+  /** After a timeout or cancel, how long the process group has between SIGTERM and SIGKILL. */
+  killGrace: durationSchema.default(5000),
+};
+
+/** The short form: one stage, written at the top level. */
+const singleStageJobSchema = z.strictObject({
+  name: name('job name'),
+  namespace: name('namespace').default('default'),
+  tasks: tasksSchema.default(1),
+  command: commandSchema,
+  ...sharedSettings,
   /** Data every task reads: partitions are fetched into $ATOLL_INPUT_DIR/<dataset>/<partition>. */
   inputs: z.array(inputSchema).max(MAX_INPUT_DATASETS).default([]),
   /** One task per partition of the dataset (instead of `tasks`); task i reads partition i. */
@@ -96,34 +121,127 @@ export const jobSpecSchema = z.strictObject({
    * Files each task writes to $ATOLL_OUTPUT_DIR become partitions of this dataset on the node that
    * ran it, named `<task index>-<file name>`, with the strictest residency class of its inputs.
    */
-  output: z.strictObject({ dataset: dataNameSchema('dataset name') }).optional(),
-  retry: retrySchema.default({ attempts: 0, backoff: 1000, nodeLosses: DEFAULT_NODE_LOSSES }),
-  timeout: durationSchema.pipe(z.number().min(1, 'timeout must be more than 0; leave it out for no timeout')).optional(),
-  /** After a timeout or cancel, how long the process group has between SIGTERM and SIGKILL. */
-  killGrace: durationSchema.default(5000),
-}).superRefine((spec, ctx) => {
-  // Every attempt carries command and env to its agent; keep that well inside one message.
-  const bytes = Buffer.byteLength(JSON.stringify([spec.command, spec.env]));
-  if (bytes > MAX_COMMAND_AND_ENV_BYTES) {
-    ctx.addIssue({ code: 'custom', path: ['env'], message: `command and env together are ${bytes} bytes; at most ${MAX_COMMAND_AND_ENV_BYTES} are allowed (put large inputs in files)` });
-  }
+  output: outputSchema.optional(),
 });
 
-/** What the user wrote, before defaults. */
-export type JobSpecInput = z.input<typeof jobSpecSchema>;
-/** The normalised spec: defaults applied, quantities in millicores, bytes and milliseconds. */
-export type JobSpec = z.output<typeof jobSpecSchema>;
+const stageSchema = z.strictObject({
+  name: name('stage name'),
+  /** Stages that must all have succeeded before this one starts. */
+  dependsOn: z.array(name('stage name')).max(MAX_STAGES).default([]),
+  tasks: tasksSchema.optional(),
+  command: commandSchema,
+  env: envSchema.optional(),
+  resources: resourcesSchema.optional(),
+  placement: placementSpecSchema.optional(),
+  tolerations: z.array(tolerationSchema).max(64).optional(),
+  retry: retrySchema.optional(),
+  timeout: timeoutSchema.optional(),
+  killGrace: durationSchema.optional(),
+  /** As in the short form; a dataset another stage of the job writes is read once that stage is done. */
+  inputs: z.array(inputSchema).max(MAX_INPUT_DATASETS).default([]),
+  forEach: forEachSchema.optional(),
+  output: outputSchema.optional(),
+});
+
+/** A job as a DAG of stages; the job-level settings are defaults for every stage. */
+const stagedJobSchema = z.strictObject({
+  name: name('job name'),
+  namespace: name('namespace').default('default'),
+  ...sharedSettings,
+  stages: z.array(stageSchema).min(1, 'expected at least one stage').max(MAX_STAGES),
+});
+
+/** What the user wrote, before defaults: the short form or the staged form. */
+export type JobSpecInput = z.input<typeof singleStageJobSchema> | z.input<typeof stagedJobSchema>;
+
+type SingleStage = z.output<typeof singleStageJobSchema>;
+
+/** One stage, normalised: every setting filled in, quantities in millicores, bytes and milliseconds. */
+export type StageSpec = Omit<SingleStage, 'namespace'> & { readonly dependsOn: readonly string[] };
+
+/**
+ * The normalised spec: every job has stages (the short form is one stage named "main"), each
+ * complete on its own. This is what is stored and what the API returns.
+ */
+export interface JobSpec {
+  readonly name: string;
+  readonly namespace: string;
+  readonly stages: readonly StageSpec[];
+}
 
 export function parseJobSpec(value: unknown): JobSpec {
+  const staged = typeof value === 'object' && value !== null && 'stages' in value;
+  const spec = staged ? fromStaged(parseOrThrow(stagedJobSchema, value, 'job spec', 'invalid_spec'), value as Record<string, unknown>) : fromSingleStage(value);
+  const problems = [...stageGraphProblems(spec.stages), ...sizeProblems(spec, staged)];
+  if (problems.length > 0) throw invalidJobSpec(problems);
+  return spec;
+}
+
+function fromSingleStage(value: unknown): JobSpec {
   // `tasks` has a default, so only the document as written can tell it was given next to forEach.
   if (typeof value === 'object' && value !== null && 'forEach' in value && 'tasks' in value) {
-    const message = 'forEach makes one task per partition; leave tasks out';
-    throw new AtollError('invalid_spec', `invalid job spec:\n  tasks: ${message}`, { problems: [{ path: 'tasks', message }] });
+    throw invalidJobSpec([{ path: 'tasks', message: 'forEach makes one task per partition; leave tasks out' }]);
   }
-  return parseOrThrow(jobSpecSchema, value, 'job spec', 'invalid_spec');
+  const { name: jobName, namespace, ...stage } = parseOrThrow(singleStageJobSchema, value, 'job spec', 'invalid_spec');
+  return { name: jobName, namespace, stages: [{ ...stage, name: SINGLE_STAGE_NAME, dependsOn: [] }] };
+}
+
+function fromStaged(parsed: z.output<typeof stagedJobSchema>, written: Record<string, unknown>): JobSpec {
+  const { name: jobName, namespace, stages, ...shared } = parsed;
+  const writtenStages = written['stages'] as readonly Record<string, unknown>[];
+  const problems: FieldProblem[] = [];
+  const normalised = stages.map((stage, i): StageSpec => {
+    if (stage.forEach !== undefined && 'tasks' in writtenStages[i]!) problems.push({ path: `stages[${i}].tasks`, message: 'forEach makes one task per partition; leave tasks out' });
+    const { timeout, ...rest } = stage;
+    const effectiveTimeout = timeout ?? shared.timeout;
+    return {
+      ...rest,
+      tasks: stage.tasks ?? 1,
+      env: { ...shared.env, ...stage.env },
+      resources: stage.resources ?? shared.resources,
+      placement: stage.placement ?? shared.placement,
+      tolerations: stage.tolerations ?? shared.tolerations,
+      retry: stage.retry ?? shared.retry,
+      killGrace: stage.killGrace ?? shared.killGrace,
+      ...(effectiveTimeout === undefined ? {} : { timeout: effectiveTimeout }),
+    };
+  });
+  if (problems.length > 0) throw invalidJobSpec(problems);
+  return { name: jobName, namespace, stages: normalised };
+}
+
+function sizeProblems(spec: JobSpec, staged: boolean): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const at = (i: number, field: string) => (staged ? `stages[${i}].${field}` : field);
+  spec.stages.forEach((stage, i) => {
+    // Every attempt carries command and env to its agent; keep that well inside one message.
+    const bytes = Buffer.byteLength(JSON.stringify([stage.command, stage.env]));
+    if (bytes > MAX_COMMAND_AND_ENV_BYTES) {
+      problems.push({ path: at(i, 'env'), message: `command and env together are ${bytes} bytes; at most ${MAX_COMMAND_AND_ENV_BYTES} are allowed (put large inputs in files)` });
+    }
+  });
+  const counted = spec.stages.reduce((sum, stage) => sum + (stage.forEach === undefined ? stage.tasks : 0), 0);
+  if (counted > MAX_TASKS_PER_JOB) problems.push({ path: 'stages', message: `the stages have ${counted} tasks in all; a job has at most ${MAX_TASKS_PER_JOB}` });
+  return problems;
+}
+
+function invalidJobSpec(problems: readonly FieldProblem[]): AtollError {
+  return new AtollError('invalid_spec', `invalid job spec:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, { problems });
+}
+
+/** The stage a task belongs to. */
+export function stageOf(spec: JobSpec, stage: number): StageSpec {
+  const found = spec.stages[stage];
+  if (found === undefined) throw new AtollError('internal', `job ${spec.name} has no stage ${stage}`);
+  return found;
+}
+
+/** Whether any stage reads data (inputs or forEach), so its tasks need the data catalog. */
+export function readsData(stage: StageSpec): boolean {
+  return stage.inputs.length > 0 || stage.forEach !== undefined;
 }
 
 /** JSON Schema of the spec as users write it, for editor completion. */
 export function jobSpecJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(jobSpecSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return z.toJSONSchema(z.union([singleStageJobSchema, stagedJobSchema]), { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
 }

@@ -5,6 +5,8 @@ export type NodeState = 'ready' | 'unreachable' | 'down' | 'draining' | 'cordone
 export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export type TaskState = 'pending' | 'assigned' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export type AttemptState = 'assigned' | 'running' | 'succeeded' | 'failed' | 'lost' | 'cancelled';
+/** `waiting` for the stages it depends on; `skipped` when one of them failed or the job ended first. */
+export type StageState = 'waiting' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
 
 type Table<S extends string> = Readonly<Record<S, readonly S[]>>;
 
@@ -34,6 +36,16 @@ export const ATTEMPT_TRANSITIONS: Table<AttemptState> = {
   failed: [],
   lost: [],
   cancelled: [],
+};
+
+export const STAGE_TRANSITIONS: Table<StageState> = {
+  // waiting -> failed: its inputs could not be resolved when it was due to start.
+  waiting: ['running', 'failed', 'cancelled', 'skipped'],
+  running: ['succeeded', 'failed', 'cancelled'],
+  succeeded: [],
+  failed: [],
+  cancelled: [],
+  skipped: [],
 };
 
 export function canTransition<S extends string>(table: Table<S>, from: S, to: S): boolean {

@@ -2,7 +2,7 @@ import type { JobSpec } from './job-spec.js';
 import type { Labels } from './label-selector.js';
 import type { NodeKind } from './node-spec.js';
 import type { Taint } from './placement-spec.js';
-import type { AttemptState, JobState, NodeState, TaskState } from './states.js';
+import type { AttemptState, JobState, NodeState, StageState, TaskState } from './states.js';
 
 // Records as the control plane keeps them and the API returns them. Times are epoch milliseconds.
 
@@ -70,7 +70,10 @@ export interface JobRecord {
   readonly namespace: string;
   readonly state: JobState;
   readonly spec: JobSpec;
+  /** Tasks created so far: a stage's tasks are created when it starts. */
   readonly taskCount: number;
+  /** Progress of each stage, in the order of `spec.stages`. */
+  readonly stages: readonly StageRun[];
   readonly createdAt: number;
   readonly startedAt: number | null;
   readonly finishedAt: number | null;
@@ -78,14 +81,36 @@ export interface JobRecord {
   readonly reason: string | null;
 }
 
-export interface JobView extends JobRecord {
+/** Where one stage of a job stands. */
+export interface StageRun {
+  readonly name: string;
+  readonly state: StageState;
+  /** Index of the stage's first task; its tasks are `firstTask .. firstTask + tasks - 1`. Null while waiting. */
+  readonly firstTask: number | null;
+  readonly tasks: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  /** Why it failed, was skipped or cancelled. */
+  readonly reason: string | null;
+}
+
+export interface StageView extends StageRun {
+  readonly dependsOn: readonly string[];
   readonly counts: TaskCounts;
+}
+
+export interface JobView extends Omit<JobRecord, 'stages'> {
+  readonly counts: TaskCounts;
+  readonly stages: readonly StageView[];
 }
 
 export interface TaskRecord {
   readonly id: string;
   readonly jobId: string;
+  /** Unique in the job across stages: task ids are `<job>.<index>`. */
   readonly index: number;
+  /** Index of its stage in `spec.stages`. */
+  readonly stage: number;
   readonly state: TaskState;
   readonly node: string | null;
   /** Every attempt made, including failed and lost ones. */
@@ -108,6 +133,7 @@ export interface TaskRecord {
 
 /** A task as the API returns it: a pending one says why it waits, a placed one where it runs. */
 export interface TaskView extends TaskRecord {
+  readonly stageName: string;
   readonly location?: Pick<NodeLocation, 'provider' | 'region' | 'zone' | 'site' | 'jurisdiction'>;
 }
 
@@ -130,6 +156,8 @@ export type EventType =
   | 'job.started'
   | 'job.finished'
   | 'job.cancel_requested'
+  | 'stage.started'
+  | 'stage.finished'
   | 'task.placed'
   | 'task.unplaceable'
   | 'task.retry_scheduled'

@@ -111,16 +111,16 @@ export class Compliance {
    * that is neither a region of the fleet (`fleetRegions`) nor in the built-in region table: a
    * typo there would silently switch latency ranking off for that location.
    */
-  validatePlacement(spec: { readonly placement: PlacementSpec }, fleetRegions: ReadonlySet<string> = new Set()): void {
+  validatePlacement(spec: { readonly placement: PlacementSpec }, fleetRegions: ReadonlySet<string> = new Set(), pathPrefix = ''): void {
     const problems: FieldProblem[] = [];
-    this.collectUnknown(spec.placement.residency ?? [], 'placement.residency', problems);
-    this.collectUnknown(spec.placement.avoid?.jurisdictions ?? [], 'placement.avoid.jurisdictions', problems);
+    this.collectUnknown(spec.placement.residency ?? [], `${pathPrefix}placement.residency`, problems);
+    this.collectUnknown(spec.placement.avoid?.jurisdictions ?? [], `${pathPrefix}placement.avoid.jurisdictions`, problems);
     (spec.placement.near?.users ?? []).forEach((user, i) => {
       if (typeof user !== 'string' || fleetRegions.has(user) || lookupRegion(user) !== undefined) return;
       const known = [...new Set([...fleetRegions, ...Object.keys(KNOWN_REGIONS)])];
       const close = known.filter((name) => editDistance(name, user) <= 2).slice(0, 3);
       const hint = close.length > 0 ? `did you mean ${close.join(' or ')}? ` : '';
-      problems.push({ path: `placement.near.users[${i}]`, message: `unknown region "${user}"; ${hint}use a region of the fleet or a cloud region like eu-west-1, or {lat, lon}` });
+      problems.push({ path: `${pathPrefix}placement.near.users[${i}]`, message: `unknown region "${user}"; ${hint}use a region of the fleet or a cloud region like eu-west-1, or {lat, lon}` });
     });
     if (problems.length > 0) throw invalidSpec('job spec', problems);
   }

@@ -35,7 +35,7 @@ export type { ReasonCode, ReasonCounts, Status } from './framework/status.js';
 export { REASON_CODES } from './framework/status.js';
 export { Compliance } from './compliance.js';
 export { PlacementCache } from './framework/placement-cache.js';
-export { requestFromJob } from './requests.js';
+export { requestFromJob, stageGroupKey } from './requests.js';
 
 /**
  * Hard filters from the cheapest and most selective to the rest; the last (resource fit) is the

@@ -1,10 +1,10 @@
 import type { Clock } from '../core/clock.js';
 import { AtollError, notFound } from '../core/errors.js';
-import { newJobId, taskId as makeTaskId } from '../core/ids.js';
+import { newJobId } from '../core/ids.js';
 import { compareNames } from '../core/collections.js';
 import { partitionId } from '../core/data-spec.js';
 import { summarizeTransfers, type TransferSummary } from '../core/transfers.js';
-import { parseJobSpec } from '../core/job-spec.js';
+import { parseJobSpec, stageOf } from '../core/job-spec.js';
 import { healthyNodeState, isConnectedNodeState, isTerminalJob } from '../core/states.js';
 import { effectiveTaints } from '../core/node-spec.js';
 import type { PolicyChangeResult } from '../core/policy-impact.js';
@@ -13,7 +13,7 @@ import type { AttemptRecord, EventRecord, JobRecord, JobView, NodeRecord, TaskRe
 import { exportPublicKey, type DataSigningKeys } from '../protocol/data-token.js';
 import type { AgentMessage, HelloMessage } from '../protocol/messages.js';
 import { Compliance, type Explanation } from '../scheduler/engine.js';
-import type { JobFilter, Listing, Store, TokenRecord } from '../store/store.js';
+import { emptyCounts, sumCounts, type JobFilter, type Listing, type Store, type TokenRecord } from '../store/store.js';
 import { type AgentLink, AgentLinks } from './agent-links.js';
 import { EventBus } from './event-bus.js';
 import { DataCatalog } from './data-catalog.js';
@@ -78,10 +78,11 @@ export class ControlPlane {
     this.data = new DataCatalog(this.hot, this.sm, this.links, { clock: options.clock, keys: options.dataKeys, compliance: () => this.currentCompliance() });
     this.scheduling = new SchedulingLoop(this.hot, this.sm, this.links, {
       ...options,
-      inputsOf: (spec, index) => this.data.inputsOf(spec, index),
-      inputGrants: (spec, index, node) => this.data.inputGrants(spec, index, node),
-      outputFor: (spec, index) => this.data.outputFor(spec, index),
+      inputsOf: (job, task) => this.data.inputsOf(job, task),
+      inputGrants: (job, task, node) => this.data.inputGrants(job, task, node),
+      outputFor: (job, task) => this.data.outputFor(job, task),
     });
+    this.sm.resolveStage = (job, index) => this.data.resolveStage(job, index);
   }
 
   /** Rebuilds hot state from the store and starts the liveness loop. */
@@ -109,9 +110,11 @@ export class ControlPlane {
     }
     for (const policy of active.policies) this.hot.policies.set(policy.name, policy);
     for (const partition of active.partitions) this.hot.partitions.set(partitionId(partition), partition);
-    const counts = await this.store.countTasksByState(active.jobs.map((j) => j.id));
+    const counts = await this.store.countTasksByStage(active.jobs.map((j) => j.id));
     for (const job of active.jobs) {
-      this.hot.jobs.set(job.id, { record: job, counts: { ...counts.get(job.id)! }, firstFailure: null });
+      const byStage = counts.get(job.id)!;
+      const stageCounts = job.stages.map((_, i) => ({ ...(byStage[i] ?? emptyCounts()) }));
+      this.hot.jobs.set(job.id, { record: job, counts: { ...sumCounts(stageCounts) }, stageCounts, firstFailure: null });
     }
     for (const task of active.tasks) {
       this.hot.tasks.set(task.id, task);
@@ -122,9 +125,12 @@ export class ControlPlane {
       const node = this.hot.nodes.get(attempt.node);
       const job = this.hot.jobs.get(attempt.jobId);
       if (!node || !job) continue;
+      const task = this.hot.tasks.get(attempt.taskId);
+      if (!task) continue;
+      const { resources } = stageOf(job.record.spec, task.stage);
       node.attemptIds.add(attempt.id);
-      node.allocatedCpuMillis += job.record.spec.resources.cpu;
-      node.allocatedMemoryBytes += job.record.spec.resources.memory;
+      node.allocatedCpuMillis += resources.cpu;
+      node.allocatedMemoryBytes += resources.memory;
     }
   }
 
@@ -145,20 +151,16 @@ export class ControlPlane {
     // Data is named in full at submit, so every task reads what existed when the job was accepted.
     const spec = this.data.resolveInputs(parseJobSpec(input));
     // Jurisdiction names resolve against the table the policies extend (`DACH`), so check them here.
-    this.currentCompliance().validatePlacement(spec, new Set([...this.hot.nodes.values()].map((n) => n.record.region)));
+    const regions = new Set([...this.hot.nodes.values()].map((n) => n.record.region));
+    const compliance = this.currentCompliance();
+    spec.stages.forEach((stage, i) => compliance.validatePlacement(stage, regions, spec.stages.length === 1 ? '' : `stages[${i}].`));
     const now = this.options.clock.now();
     const job: JobRecord = {
-      id: newJobId(spec.name), name: spec.name, namespace: spec.namespace, state: 'pending', spec,
-      taskCount: spec.tasks, createdAt: now, startedAt: null, finishedAt: null, reason: null,
+      id: newJobId(spec.name), name: spec.name, namespace: spec.namespace, state: 'pending', spec, taskCount: 0,
+      stages: spec.stages.map((stage) => ({ name: stage.name, state: 'waiting', firstTask: null, tasks: 0, startedAt: null, finishedAt: null, reason: null })),
+      createdAt: now, startedAt: null, finishedAt: null, reason: null,
     };
-    const tasks: TaskRecord[] = [];
-    for (let index = 0; index < spec.tasks; index += 1) {
-      tasks.push({
-        id: makeTaskId(job.id, index), jobId: job.id, index, state: 'pending', node: null, attempts: 0, failures: 0, losses: 0,
-        currentAttemptId: null, epoch: 0, exitCode: null, reason: null, notBefore: 0, createdAt: now, startedAt: null, finishedAt: null,
-      });
-    }
-    this.sm.submitJob(job, tasks);
+    this.sm.submitJob(job);
     await this.sm.committed();
     this.requestSchedule();
     return this.jobView(job.id);
@@ -214,7 +216,7 @@ export class ControlPlane {
     compileChange(next, spec);
     const now = this.options.clock.now();
     const policy: PolicyRecord = { name: spec.name, spec, createdAt: existing?.createdAt ?? now, updatedAt: now };
-    const impact = policyImpact(this.hot, this.policySpecs({}), next, (spec, index) => this.data.inputsOf(spec, index));
+    const impact = policyImpact(this.hot, this.policySpecs({}), next, (job, task) => this.data.inputsOf(job, task));
     const dryRun = options.dryRun === true;
     if (!dryRun) {
       this.sm.applyPolicy(policy);
@@ -241,7 +243,7 @@ export class ControlPlane {
       throw new AtollError('conflict', `cannot delete policy "${name}": without it, ${error.message}; change that policy first`, { cause: error });
     }
     // Jobs that named one of its jurisdiction groups lose those jurisdictions, so a delete can block work too.
-    const impact = policyImpact(this.hot, this.policySpecs({}), next, (spec, index) => this.data.inputsOf(spec, index));
+    const impact = policyImpact(this.hot, this.policySpecs({}), next, (job, task) => this.data.inputsOf(job, task));
     const policy = this.sm.deletePolicy(name);
     this.compliance = undefined;
     await this.sm.committed();
@@ -284,8 +286,12 @@ export class ControlPlane {
   }
 
   private async withCounts(jobs: readonly JobRecord[]): Promise<JobView[]> {
-    const counts = await this.store.countTasksByState(jobs.map((j) => j.id));
-    return jobs.map((job) => ({ ...job, counts: counts.get(job.id)! }));
+    const counts = await this.store.countTasksByStage(jobs.map((j) => j.id));
+    return jobs.map((job) => {
+      const byStage = counts.get(job.id)!;
+      const stages = job.stages.map((run, i) => ({ ...run, dependsOn: job.spec.stages[i]?.dependsOn ?? [], counts: byStage[i] ?? emptyCounts() }));
+      return { ...job, counts: sumCounts(byStage), stages };
+    });
   }
 
   /** Why a pending task is still waiting, if it has been considered. */
@@ -294,11 +300,13 @@ export class ControlPlane {
   }
 
   /** A task as the API shows it: why it waits, or where its node is (provider to jurisdiction). */
-  taskView(task: TaskRecord): TaskView {
+  taskView(task: TaskRecord, job: Pick<JobRecord, 'stages'>): TaskView {
+    const stageName = job.stages[task.stage]?.name ?? String(task.stage);
     const waiting = task.state === 'pending' ? this.waitingReason(task.id) : undefined;
     const node = task.node === null ? undefined : this.hot.nodes.get(task.node)?.record;
     return {
       ...task,
+      stageName,
       ...(waiting === undefined ? {} : { reason: waiting }),
       ...(node === undefined ? {} : { location: { provider: node.provider, region: node.region, zone: node.zone, site: node.site, jurisdiction: node.jurisdiction } }),
     };
@@ -521,10 +529,11 @@ export class ControlPlane {
       if (attempt) {
         // Read before finishAttempt: a job whose last task this is leaves hot state with it.
         const job = this.hot.jobs.get(attempt.jobId)?.record;
-        const index = this.hot.tasks.get(attempt.taskId)?.index;
+        const task = this.hot.tasks.get(attempt.taskId);
+        // Outputs count only with the result they belong to: a stale attempt's files are never
+        // catalogued. Before the result, so a stage that starts because of it finds them.
+        if (result.outcome === 'succeeded' && result.outputs !== undefined && job !== undefined && task !== undefined) this.data.storeOutputs(attempt, job, task, result.outputs);
         this.sm.finishAttempt(attempt, result);
-        // Outputs count only with the result they belong to: a stale attempt's files are never catalogued.
-        if (result.outcome === 'succeeded' && result.outputs !== undefined && job !== undefined && index !== undefined) this.data.storeOutputs(attempt, job.spec, index, result.outputs);
       } else this.sm.recordIgnoredResult(live.record.name, result, this.whyNotCurrent(live, result.attemptId));
     }
     const ids = results.map((r) => r.attemptId);

@@ -3,8 +3,14 @@ import type { Clock } from '../core/clock.js';
 import { compareNames } from '../core/collections.js';
 import { partitionId, registerRequestSchema, uploadRequestSchema, type DatasetSummary, type PartitionRecord, type UploadGrant } from '../core/data-spec.js';
 import { AtollError, type FieldProblem } from '../core/errors.js';
-import { MAX_TASK_INPUTS, MAX_TASKS_PER_JOB, type JobSpec } from '../core/job-spec.js';
-import type { AttemptRecord, NodeRecord } from '../core/types.js';
+import { MAX_TASK_INPUTS, MAX_TASKS_PER_JOB, stageOf, type JobSpec, type StageSpec } from '../core/job-spec.js';
+import { taskIndexOfAttempt } from '../core/ids.js';
+import { writersOf } from '../core/stage-graph.js';
+import type { AttemptRecord, JobRecord, NodeRecord, TaskRecord } from '../core/types.js';
+
+/** Which task: its index in the job and its stage. */
+type TaskRef = Pick<TaskRecord, 'index' | 'stage'>;
+type DataRead = { readonly dataset: string; readonly partitions?: string[] | undefined };
 import { isConnectedNodeState } from '../core/states.js';
 import { parseOrThrow } from '../core/validation.js';
 import { signDataToken, type DataSigningKeys } from '../protocol/data-token.js';
@@ -73,44 +79,93 @@ export class DataCatalog {
 
   /**
    * The spec with its data named in full: inputs and forEach without `partitions` get every
-   * partition the dataset has now, and forEach sets `tasks`. Names the catalog does not know are
-   * refused with their path, before the job exists.
+   * partition the dataset has now, and forEach sets the stage's `tasks`. Names the catalog does
+   * not know are refused with their path, before the job exists. Data another stage of the job
+   * writes is left to `resolveStage`, when that stage has run.
    */
   resolveInputs(spec: JobSpec): JobSpec {
     const problems: FieldProblem[] = [];
-    const resolve = (dataset: string, named: readonly string[] | undefined, path: string): string[] => {
-      const held = new Set(this.partitionsOf(spec.namespace, dataset).map((p) => p.partition));
+    const prefix = (i: number) => (spec.stages.length === 1 ? '' : `stages[${i}].`);
+    const stages = spec.stages.map((stage, i) => this.resolveStageData(spec, i, stage, (read, path, written) => {
+      if (written) return undefined;
+      const held = new Set(this.partitionsOf(spec.namespace, read.dataset).map((p) => p.partition));
       if (held.size === 0) {
-        problems.push({ path: `${path}.dataset`, message: `dataset "${dataset}" has no partitions in namespace ${spec.namespace}; add some with \`atoll data put\` or \`atoll data register\`` });
+        problems.push({ path: `${prefix(i)}${path}.dataset`, message: `dataset "${read.dataset}" has no partitions in namespace ${spec.namespace}; add some with \`atoll data put\` or \`atoll data register\`` });
         return [];
       }
-      if (named === undefined) return [...held].sort(compareNames);
-      named.forEach((p, i) => {
-        if (!held.has(p)) problems.push({ path: `${path}.partitions[${i}]`, message: `dataset "${dataset}" has no partition "${p}"` });
+      if (read.partitions === undefined) return [...held].sort(compareNames);
+      read.partitions.forEach((p, k) => {
+        if (!held.has(p)) problems.push({ path: `${prefix(i)}${path}.partitions[${k}]`, message: `dataset "${read.dataset}" has no partition "${p}"` });
       });
-      return [...named];
-    };
-    const inputs = spec.inputs.map((input, i) => ({ dataset: input.dataset, partitions: resolve(input.dataset, input.partitions, `inputs[${i}]`) }));
-    const forEach = spec.forEach === undefined ? undefined : { dataset: spec.forEach.dataset, partitions: resolve(spec.forEach.dataset, spec.forEach.partitions, 'forEach') };
-    // A dataset named without partitions grows to all it has: the limits hold after that too.
-    const perTask = inputs.reduce((sum, i) => sum + i.partitions.length, 0) + (forEach === undefined ? 0 : 1);
-    if (perTask > MAX_TASK_INPUTS) problems.push({ path: 'inputs', message: `each task would read ${perTask} partitions; at most ${MAX_TASK_INPUTS} are allowed (name fewer, or use forEach)` });
-    if (forEach !== undefined && forEach.partitions.length > MAX_TASKS_PER_JOB) problems.push({ path: 'forEach', message: `dataset "${forEach.dataset}" has ${forEach.partitions.length} partitions; a job has at most ${MAX_TASKS_PER_JOB} tasks` });
+      return [...read.partitions];
+    }, (message, path) => problems.push({ path: `${prefix(i)}${path}`, message })));
     if (problems.length > 0) throw new AtollError('invalid_spec', `invalid job spec:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, { problems });
-    return { ...spec, inputs, ...(forEach === undefined ? {} : { forEach, tasks: forEach.partitions.length }) };
+    return { ...spec, stages };
+  }
+
+  /**
+   * A stage about to start, with the outputs of the stages it depends on named in full: every
+   * partition of the dataset that tasks of this job's writing stages stored (other data was named
+   * at submit). Throws, with a message for the job's reason, when the stage cannot run.
+   */
+  resolveStage(job: JobRecord, index: number): StageSpec {
+    const problems: string[] = [];
+    const resolved = this.resolveStageData(job.spec, index, stageOf(job.spec, index), (read, _path, written) => (written ? this.outputsOfJob(job, index, read.dataset) : undefined), (message, path) => problems.push(`${path}: ${message}`));
+    if (resolved.forEach !== undefined && resolved.tasks === 0) problems.push(`forEach: the stages before it wrote no partition of dataset "${resolved.forEach.dataset}", so there is nothing to run`);
+    if (job.taskCount + resolved.tasks > MAX_TASKS_PER_JOB) problems.push(`the job would have ${job.taskCount + resolved.tasks} tasks; a job has at most ${MAX_TASKS_PER_JOB}`);
+    if (problems.length > 0) throw new AtollError('invalid_spec', `stage ${resolved.name} cannot start: ${problems.join('; ')}`);
+    return resolved;
+  }
+
+  /**
+   * One stage with the partitions of its inputs and forEach named by `name` (`written`: another
+   * stage of the job writes the dataset); where `name` returns undefined the entry is left as it is.
+   */
+  private resolveStageData(
+    spec: JobSpec,
+    index: number,
+    stage: StageSpec,
+    name: (read: DataRead, path: string, written: boolean) => string[] | undefined,
+    problem: (message: string, path: string) => void,
+  ): StageSpec {
+    const resolve = (read: DataRead, path: string): DataRead => {
+      const partitions = name(read, path, writersOf(spec.stages, read.dataset, index).length > 0);
+      return partitions === undefined ? read : { dataset: read.dataset, partitions };
+    };
+    const inputs = stage.inputs.map((input, k) => resolve(input, `inputs[${k}]`));
+    const forEach = stage.forEach === undefined ? undefined : resolve(stage.forEach, 'forEach');
+    // A dataset named without partitions grows to all it has: the limits hold after that too.
+    const perTask = inputs.reduce((sum, i) => sum + (i.partitions?.length ?? 0), 0) + (forEach === undefined ? 0 : 1);
+    if (perTask > MAX_TASK_INPUTS) problem(`each task would read ${perTask} partitions; at most ${MAX_TASK_INPUTS} are allowed (name fewer, or use forEach)`, 'inputs');
+    const partitionCount = forEach?.partitions?.length;
+    if (partitionCount !== undefined && partitionCount > MAX_TASKS_PER_JOB) problem(`dataset "${forEach!.dataset}" has ${partitionCount} partitions; a job has at most ${MAX_TASKS_PER_JOB} tasks`, 'forEach');
+    return { ...stage, inputs, ...(forEach === undefined ? {} : { forEach, tasks: partitionCount ?? 0 }) };
+  }
+
+  /** Partitions of `dataset` stored by tasks of this job's stages (other than `reader`) that write it. */
+  private outputsOfJob(job: JobRecord, reader: number, dataset: string): string[] {
+    const ranges = writersOf(job.spec.stages, dataset, reader).map((w) => job.stages[w]!).filter((run) => run.firstTask !== null);
+    const found: string[] = [];
+    for (const p of this.partitionsOf(job.namespace, dataset)) {
+      const taskIndex = taskIndexOfAttempt(p.createdBy, job.id);
+      if (taskIndex !== undefined && ranges.some((run) => taskIndex >= run.firstTask! && taskIndex < run.firstTask! + run.tasks)) found.push(p.partition);
+    }
+    return found.sort(compareNames);
   }
 
   /**
    * What a task reads, as placement weighs it: each partition's holder, size and class, or
    * `missing` when it left the catalog after the job was submitted.
    */
-  inputsOf(spec: JobSpec, index: number): TaskInput[] {
+  inputsOf(job: JobRecord, task: TaskRef): TaskInput[] {
+    const stage = stageOf(job.spec, task.stage);
+    const local = task.index - (job.stages[task.stage]?.firstTask ?? 0);
     const refs = [
-      ...spec.inputs.flatMap((input) => (input.partitions ?? []).map((partition) => ({ dataset: input.dataset, partition }))),
-      ...(spec.forEach?.partitions === undefined ? [] : [{ dataset: spec.forEach.dataset, partition: spec.forEach.partitions[index]! }]),
+      ...stage.inputs.flatMap((input) => (input.partitions ?? []).map((partition) => ({ dataset: input.dataset, partition }))),
+      ...(stage.forEach?.partitions === undefined ? [] : [{ dataset: stage.forEach.dataset, partition: stage.forEach.partitions[local]! }]),
     ];
     return refs.map(({ dataset, partition }) => {
-      const held = this.hot.partitions.get(partitionId({ namespace: spec.namespace, dataset, partition }));
+      const held = this.hot.partitions.get(partitionId({ namespace: job.namespace, dataset, partition }));
       return held === undefined
         ? { dataset, partition, node: '', bytes: 0, sha256: '', residencyClass: null, missing: true }
         : { dataset, partition, node: held.node, bytes: held.bytes, sha256: held.sha256, residencyClass: held.residencyClass };
@@ -121,33 +176,35 @@ export class DataCatalog {
    * For the attempt's agent: each input's holder and, unless the node holds it, where to fetch it
    * and a read token naming this node and its jurisdiction (which the holder checks again).
    */
-  inputGrants(spec: JobSpec, index: number, node: NodeRecord): AttemptInput[] {
+  inputGrants(job: JobRecord, task: TaskRef, node: NodeRecord): AttemptInput[] {
     const exp = this.options.clock.now() + INPUT_GRANT_MS;
-    return this.inputsOf(spec, index).map((input) => {
-      const base = { namespace: spec.namespace, dataset: input.dataset, partition: input.partition, sha256: input.sha256, bytes: input.bytes, node: input.node };
+    const namespace = job.namespace;
+    return this.inputsOf(job, task).map((input) => {
+      const base = { namespace, dataset: input.dataset, partition: input.partition, sha256: input.sha256, bytes: input.bytes, node: input.node };
       const holder = this.hot.nodes.get(input.node)?.record;
       if (input.node === node.name || holder?.dataUrl == null) return { ...base, url: null, token: null };
       const token = signDataToken({
-        op: 'read', namespace: spec.namespace, dataset: input.dataset, partition: input.partition, node: input.node,
+        op: 'read', namespace, dataset: input.dataset, partition: input.partition, node: input.node,
         for: node.name, forJurisdiction: node.jurisdiction, sha256: input.sha256, exp,
       }, this.options.keys.privateKey);
-      return { ...base, url: partitionUrl(holder.dataUrl, { namespace: spec.namespace, dataset: input.dataset, partition: input.partition }), token };
+      return { ...base, url: partitionUrl(holder.dataUrl, { namespace, dataset: input.dataset, partition: input.partition }), token };
     });
   }
 
   /**
-   * Where a task's output files go, if its job has an `output`: partitions `<index>-<file>` of that
-   * dataset, with the strictest residency class among the task's inputs, so derived data stays
-   * where its sources had to (classes that do not nest: the one allowing fewest jurisdictions).
+   * Where a task's output files go, if its stage has an `output`: partitions `<index>-<file>` of
+   * that dataset, with the strictest residency class among the task's inputs, so derived data
+   * stays where its sources had to (classes that do not nest: the one allowing fewest jurisdictions).
    */
-  outputFor(spec: JobSpec, index: number): AttemptOutput | undefined {
-    if (spec.output === undefined) return undefined;
-    return { namespace: spec.namespace, dataset: spec.output.dataset, prefix: `${index}-`, residencyClass: this.strictestClass(this.inputsOf(spec, index)) };
+  outputFor(job: JobRecord, task: TaskRef): AttemptOutput | undefined {
+    const { output } = stageOf(job.spec, task.stage);
+    if (output === undefined) return undefined;
+    return { namespace: job.namespace, dataset: output.dataset, prefix: `${task.index}-`, residencyClass: this.strictestClass(this.inputsOf(job, task)) };
   }
 
   /** An accepted, successful attempt's output files: catalogued in the batch that records its result. */
-  storeOutputs(attempt: AttemptRecord, spec: JobSpec, index: number, outputs: NonNullable<AttemptResult['outputs']>): void {
-    const output = this.outputFor(spec, index);
+  storeOutputs(attempt: AttemptRecord, job: JobRecord, task: TaskRef, outputs: NonNullable<AttemptResult['outputs']>): void {
+    const output = this.outputFor(job, task);
     if (output === undefined) return;
     const now = this.options.clock.now();
     for (const file of outputs) {

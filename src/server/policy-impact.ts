@@ -1,8 +1,9 @@
 import type { AttemptOnDeniedNode, BlockedJob, PolicyImpact } from '../core/policy-impact.js';
-import type { JobSpec } from '../core/job-spec.js';
+import { AtollError } from '../core/errors.js';
+import { readsData, stageOf } from '../core/job-spec.js';
 import type { PolicySpec } from '../core/policy-spec.js';
-import type { JobRecord } from '../core/types.js';
-import { hardRuleChecker, requestFromJob, snapshotNodeFrom, type HardRejection, type PlacementRequest, type SnapshotNode, type TaskInput } from '../scheduler/engine.js';
+import type { JobRecord, TaskRecord } from '../core/types.js';
+import { hardRuleChecker, requestFromJob, stageGroupKey, snapshotNodeFrom, type HardRejection, type PlacementRequest, type SnapshotNode, type TaskInput } from '../scheduler/engine.js';
 import type { HotState } from './state/hot-state.js';
 
 // What replacing the policies in force would do to work already in the system, for the answer to
@@ -27,31 +28,33 @@ export function policyImpact(hot: HotState, current: readonly PolicySpec[], next
   const ready = nodes.filter((n) => n.ready).map((n) => n.snapshot);
   const byName = new Map(snapshots.map((s) => [s.name, s]));
   const requestOf = (job: JobRecord, taskId: string): PlacementRequest => {
-    const readsData = job.spec.inputs.length > 0 || job.spec.forEach !== undefined;
-    return requestFromJob(job, taskId, readsData ? inputsOf(job.spec, hot.tasks.get(taskId)?.index ?? 0) : undefined);
+    const task = hot.tasks.get(taskId);
+    if (task === undefined) throw new AtollError('internal', `task ${taskId} is not active`);
+    return requestFromJob(job, task, readsData(stageOf(job.spec, task.stage)) ? inputsOf(job, task) : undefined);
   };
   return { blockedJobs: blockedJobs(hot, ready, before, after, requestOf), runningOnDeniedNodes: attemptsOnDeniedNodes(hot, byName, before, after, requestOf) };
 }
 
 /** Where a task's inputs live, from the data catalog: the residency classes of data are hard rules too. */
-export type InputsOf = (spec: JobSpec, taskIndex: number) => TaskInput[];
+export type InputsOf = (job: JobRecord, task: TaskRecord) => TaskInput[];
 type RequestOf = (job: JobRecord, taskId: string) => PlacementRequest;
 
 type Checker = (request: PlacementRequest, node: SnapshotNode) => HardRejection | undefined;
 
 function blockedJobs(hot: HotState, ready: readonly SnapshotNode[], before: Checker, after: Checker, requestOf: RequestOf): BlockedJob[] {
-  const firstPending = new Map<string, string>();
+  // Tasks of a stage share its placement, so the first pending one of each stage stands for all.
+  const firstPending = new Map<string, { jobId: string; taskId: string }>();
   for (const taskId of hot.pending) {
     const task = hot.tasks.get(taskId);
-    if (task && !firstPending.has(task.jobId)) firstPending.set(task.jobId, taskId);
+    const key = task && stageGroupKey(task.jobId, task.stage);
+    if (task && key && !firstPending.has(key)) firstPending.set(key, { jobId: task.jobId, taskId });
   }
   // The most common rejection among the nodes the change takes away, or undefined when it blocks nothing.
   const verdicts = new Map<string, string | undefined>();
   const blocked: BlockedJob[] = [];
-  for (const [jobId, taskId] of firstPending) {
+  for (const { jobId, taskId } of firstPending.values()) {
     const live = hot.jobs.get(jobId);
-    if (!live) continue;
-    // Tasks of a job share its placement, so one of them stands for all.
+    if (!live || blocked.some((b) => b.jobId === jobId)) continue;
     const request = requestOf(live.record, taskId);
     const key = rulesKey(request);
     if (!verdicts.has(key)) verdicts.set(key, blockReason(request, ready, before, after));
@@ -75,16 +78,16 @@ function blockReason(request: PlacementRequest, ready: readonly SnapshotNode[], 
 
 function attemptsOnDeniedNodes(hot: HotState, nodes: ReadonlyMap<string, SnapshotNode>, before: Checker, after: Checker, requestOf: RequestOf): AttemptOnDeniedNode[] {
   const denied: AttemptOnDeniedNode[] = [];
-  // Attempts of one job on one node get the same answer.
+  // Attempts whose rules agree get the same answer on one node.
   const verdicts = new Map<string, HardRejection | undefined>();
   for (const attempt of hot.attempts.values()) {
     if (attempt.state !== 'assigned' && attempt.state !== 'running') continue;
     const live = hot.jobs.get(attempt.jobId);
     const node = nodes.get(attempt.node);
     if (!live || !node) continue;
-    const key = `${attempt.jobId}\u0000${attempt.node}`;
+    const request = requestOf(live.record, attempt.taskId);
+    const key = `${rulesKey(request)}\u0000${attempt.node}`;
     if (!verdicts.has(key)) {
-      const request = requestOf(live.record, attempt.taskId);
       // Work the rules in force already deny is not this change's doing.
       verdicts.set(key, before(request, node) !== undefined ? undefined : after(request, node));
     }

@@ -4,7 +4,7 @@ import type { NodeKind } from '../core/node-spec.js';
 import type { Taint } from '../core/placement-spec.js';
 import type { PolicyRecord, PolicySpec } from '../core/policy-spec.js';
 import type { AttemptState, JobState, NodeState, TaskState } from '../core/states.js';
-import type { AttemptRecord, EventRecord, EventType, JobRecord, LogChunk, LogStream, NodeRecord, TaskRecord } from '../core/types.js';
+import type { AttemptRecord, EventRecord, EventType, JobRecord, LogChunk, LogStream, NodeRecord, StageRun, TaskRecord } from '../core/types.js';
 import type { AttemptPatch, JobPatch, NodePatch, TaskPatch, TokenKind, TokenRecord } from './store.js';
 import type { AttemptsTable, EventsTable, JobsTable, LogsTable, NodesTable, PartitionsTable, PoliciesTable, TasksTable, TokensTable } from './schema.js';
 
@@ -87,12 +87,12 @@ export function partitionFromRow(row: Row<PartitionsTable>): PartitionRecord {
 }
 
 export function jobToRow(job: JobRecord): JobsTable {
-  return { ...job, spec: JSON.stringify(job.spec) };
+  return { ...job, spec: JSON.stringify(job.spec), stages: JSON.stringify(job.stages) };
 }
 
 export function jobPatchToRow(patch: JobPatch): Partial<JobsTable> {
-  const { spec, ...rest } = patch;
-  return spec ? { ...rest, spec: JSON.stringify(spec) } : rest;
+  const { spec, stages, ...rest } = patch;
+  return { ...rest, ...(spec ? { spec: JSON.stringify(spec) } : {}), ...(stages ? { stages: JSON.stringify(stages) } : {}) };
 }
 
 export function jobFromRow(row: Row<JobsTable>): JobRecord {
@@ -100,6 +100,7 @@ export function jobFromRow(row: Row<JobsTable>): JobRecord {
     ...row,
     state: row.state as JobState,
     spec: JSON.parse(row.spec) as JobSpec,
+    stages: JSON.parse(row.stages) as StageRun[],
     createdAt: Number(row.createdAt),
     startedAt: nullableNumber(row.startedAt),
     finishedAt: nullableNumber(row.finishedAt),

@@ -46,6 +46,8 @@ export interface JobsTable {
   state: string;
   spec: string;
   taskCount: number;
+  /** StageRun[] as JSON. */
+  stages: string;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
@@ -56,6 +58,7 @@ export interface TasksTable {
   id: string;
   jobId: string;
   idx: number;
+  stage: number;
   state: string;
   node: string | null;
   attempts: number;

@@ -105,6 +105,8 @@ export interface Store {
   getJob(id: string): Promise<JobRecord | undefined>;
   listJobs(filter: JobFilter): Promise<Listing<JobRecord>>;
   countTasksByState(jobIds: readonly string[]): Promise<ReadonlyMap<string, TaskCounts>>;
+  /** Task counts per stage: entry i counts stage i's tasks (a stage not started yet may be missing at the end). */
+  countTasksByStage(jobIds: readonly string[]): Promise<ReadonlyMap<string, readonly TaskCounts[]>>;
 
   getTask(id: string): Promise<TaskRecord | undefined>;
   listTasks(jobId: string, filter: TaskFilter): Promise<Listing<TaskRecord>>;
@@ -133,5 +135,11 @@ export interface Store {
 
 export function emptyCounts(): TaskCounts {
   return { pending: 0, assigned: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+}
+
+export function sumCounts(all: readonly TaskCounts[]): TaskCounts {
+  const sum = { ...emptyCounts() };
+  for (const counts of all) for (const key of Object.keys(sum) as (keyof TaskCounts)[]) sum[key] += counts[key];
+  return sum;
 }
 

@@ -113,9 +113,11 @@ describe('atoll up and the CLI, as a new user runs them', () => {
     expect(explained.stdout).toContain(`${task.id} was placed on ${task.node} (${task.location!.jurisdiction}, ${task.location!.provider}, ${task.location!.region}`);
     expect(explained.stdout).toContain('untolerated taint edge');
 
-    const schema = JSON.parse(atoll(cwd, ['schema', 'job']).stdout) as { properties: Record<string, unknown> };
-    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['name', 'tasks', 'command', 'resources', 'placement', 'tolerations', 'retry', 'timeout']));
-    expect(schema.properties).not.toHaveProperty('constraints');
+    // Two forms: one stage at the top level, or `stages`.
+    const [short, staged] = (JSON.parse(atoll(cwd, ['schema', 'job']).stdout) as { anyOf: { properties: Record<string, unknown> }[] }).anyOf;
+    expect(Object.keys(short!.properties)).toEqual(expect.arrayContaining(['name', 'tasks', 'command', 'resources', 'placement', 'tolerations', 'retry', 'timeout']));
+    expect(short!.properties).not.toHaveProperty('constraints');
+    expect(Object.keys(staged!.properties)).toEqual(expect.arrayContaining(['name', 'stages', 'placement']));
 
     const failing = atoll(cwd, ['job', 'no-such-job']);
     expect(failing.code).toBe(1);

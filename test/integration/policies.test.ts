@@ -308,6 +308,6 @@ describe('cluster policies', () => {
     expect((await server.client.listPolicies()).items).toEqual(before);
     // The restored groups are in force: a job naming one is still accepted.
     const job = await submit({ name: 'after-restart', placement: { residency: ['DACH'] } });
-    expect(job.spec.placement.residency).toEqual(['DACH']);
+    expect(job.spec.stages[0]!.placement.residency).toEqual(['DACH']);
   });
 });

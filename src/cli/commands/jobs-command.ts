@@ -1,7 +1,7 @@
 import type { TransferSummary } from '../../core/transfers.js';
 import type { Command } from 'commander';
 import { formatBytes, formatCpu, formatDuration } from '../../core/quantities.js';
-import type { JobView, TaskView } from '../../core/types.js';
+import type { JobView, StageView, TaskView } from '../../core/types.js';
 import { action, type CommonFlags, withConnection } from '../common.js';
 import { clientFrom } from '../connection.js';
 import { renderExplanation } from './explain-command.js';
@@ -20,6 +20,7 @@ const jobColumns: readonly Column<JobView>[] = [
 const taskColumns: readonly Column<TaskView>[] = [
   { header: 'ID', value: (t) => t.id },
   { header: 'INDEX', value: (t) => String(t.index), right: true },
+  { header: 'STAGE', value: (t) => t.stageName },
   { header: 'STATE', value: (t) => t.state },
   { header: 'NODE', value: (t) => dash(t.node) },
   { header: 'WHERE', value: (t) => (t.location === undefined ? '-' : `${t.location.jurisdiction ?? '?'} ${t.location.provider}/${t.location.region}`) },
@@ -28,19 +29,38 @@ const taskColumns: readonly Column<TaskView>[] = [
   { header: 'REASON', value: (t) => dash(t.reason) },
 ];
 
+const stageColumns: readonly Column<StageView>[] = [
+  { header: 'STAGE', value: (s) => s.name },
+  { header: 'STATE', value: (s) => s.state },
+  { header: 'AFTER', value: (s) => dash(s.dependsOn.join(',')) },
+  { header: 'TASKS', value: (s) => (s.firstTask === null ? '-' : `${s.firstTask}..${s.firstTask + s.tasks - 1}`), right: true },
+  { header: 'DONE', value: (s) => `${s.counts.succeeded}/${s.tasks}`, right: true },
+  { header: 'FAILED', value: (s) => String(s.counts.failed), right: true },
+  { header: 'REASON', value: (s) => dash(s.reason) },
+];
+
 export function jobSummary(job: JobView): string {
   const elapsed = job.startedAt === null ? null : (job.finishedAt ?? Date.now()) - job.startedAt;
   const c = job.counts;
-  return [
+  const lines = [
     `job:        ${job.id}`,
     `name:       ${job.name} (namespace ${job.namespace})`,
     `state:      ${job.state}${job.reason ? ` — ${job.reason}` : ''}`,
-    `tasks:      ${job.taskCount} total: ${c.succeeded} succeeded, ${c.failed} failed, ${c.running} running, ${c.assigned} starting, ${c.pending} pending, ${c.cancelled} cancelled`,
-    `command:    ${job.spec.command.map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ')}`,
-    `resources:  ${formatCpu(job.spec.resources.cpu)} cpu, ${formatBytes(job.spec.resources.memory)} per task`,
+    `tasks:      ${job.taskCount} ${job.stages.some((s) => s.state === 'waiting') ? 'so far' : 'total'}: ${c.succeeded} succeeded, ${c.failed} failed, ${c.running} running, ${c.assigned} starting, ${c.pending} pending, ${c.cancelled} cancelled`,
+  ];
+  const [only] = job.spec.stages;
+  if (job.spec.stages.length === 1 && only !== undefined) {
+    lines.push(
+      `command:    ${only.command.map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ')}`,
+      `resources:  ${formatCpu(only.resources.cpu)} cpu, ${formatBytes(only.resources.memory)} per task`,
+    );
+  }
+  lines.push(
     `submitted:  ${new Date(job.createdAt).toISOString()} (${age(job.createdAt)} ago)`,
     `runtime:    ${elapsed === null ? 'not started' : formatDuration(elapsed)}`,
-  ].join('\n');
+  );
+  if (job.spec.stages.length > 1) lines.push('', renderTable(job.stages, stageColumns).trimEnd());
+  return lines.join('\n');
 }
 
 function transferSummary(t: TransferSummary): string {

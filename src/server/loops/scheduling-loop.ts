@@ -1,10 +1,10 @@
 import type { Clock } from '../../core/clock.js';
 import { chunkByJsonSize, groupBy } from '../../core/collections.js';
-import type { JobSpec } from '../../core/job-spec.js';
-import type { AttemptRecord, NodeRecord } from '../../core/types.js';
+import { readsData, stageOf } from '../../core/job-spec.js';
+import type { AttemptRecord, JobRecord, NodeRecord, TaskRecord } from '../../core/types.js';
 import { MAX_MESSAGE_BYTES, type AttemptAssignment, type AttemptInput, type AttemptOutput } from '../../protocol/messages.js';
 import type { PolicySpec } from '../../core/policy-spec.js';
-import { PlacementCache, requestFromJob, schedule, snapshotNodeFrom, verifyPlan, type PlacementRequest, type Plan, type SchedulerSnapshot, type SnapshotNode, type TaskInput } from '../../scheduler/engine.js';
+import { PlacementCache, requestFromJob, stageGroupKey, schedule, snapshotNodeFrom, verifyPlan, type PlacementRequest, type Plan, type SchedulerSnapshot, type SnapshotNode, type TaskInput } from '../../scheduler/engine.js';
 import type { AgentLinks } from '../agent-links.js';
 import type { HotState } from '../state/hot-state.js';
 import type { StateMachine } from '../state/state-machine.js';
@@ -21,11 +21,11 @@ export interface SchedulingOptions {
   /** Most jobs considered in one round; the others get the next rounds. Default 16. */
   readonly maxJobsPerRound?: number;
   /** Where a task's input partitions live now (the data catalog); tasks of jobs without data skip it. */
-  readonly inputsOf?: (spec: JobSpec, taskIndex: number) => TaskInput[];
+  readonly inputsOf?: (job: JobRecord, task: TaskRecord) => TaskInput[];
   /** What an attempt needs to fetch its inputs: holders and signed tokens, for the agent. */
-  readonly inputGrants?: (spec: JobSpec, taskIndex: number, node: NodeRecord) => AttemptInput[];
-  /** Where the attempt's output files go, for jobs with an `output`. */
-  readonly outputFor?: (spec: JobSpec, taskIndex: number) => AttemptOutput | undefined;
+  readonly inputGrants?: (job: JobRecord, task: TaskRecord, node: NodeRecord) => AttemptInput[];
+  /** Where the attempt's output files go, for stages with an `output`. */
+  readonly outputFor?: (job: JobRecord, task: TaskRecord) => AttemptOutput | undefined;
   /** Told about a round that failed (an engine bug or a plan that broke a hard rule). */
   readonly onSchedulerError?: (error: unknown) => void;
 }
@@ -137,8 +137,7 @@ export class SchedulingLoop {
     const requests: PlacementRequest[] = ids.map((id) => {
       const task = this.hot.tasks.get(id)!;
       const job = this.hot.jobs.get(task.jobId)!.record;
-      const readsData = job.spec.inputs.length > 0 || job.spec.forEach !== undefined;
-      return requestFromJob(job, task.id, readsData ? this.options.inputsOf?.(job.spec, task.index) : undefined);
+      return requestFromJob(job, task, readsData(stageOf(job.spec, task.stage)) ? this.options.inputsOf?.(job, task) : undefined);
     });
     const nodes = [...this.hot.nodes.values()].map((n) =>
       snapshotNodeFrom(n.record, { cpuMillis: n.allocatedCpuMillis, memoryBytes: n.allocatedMemoryBytes }),
@@ -202,10 +201,13 @@ export class SchedulingLoop {
     const placed = new Map<string, Map<string, number>>();
     if (spreading.size === 0) return placed;
     for (const attempt of this.hot.attempts.values()) {
-      if (!spreading.has(attempt.jobId) || (attempt.state !== 'assigned' && attempt.state !== 'running')) continue;
-      const perNode = placed.get(attempt.jobId) ?? new Map<string, number>();
+      if (attempt.state !== 'assigned' && attempt.state !== 'running') continue;
+      const task = this.hot.tasks.get(attempt.taskId);
+      const key = task === undefined ? undefined : stageGroupKey(attempt.jobId, task.stage);
+      if (key === undefined || !spreading.has(key)) continue;
+      const perNode = placed.get(key) ?? new Map<string, number>();
       perNode.set(attempt.node, (perNode.get(attempt.node) ?? 0) + 1);
-      placed.set(attempt.jobId, perNode);
+      placed.set(key, perNode);
     }
     return placed;
   }
@@ -243,13 +245,14 @@ export class SchedulingLoop {
 
   private assignmentFor(attempt: AttemptRecord): AttemptAssignment {
     const task = this.hot.tasks.get(attempt.taskId)!;
-    const spec = this.hot.jobs.get(attempt.jobId)!.record.spec;
+    const job = this.hot.jobs.get(attempt.jobId)!.record;
+    const stage = stageOf(job.spec, task.stage);
     return {
       attemptId: attempt.id, epoch: attempt.epoch, taskId: task.id, jobId: task.jobId, index: task.index,
-      command: spec.command, env: spec.env, cpuMillis: spec.resources.cpu, memoryBytes: spec.resources.memory,
-      timeoutMs: spec.timeout ?? null, killGraceMs: spec.killGrace,
-      ...(spec.inputs.length > 0 || spec.forEach !== undefined ? { inputs: this.options.inputGrants?.(spec, task.index, this.hot.nodes.get(attempt.node)!.record) ?? [] } : {}),
-      ...output(this.options.outputFor?.(spec, task.index)),
+      command: stage.command, env: stage.env, cpuMillis: stage.resources.cpu, memoryBytes: stage.resources.memory,
+      timeoutMs: stage.timeout ?? null, killGraceMs: stage.killGrace,
+      ...(readsData(stage) ? { inputs: this.options.inputGrants?.(job, task, this.hot.nodes.get(attempt.node)!.record) ?? [] } : {}),
+      ...output(this.options.outputFor?.(job, task)),
     };
   }
 }

@@ -23,6 +23,8 @@ export interface LiveNode {
 export interface LiveJob {
   record: JobRecord;
   counts: Record<keyof TaskCounts, number>;
+  /** The same per stage, by stage index. */
+  stageCounts: Record<keyof TaskCounts, number>[];
   /** First final task failure, quoted in the job's reason. */
   firstFailure: string | null;
 }

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../core/clock.js';
 import { AtollError } from '../../core/errors.js';
-import { parseJobSpec, type JobSpecInput } from '../../core/job-spec.js';
+import { parseJobSpec, stageOf } from '../../core/job-spec.js';
 import { parsePolicySpec, type PolicyRecord } from '../../core/policy-spec.js';
 import type { TaskState } from '../../core/states.js';
 import type { AttemptRecord, EventRecord, EventType, JobRecord, NodeRecord, TaskCounts, TaskRecord } from '../../core/types.js';
@@ -78,20 +78,17 @@ class Harness {
   }
 
   /** Submits a job the way ControlPlane.submitJob does, with a predictable id. */
-  submit(input: Partial<JobSpecInput> = {}): Submitted {
-    const spec = parseJobSpec({ name: 'demo', command: ['true'], ...input });
+  submit(input: Record<string, unknown> = {}): Submitted {
+    const spec = parseJobSpec({ name: 'demo', ...('stages' in input ? {} : { command: ['true'] }), ...input });
     this.jobCounter += 1;
     const now = this.clock.now();
     const job: JobRecord = {
-      id: `${spec.name}-${this.jobCounter}`, name: spec.name, namespace: spec.namespace, state: 'pending', spec,
-      taskCount: spec.tasks, createdAt: now, startedAt: null, finishedAt: null, reason: null,
+      id: `${spec.name}-${this.jobCounter}`, name: spec.name, namespace: spec.namespace, state: 'pending', spec, taskCount: 0,
+      stages: spec.stages.map((stage) => ({ name: stage.name, state: 'waiting', firstTask: null, tasks: 0, startedAt: null, finishedAt: null, reason: null })),
+      createdAt: now, startedAt: null, finishedAt: null, reason: null,
     };
-    const tasks: TaskRecord[] = Array.from({ length: spec.tasks }, (_, index) => ({
-      id: `${job.id}.${index}`, jobId: job.id, index, state: 'pending', node: null, attempts: 0, failures: 0, losses: 0,
-      currentAttemptId: null, epoch: 0, exitCode: null, reason: null, notBefore: 0, createdAt: now, startedAt: null, finishedAt: null,
-    }));
-    this.sm.submitJob(job, tasks);
-    return { job, tasks };
+    this.sm.submitJob(job);
+    return { job: this.hot.jobs.get(job.id)?.record ?? job, tasks: this.sm.tasksOfJob(job.id) };
   }
 
   place(taskId: string, node: LiveNode): AttemptRecord {
@@ -221,7 +218,7 @@ describe('StateMachine', () => {
 
       const events = await h.events(job.id);
       expect(events.map((e) => e.type)).toEqual([
-        'job.submitted', 'task.placed', 'job.started', 'attempt.started', 'attempt.finished', 'job.finished',
+        'job.submitted', 'stage.started', 'task.placed', 'job.started', 'attempt.started', 'attempt.finished', 'stage.finished', 'job.finished',
       ]);
       expect(events.find((e) => e.type === 'job.finished')?.data).toEqual({ state: 'succeeded', reason: null, counts: counts({ succeeded: 1 }) });
       expect(events.find((e) => e.type === 'task.placed')).toMatchObject({ taskId, attemptId: attempt.id, node: 'n1', data: { epoch: 1, score: 42 } });
@@ -263,7 +260,7 @@ describe('StateMachine', () => {
       const taskId = tasks[0]!.id;
       const attempt = h.place(taskId, node);
       h.sm.finishAttempt(attempt, resultFor(attempt, 'succeeded', START + 50, { startedAt: START + 5 }));
-      expect(await h.types(job.id)).toEqual(['job.submitted', 'task.placed', 'job.started', 'attempt.started', 'attempt.finished', 'job.finished']);
+      expect(await h.types(job.id)).toEqual(['job.submitted', 'stage.started', 'task.placed', 'job.started', 'attempt.started', 'attempt.finished', 'stage.finished', 'job.finished']);
       expect(await h.storedJob(job.id)).toMatchObject({ state: 'succeeded', startedAt: START + 5 });
       expect((await h.storedAttempts(taskId))[0]).toMatchObject({ state: 'succeeded', startedAt: START + 5, finishedAt: START + 50 });
     });
@@ -272,7 +269,7 @@ describe('StateMachine', () => {
       const { job, tasks } = h.submit();
       const attempt = h.place(tasks[0]!.id, node);
       h.sm.finishAttempt(attempt, resultFor(attempt, 'failed', START, { startedAt: null, exitCode: null, reason: 'executable not found: nope' }));
-      expect(await h.types(job.id)).toEqual(['job.submitted', 'task.placed', 'attempt.finished', 'job.finished']);
+      expect(await h.types(job.id)).toEqual(['job.submitted', 'stage.started', 'task.placed', 'attempt.finished', 'stage.finished', 'job.finished']);
       expect(await h.storedJob(job.id)).toMatchObject({
         state: 'failed', startedAt: null, reason: '1 of 1 tasks did not succeed (first: task 0: executable not found: nope)',
       });
@@ -287,6 +284,80 @@ describe('StateMachine', () => {
       h.start(taskId);
       expect((await h.types(job.id)).filter((t) => t === 'attempt.started')).toHaveLength(1);
       expect(h.hot.tasks.get(taskId)?.startedAt).toBe(START);
+    });
+  });
+
+  describe('stages', () => {
+    const diamond = {
+      stages: [
+        { name: 'fetch', command: ['true'], tasks: 2 },
+        { name: 'left', command: ['true'], dependsOn: ['fetch'], resources: { cpu: '2' } },
+        { name: 'right', command: ['true'], dependsOn: ['fetch'] },
+        { name: 'join', command: ['true'], dependsOn: ['left', 'right'] },
+      ],
+    };
+    const states = (jobId: string) => h.hot.jobs.get(jobId)?.record.stages.map((s) => `${s.name}:${s.state}`);
+
+    it('starts a stage when every stage it depends on has succeeded, numbering tasks on', async () => {
+      const { job, tasks } = h.submit(diamond);
+      expect(tasks.map((t) => [t.index, t.stage])).toEqual([[0, 0], [1, 0]]);
+      expect(states(job.id)).toEqual(['fetch:running', 'left:waiting', 'right:waiting', 'join:waiting']);
+      h.run(tasks[0]!.id, node, 'succeeded');
+      expect(states(job.id)).toEqual(['fetch:running', 'left:waiting', 'right:waiting', 'join:waiting']);
+      h.run(tasks[1]!.id, node, 'succeeded');
+      expect(states(job.id)).toEqual(['fetch:succeeded', 'left:running', 'right:running', 'join:waiting']);
+      const next = h.sm.tasksOfJob(job.id);
+      expect(next.map((t) => [t.id, t.stage])).toEqual([[`${job.id}.2`, 1], [`${job.id}.3`, 2]]);
+      // Each stage's own resources are reserved for its tasks.
+      const left = h.place(`${job.id}.2`, node);
+      expect(node.allocatedCpuMillis).toBe(2000);
+      h.start(left.taskId);
+      h.finish(left.taskId, 'succeeded');
+      expect(node.allocatedCpuMillis).toBe(0);
+      expect(states(job.id)).toEqual(['fetch:succeeded', 'left:succeeded', 'right:running', 'join:waiting']);
+      h.run(`${job.id}.3`, node, 'succeeded');
+      expect(states(job.id)).toEqual(['fetch:succeeded', 'left:succeeded', 'right:succeeded', 'join:running']);
+      h.run(`${job.id}.4`, node, 'succeeded');
+      const stored = await h.storedJob(job.id);
+      expect(stored).toMatchObject({ state: 'succeeded', taskCount: 5 });
+      expect(stored!.stages.map((s) => [s.name, s.state, s.firstTask, s.tasks])).toEqual([['fetch', 'succeeded', 0, 2], ['left', 'succeeded', 2, 1], ['right', 'succeeded', 3, 1], ['join', 'succeeded', 4, 1]]);
+      const types = await h.types(job.id);
+      expect(types.filter((t) => t === 'stage.started')).toHaveLength(4);
+      expect(types.filter((t) => t === 'stage.finished')).toHaveLength(4);
+      expect(types.at(-1)).toBe('job.finished');
+    });
+
+    it('fails the job when a stage fails, lets running siblings finish, and skips what never started', async () => {
+      const { job, tasks } = h.submit(diamond);
+      for (const task of tasks) h.run(task.id, node, 'succeeded');
+      h.run(`${job.id}.2`, node, 'failed', { reason: 'exit code 3' });
+      // "right" is still running: the job waits for it.
+      expect(states(job.id)).toEqual(['fetch:succeeded', 'left:failed', 'right:running', 'join:waiting']);
+      h.run(`${job.id}.3`, node, 'succeeded');
+      const stored = await h.storedJob(job.id);
+      expect(stored?.state).toBe('failed');
+      expect(stored?.reason).toBe('1 of 4 tasks did not succeed (first: task 2: exit code 3)');
+      expect(stored?.stages.map((s) => `${s.name}:${s.state}`)).toEqual(['fetch:succeeded', 'left:failed', 'right:succeeded', 'join:skipped']);
+      expect(stored?.stages[3]?.reason).toBe('not started: stage left failed');
+    });
+
+    it('fails a stage that cannot start, with the reason its resolver gave', async () => {
+      h.sm.resolveStage = (job, index) => {
+        if (index === 1) throw new AtollError('invalid_spec', 'stage second cannot start: forEach: nothing to run');
+        return stageOf(job.spec, index);
+      };
+      const { job, tasks } = h.submit({ stages: [{ name: 'first', command: ['true'] }, { name: 'second', command: ['true'], dependsOn: ['first'] }] });
+      h.run(tasks[0]!.id, node, 'succeeded');
+      const stored = await h.storedJob(job.id);
+      expect(stored).toMatchObject({ state: 'failed', reason: 'stage second failed (first: stage second cannot start: forEach: nothing to run)', taskCount: 1 });
+      expect(stored?.stages.map((s) => `${s.name}:${s.state}`)).toEqual(['first:succeeded', 'second:failed']);
+    });
+
+    it('cancels running stages and skips waiting ones', async () => {
+      const { job } = h.submit(diamond);
+      h.sm.cancelJob(job.id, 'stop');
+      const stored = await h.storedJob(job.id);
+      expect(stored?.stages.map((s) => `${s.name}:${s.state}`)).toEqual(['fetch:cancelled', 'left:skipped', 'right:skipped', 'join:skipped']);
     });
   });
 
@@ -358,7 +429,7 @@ describe('StateMachine', () => {
       expect((await h.storedJob(job.id))?.state).toBe('succeeded');
     });
 
-    it.each<{ name: string; retry: JobSpecInput['retry']; result: Partial<AttemptResult>; reason: string }>([
+    it.each<{ name: string; retry: { attempts: number; backoff?: number }; result: Partial<AttemptResult>; reason: string }>([
       { name: 'no retries: the reason as given', retry: { attempts: 0 }, result: { reason: 'exit code 1' }, reason: 'exit code 1' },
       { name: 'no reason from the agent', retry: { attempts: 0 }, result: { reason: null }, reason: 'failed' },
       { name: 'after retries: the attempt count', retry: { attempts: 1, backoff: 0 }, result: { reason: 'oom' }, reason: 'oom (after 2 attempts)' },
@@ -542,7 +613,7 @@ describe('StateMachine', () => {
       const { job } = h.submit({ tasks: 2 });
       expect(h.sm.cancelJob(job.id, 'no longer needed')).toEqual([]);
       expect(await h.storedJob(job.id)).toMatchObject({ state: 'cancelled', startedAt: null });
-      expect(await h.types(job.id)).toEqual(['job.submitted', 'job.cancel_requested', 'task.cancelled', 'task.cancelled', 'job.finished']);
+      expect(await h.types(job.id)).toEqual(['job.submitted', 'stage.started', 'job.cancel_requested', 'task.cancelled', 'task.cancelled', 'stage.finished', 'job.finished']);
     });
 
     it('refuses to cancel a finished or unknown job with a conflict', async () => {
@@ -765,6 +836,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 );
 
 const jobArb = fc.record({
+  /** A chain of this many stages, each with `tasks` tasks. */
+  stages: fc.integer({ min: 1, max: 3 }),
   tasks: fc.integer({ min: 1, max: 4 }),
   attempts: fc.integer({ min: 0, max: 2 }),
   cpu: fc.constantFrom('100m', '250m', '1'),
@@ -789,6 +862,9 @@ function checkHotInvariants(h: Harness, jobIds: readonly string[]): void {
     expect(c.pending + c.assigned + c.running + c.succeeded + c.failed + c.cancelled).toBe(live.record.taskCount);
     const active = [...h.hot.tasks.values()].filter((t) => t.jobId === id);
     for (const state of ACTIVE) expect(c[state], `${id} ${state}`).toBe(active.filter((t) => t.state === state).length);
+    live.stageCounts.forEach((sc, i) => {
+      for (const state of ACTIVE) expect(sc[state], `${id} stage ${i} ${state}`).toBe(active.filter((t) => t.stage === i && t.state === state).length);
+    });
   }
   const pendingIds = [...h.hot.tasks.values()].filter((t) => t.state === 'pending').map((t) => t.id).sort();
   expect([...h.hot.pending].sort()).toEqual(pendingIds);
@@ -808,7 +884,11 @@ function checkHotInvariants(h: Harness, jobIds: readonly string[]): void {
   // Node allocations equal the sum of their active attempts' resources.
   for (const live of h.hot.nodes.values()) {
     const mine = [...h.hot.attempts.values()].filter((a) => a.node === live.record.name);
-    const spec = (a: AttemptRecord) => h.hot.jobs.get(a.jobId)?.record.spec.resources ?? { cpu: Number.NaN, memory: Number.NaN };
+    const spec = (a: AttemptRecord) => {
+      const job = h.hot.jobs.get(a.jobId)?.record;
+      const task = h.hot.tasks.get(a.taskId);
+      return job && task ? stageOf(job.spec, task.stage).resources : { cpu: Number.NaN, memory: Number.NaN };
+    };
     expect([...live.attemptIds].sort()).toEqual(mine.map((a) => a.id).sort());
     expect(live.allocatedCpuMillis).toBe(mine.reduce((sum, a) => sum + spec(a).cpu, 0));
     expect(live.allocatedMemoryBytes).toBe(mine.reduce((sum, a) => sum + spec(a).memory, 0));
@@ -823,10 +903,25 @@ async function checkStoreInvariants(h: Harness, submitted: readonly Submitted[])
   expect(h.hot.lastEventSeq).toBe(events.length);
 
   const stored = await h.store.countTasksByState(submitted.map((s) => s.job.id));
-  for (const { job, tasks } of submitted) {
-    const c = stored.get(job.id)!;
+  for (const { job: submittedJob } of submitted) {
+    const c = stored.get(submittedJob.id)!;
+    const record = await h.store.getJob(submittedJob.id);
+    const job = record!;
+    const tasks = (await h.store.listTasks(job.id, { limit: 10_000 })).items;
     expect(c.pending + c.assigned + c.running + c.succeeded + c.failed + c.cancelled).toBe(job.taskCount);
-    const record = await h.store.getJob(job.id);
+    // Stages start in order and own consecutive task ranges; a stage ran only after its dependencies succeeded.
+    const stageOfTask = tasks.map((t) => t.stage);
+    expect([...stageOfTask].sort((a, b) => a - b)).toEqual(stageOfTask);
+    job.stages.forEach((run, i) => {
+      const mine = tasks.filter((t) => t.stage === i);
+      expect(mine.length).toBe(run.tasks);
+      if (run.firstTask !== null) expect(mine.map((t) => t.index)).toEqual(Array.from({ length: run.tasks }, (_, k) => run.firstTask! + k));
+      if (run.state === 'succeeded') expect(mine.every((t) => t.state === 'succeeded')).toBe(true);
+      if (run.state !== 'waiting' && run.state !== 'skipped') {
+        for (const dep of job.spec.stages[i]!.dependsOn) expect(job.stages.find((d) => d.name === dep)?.state).toBe('succeeded');
+      }
+    });
+    if (record?.state === 'succeeded') expect(job.stages.every((run) => run.state === 'succeeded')).toBe(true);
     const live = h.hot.jobs.get(job.id);
     const jobEvents = events.filter((e) => e.jobId === job.id);
     expect(jobEvents.filter((e) => e.type === 'job.submitted')).toHaveLength(1);
@@ -890,10 +985,22 @@ describe('StateMachine property: legal operation sequences keep the invariants',
         const h = await Harness.open(seededRandom(seed));
         try {
           const liveNodes = Array.from({ length: nodes }, (_, i) => h.node(`n${i}`));
-          const submitted = jobs.map((j, i) =>
-            h.submit({ name: `job${i}`, tasks: j.tasks, retry: { attempts: j.attempts, backoff: '1s' }, resources: { cpu: j.cpu, memory: j.memory } }),
-          );
+          const submitted = jobs.map((j, i) => {
+            const shared = { name: `job${i}`, retry: { attempts: j.attempts, backoff: '1s' }, resources: { cpu: j.cpu, memory: j.memory } };
+            if (j.stages === 1) return h.submit({ ...shared, tasks: j.tasks });
+            const stages = Array.from({ length: j.stages }, (_, k) => ({ name: `s${k}`, command: ['true'], tasks: j.tasks, dependsOn: k === 0 ? [] : [`s${k - 1}`] }));
+            return h.submit({ ...shared, stages });
+          });
+          // Later stages' tasks appear as earlier ones finish; ops pick among every task seen so far.
           const taskIds = submitted.flatMap((s) => s.tasks.map((t) => t.id));
+          const seen = new Set(taskIds);
+          const noteNewTasks = () => {
+            for (const id of h.hot.tasks.keys()) {
+              if (seen.has(id)) continue;
+              seen.add(id);
+              taskIds.push(id);
+            }
+          };
           const jobIds = submitted.map((s) => s.job.id);
           const issued = new Map<string, AttemptRecord[]>();
 
@@ -945,6 +1052,7 @@ describe('StateMachine property: legal operation sequences keep the invariants',
                 await checkStoreInvariants(h, submitted);
                 break;
             }
+            noteNewTasks();
             checkHotInvariants(h, jobIds);
           }
           await checkStoreInvariants(h, submitted);

@@ -1,6 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import { AtollError } from '../../core/errors.js';
-import { attemptId as makeAttemptId } from '../../core/ids.js';
+import { attemptId as makeAttemptId, taskId as makeTaskId } from '../../core/ids.js';
+import { stageOf, type StageSpec } from '../../core/job-spec.js';
 import { partitionId, type PartitionRecord } from '../../core/data-spec.js';
 import type { PolicyRecord } from '../../core/policy-spec.js';
 import {
@@ -9,13 +10,15 @@ import {
   healthyNodeState,
   isConnectedNodeState,
   JOB_TRANSITIONS,
+  STAGE_TRANSITIONS,
+  type StageState,
   type AttemptState,
   type JobState,
   type NodeState,
   type TaskState,
   TASK_TRANSITIONS,
 } from '../../core/states.js';
-import type { AttemptRecord, EventType, JobRecord, LogChunk, NodeRecord, TaskRecord } from '../../core/types.js';
+import type { AttemptRecord, EventType, JobRecord, LogChunk, NodeRecord, StageRun, TaskRecord } from '../../core/types.js';
 import type { AttemptResult } from '../../protocol/messages.js';
 import type { Explanation } from '../../scheduler/engine.js';
 import { emptyCounts } from '../../store/store.js';
@@ -51,18 +54,21 @@ export class StateMachine {
 
   // ---- jobs ----
 
-  submitJob(job: JobRecord, tasks: readonly TaskRecord[]): void {
-    const changes = this.queue.changes;
-    changes.jobs.push(job);
-    changes.tasks.push(...tasks);
-    const live: LiveJob = { record: job, counts: { ...emptyCounts(), pending: tasks.length }, firstFailure: null };
+  /**
+   * Records a new job (every stage `waiting`) and starts the stages that depend on none.
+   * `resolveStage` names the data a stage reads as it starts; see DataCatalog.resolveStage.
+   */
+  submitJob(job: JobRecord): void {
+    this.queue.changes.jobs.push(job);
+    const live: LiveJob = { record: job, counts: { ...emptyCounts() }, stageCounts: job.stages.map(() => ({ ...emptyCounts() })), firstFailure: null };
     this.hot.jobs.set(job.id, live);
-    for (const task of tasks) {
-      this.hot.tasks.set(task.id, task);
-      this.hot.pending.add(task);
-    }
-    this.event('job.submitted', { jobId: job.id }, { name: job.name, namespace: job.namespace, tasks: tasks.length });
+    this.event('job.submitted', { jobId: job.id }, { name: job.name, namespace: job.namespace, stages: job.stages.map((s) => s.name) });
+    this.startReadyStages(live);
+    this.maybeFinishJob(live);
   }
+
+  /** Names a stage's data as it starts (outputs of earlier stages); throws an AtollError when it cannot start. */
+  resolveStage: (job: JobRecord, index: number) => StageSpec = (job, index) => stageOf(job.spec, index);
 
   cancelJob(jobId: string, reason: string): AttemptRecord[] {
     const live = this.requireLiveJob(jobId);
@@ -80,6 +86,10 @@ export class StateMachine {
       this.moveTask(task, 'cancelled', { reason, finishedAt: this.clock.now() });
       this.event('task.cancelled', { jobId, taskId: task.id }, { reason, from: task.state });
     }
+    live.record.stages.forEach((run, i) => {
+      if (run.state === 'running') this.moveStage(live, i, 'cancelled', { reason });
+      else if (run.state === 'waiting') this.moveStage(live, i, 'skipped', { reason });
+    });
     this.finishJob(live, 'cancelled', reason);
     return stopped;
   }
@@ -91,17 +101,106 @@ export class StateMachine {
     this.hot.jobs.delete(live.record.id);
   }
 
-  /** A job ends when its last task does: succeeded if all succeeded, failed otherwise. */
+  /** Starts every waiting stage whose dependencies have all succeeded, unless a stage has failed. */
+  private startReadyStages(live: LiveJob): void {
+    const { spec } = live.record;
+    for (let i = 0; i < spec.stages.length; i += 1) {
+      if (live.record.stages.some((run) => run.state === 'failed')) return;
+      if (live.record.stages[i]!.state !== 'waiting') continue;
+      const ready = spec.stages[i]!.dependsOn.every((dep) => live.record.stages.find((run) => run.name === dep)?.state === 'succeeded');
+      if (ready) this.startStage(live, i);
+    }
+  }
+
+  /** Creates the stage's tasks, numbered on from the job's last task. */
+  private startStage(live: LiveJob, index: number): void {
+    let stage: StageSpec;
+    try {
+      stage = this.resolveStage(live.record, index);
+    } catch (error) {
+      if (!(error instanceof AtollError)) throw error;
+      // Expected: an earlier stage wrote nothing to read, or too much. The stage fails with why.
+      this.moveStage(live, index, 'failed', { reason: error.message });
+      live.firstFailure ??= error.message;
+      return;
+    }
+    const now = this.clock.now();
+    const firstTask = live.record.taskCount;
+    const tasks: TaskRecord[] = [];
+    for (let k = 0; k < stage.tasks; k += 1) {
+      tasks.push({
+        id: makeTaskId(live.record.id, firstTask + k), jobId: live.record.id, index: firstTask + k, stage: index, state: 'pending', node: null,
+        attempts: 0, failures: 0, losses: 0, currentAttemptId: null, epoch: 0, exitCode: null, reason: null, notBefore: 0,
+        createdAt: now, startedAt: null, finishedAt: null,
+      });
+    }
+    const stages = live.record.spec.stages.map((s, i) => (i === index ? stage : s));
+    const spec = { ...live.record.spec, stages };
+    live.record = { ...live.record, spec, taskCount: firstTask + tasks.length };
+    this.queue.changes.patchJob({ id: live.record.id, spec, taskCount: live.record.taskCount });
+    this.moveStage(live, index, 'running', { firstTask, tasks: tasks.length, startedAt: now });
+    this.queue.changes.tasks.push(...tasks);
+    live.counts.pending += tasks.length;
+    live.stageCounts[index]!.pending += tasks.length;
+    for (const task of tasks) {
+      this.hot.tasks.set(task.id, task);
+      this.hot.pending.add(task);
+    }
+  }
+
+  /**
+   * After a task of stage `index` ended: the stage ends when its last task does (succeeded if all
+   * did), which may start the stages waiting for it; the job ends when nothing is left to run.
+   */
+  private taskEnded(live: LiveJob, index: number): void {
+    const counts = live.stageCounts[index]!;
+    const run = live.record.stages[index]!;
+    if (run.state === 'running' && counts.pending + counts.assigned + counts.running === 0) {
+      const unfinished = counts.failed + counts.cancelled;
+      if (unfinished === 0) {
+        this.moveStage(live, index, 'succeeded', {});
+        this.startReadyStages(live);
+      } else {
+        this.moveStage(live, index, 'failed', { reason: `${unfinished} of ${run.tasks} tasks did not succeed` });
+      }
+    }
+    this.maybeFinishJob(live);
+  }
+
+  /**
+   * A job ends when nothing of it runs and nothing more can start: succeeded if every stage did,
+   * failed otherwise, with the stages that never started marked skipped.
+   */
   private maybeFinishJob(live: LiveJob): void {
     const { counts } = live;
     if (counts.pending + counts.assigned + counts.running > 0) return;
-    if (counts.failed === 0 && counts.cancelled === 0) {
+    const stages = live.record.stages;
+    if (stages.every((run) => run.state === 'succeeded')) {
       this.finishJob(live, 'succeeded', null);
       return;
     }
-    const total = live.record.taskCount;
+    const failed = stages.filter((run) => run.state === 'failed').map((run) => run.name);
+    const why = failed.length > 0 ? `stage ${failed.join(', ')} failed` : 'the stages it depends on did not all succeed';
+    stages.forEach((run, i) => {
+      if (run.state === 'waiting') this.moveStage(live, i, 'skipped', { reason: `not started: ${why}` });
+    });
     const first = live.firstFailure ? ` (first: ${live.firstFailure})` : '';
-    this.finishJob(live, 'failed', `${counts.failed + counts.cancelled} of ${total} tasks did not succeed${first}`);
+    const unfinished = counts.failed + counts.cancelled;
+    const reason = unfinished > 0 ? `${unfinished} of ${live.record.taskCount} tasks did not succeed${first}` : `${why}${first}`;
+    this.finishJob(live, 'failed', reason);
+  }
+
+  private moveStage(live: LiveJob, index: number, to: StageState, patch: Partial<StageRun>): void {
+    const run = live.record.stages[index]!;
+    if (!canTransition(STAGE_TRANSITIONS, run.state, to)) throw illegal('stage', `${live.record.id}/${run.name}`, run.state, to);
+    const terminal = STAGE_TRANSITIONS[to].length === 0;
+    const next: StageRun = { ...run, ...patch, state: to, ...(terminal ? { finishedAt: this.clock.now() } : {}) };
+    const stages = live.record.stages.map((s, i) => (i === index ? next : s));
+    live.record = { ...live.record, stages };
+    this.queue.changes.patchJob({ id: live.record.id, stages });
+    const refs = { jobId: live.record.id };
+    if (to === 'running') this.event('stage.started', refs, { stage: run.name, tasks: next.tasks, firstTask: next.firstTask });
+    else this.event('stage.finished', refs, { stage: run.name, state: to, reason: next.reason, counts: { ...live.stageCounts[index]! } });
   }
 
   // ---- placement and attempts ----
@@ -110,6 +209,7 @@ export class StateMachine {
   placeTask(taskId: string, node: LiveNode, explanation: Explanation): AttemptRecord {
     const task = this.requireTask(taskId);
     const job = this.requireLiveJob(task.jobId);
+    const { resources } = stageOf(job.record.spec, task.stage);
     // Check before any side effect: a refused placement must leave no attempt or reservation behind.
     if (!canTransition(TASK_TRANSITIONS, task.state, 'assigned')) throw illegal('task', task.id, task.state, 'assigned');
     const epoch = task.epoch + 1;
@@ -121,8 +221,8 @@ export class StateMachine {
     this.queue.changes.attempts.push(attempt);
     this.hot.attempts.set(attempt.id, attempt);
     node.attemptIds.add(attempt.id);
-    node.allocatedCpuMillis += job.record.spec.resources.cpu;
-    node.allocatedMemoryBytes += job.record.spec.resources.memory;
+    node.allocatedCpuMillis += resources.cpu;
+    node.allocatedMemoryBytes += resources.memory;
     this.hot.waitingReasons.delete(task.id);
     this.moveTask(task, 'assigned', { node: node.record.name, epoch, currentAttemptId: attempt.id, attempts: task.attempts + 1, reason: null });
     this.event('task.placed', { jobId: task.jobId, taskId: task.id, attemptId: attempt.id, node: node.record.name }, { epoch, score: explanation.chosen.total, explanation });
@@ -167,7 +267,7 @@ export class StateMachine {
       this.requeue(latest, `attempt ${attempt.id} was stopped on ${attempt.node}: ${result.reason ?? 'cancelled'}`, 0);
     } else {
       const failures = latest.failures + 1;
-      const retry = live.record.spec.retry;
+      const { retry } = stageOf(live.record.spec, task.stage);
       const why = result.reason ?? 'failed';
       if (failures <= retry.attempts) {
         // Exponential backoff, capped, with jitter in [0.5, 1.0) of the nominal delay.
@@ -181,7 +281,7 @@ export class StateMachine {
         live.firstFailure ??= `task ${task.index}: ${reason}`;
       }
     }
-    this.maybeFinishJob(live);
+    this.taskEnded(live, task.stage);
   }
 
   /**
@@ -201,7 +301,7 @@ export class StateMachine {
     }
     const live = this.requireLiveJob(task.jobId);
     const losses = task.losses + 1;
-    const allowed = live.record.spec.retry.nodeLosses;
+    const allowed = stageOf(live.record.spec, task.stage).retry.nodeLosses;
     if (losses <= allowed) {
       this.requeue({ ...task, losses }, why, 0);
       return;
@@ -209,7 +309,7 @@ export class StateMachine {
     const reason = `lost its node ${losses} times (last: ${why}); retry.nodeLosses allows ${allowed}, and a task that keeps losing its node may be what brings nodes down`;
     this.moveTask(task, 'failed', { losses, reason, finishedAt: this.clock.now() });
     live.firstFailure ??= `task ${task.index}: ${reason}`;
-    this.maybeFinishJob(live);
+    this.taskEnded(live, task.stage);
   }
 
   recordIgnoredResult(node: string, result: AttemptResult, why: string): void {
@@ -396,6 +496,8 @@ export class StateMachine {
     if (live) {
       live.counts[from] -= 1;
       live.counts[to] += 1;
+      live.stageCounts[task.stage]![from] -= 1;
+      live.stageCounts[task.stage]![to] += 1;
     }
     if (from === 'pending') this.hot.pending.delete(task.id);
     if (to === 'pending') this.hot.pending.add(task);
@@ -428,8 +530,10 @@ export class StateMachine {
     const node = this.hot.nodes.get(attempt.node);
     const job = this.hot.jobs.get(attempt.jobId);
     if (!node || !node.attemptIds.delete(attempt.id) || !job) return;
-    node.allocatedCpuMillis -= job.record.spec.resources.cpu;
-    node.allocatedMemoryBytes -= job.record.spec.resources.memory;
+    // An attempt ends before its task does, so the task (and its stage) is still active here.
+    const { resources } = stageOf(job.record.spec, this.requireTask(attempt.taskId).stage);
+    node.allocatedCpuMillis -= resources.cpu;
+    node.allocatedMemoryBytes -= resources.memory;
     // The last attempt on a draining node ended: the drain is complete, the node stays cordoned.
     if (node.attemptIds.size === 0 && node.record.drainDeadline !== null) {
       this.setNodeHold(node, { cordoned: true, drainDeadline: null }, 'drain complete: nothing runs on the node');

@@ -4,6 +4,7 @@ import * as placement from './002-placement.js';
 import * as jobPlacement from './003-job-placement.js';
 import * as nodeLifecycle from './004-node-lifecycle.js';
 import * as dataCatalog from './005-data-catalog.js';
+import * as stages from './006-stages.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
 
@@ -18,6 +19,7 @@ const MIGRATIONS: Readonly<Record<string, DialectMigration>> = {
   '003-job-placement': jobPlacement,
   '004-node-lifecycle': nodeLifecycle,
   '005-data-catalog': dataCatalog,
+  '006-stages': stages,
 };
 
 /** Kysely's migrator wants one provider per dialect; each migration learns which dialect it runs on. */

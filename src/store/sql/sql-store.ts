@@ -27,6 +27,7 @@ import {
 import type { Database } from '../schema.js';
 import {
   emptyCounts,
+  sumCounts,
   type ActiveState,
   type JobFilter,
   type Listing,
@@ -100,18 +101,26 @@ export class SqlStore implements Store {
   }
 
   async countTasksByState(jobIds: readonly string[]): Promise<ReadonlyMap<string, TaskCounts>> {
-    const out = new Map<string, Record<keyof TaskCounts, number>>();
+    const byStage = await this.countTasksByStage(jobIds);
+    return new Map([...byStage].map(([id, stages]) => [id, sumCounts(stages)]));
+  }
+
+  async countTasksByStage(jobIds: readonly string[]): Promise<ReadonlyMap<string, readonly TaskCounts[]>> {
+    const out = new Map<string, Record<keyof TaskCounts, number>[]>();
     if (jobIds.length === 0) return out;
     const rows = await this.db
       .selectFrom('tasks')
-      .select(['jobId', 'state', (eb) => eb.fn.countAll<number>().as('n')])
+      .select(['jobId', 'stage', 'state', (eb) => eb.fn.countAll<number>().as('n')])
       .where('jobId', 'in', [...jobIds])
-      .groupBy(['jobId', 'state'])
+      .groupBy(['jobId', 'stage', 'state'])
       .execute();
-    for (const id of jobIds) out.set(id, { ...emptyCounts() });
+    for (const id of jobIds) out.set(id, []);
     for (const row of rows) {
-      const counts = out.get(row.jobId);
-      if (counts && row.state in counts) counts[row.state as keyof TaskCounts] = Number(row.n);
+      const stages = out.get(row.jobId);
+      if (!stages) continue;
+      while (stages.length <= row.stage) stages.push({ ...emptyCounts() });
+      const counts = stages[row.stage]!;
+      if (row.state in counts) counts[row.state as keyof TaskCounts] = Number(row.n);
     }
     return out;
   }

@@ -60,15 +60,21 @@ describe('sqlite upgrade of jobs stored before placement', () => {
     try {
       await store.migrate();
       const upgraded = await store.getJob('job-old');
-      // Migration 004 then gives the retry block its node-loss budget.
+      // Migration 004 then gives the retry block its node-loss budget, 005 the inputs, and 006
+      // moves it all into one stage named "main" that started with the job.
+      const { name, namespace, constraints: _constraints, ...stage } = oldSpec;
       expect(upgraded!.spec).toEqual({
-        ...oldSpec, constraints: undefined, placement: { ...DEFAULT_PLACEMENT, require: constraints }, tolerations: [],
-        retry: { ...oldSpec.retry, nodeLosses: DEFAULT_NODE_LOSSES }, inputs: [],
+        name, namespace,
+        stages: [{
+          ...stage, name: 'main', dependsOn: [], placement: { ...DEFAULT_PLACEMENT, require: constraints }, tolerations: [],
+          retry: { ...oldSpec.retry, nodeLosses: DEFAULT_NODE_LOSSES }, inputs: [],
+        }],
       });
-      expect(upgraded!.spec).not.toHaveProperty('constraints');
+      expect(upgraded!.spec.stages[0]).not.toHaveProperty('constraints');
+      expect(upgraded!.stages).toEqual([{ name: 'main', state: 'running', firstTask: 0, tasks: 2, startedAt: 1, finishedAt: null, reason: null }]);
       // The scheduler reads it without tripping over the old shape.
-      expect(requestFromJob(upgraded!, 'job-old-0').placement.require).toEqual(constraints);
-      expect((await store.getJob('job-plain'))!.spec.placement).toEqual({ ...DEFAULT_PLACEMENT, require: [] });
+      expect(requestFromJob(upgraded!, { id: 'job-old.0', stage: 0 }).placement.require).toEqual(constraints);
+      expect((await store.getJob('job-plain'))!.spec.stages[0]!.placement).toEqual({ ...DEFAULT_PLACEMENT, require: [] });
     } finally {
       await store.close();
     }

@@ -11,13 +11,14 @@ const spec = parseJobSpec({ name: 'demo', command: ['true'], tasks: 3 });
 function aJob(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
   return {
     id, name: 'demo', namespace: 'default', state: 'pending', spec, taskCount: 3,
+    stages: [{ name: 'main', state: 'running', firstTask: 0, tasks: 3, startedAt: 1000, finishedAt: null, reason: null }],
     createdAt: 1000, startedAt: null, finishedAt: null, reason: null, ...overrides,
   };
 }
 
 function aTask(jobId: string, index: number, overrides: Partial<TaskRecord> = {}): TaskRecord {
   return {
-    id: `${jobId}.${index}`, jobId, index, state: 'pending', node: null, attempts: 0, failures: 0, losses: 0,
+    id: `${jobId}.${index}`, jobId, index, stage: 0, state: 'pending', node: null, attempts: 0, failures: 0, losses: 0,
     currentAttemptId: null, epoch: 0, exitCode: null, reason: null, notBefore: 0, createdAt: 1000,
     startedAt: null, finishedAt: null, ...overrides,
   };
@@ -64,6 +65,23 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       const counts = (await store.countTasksByState([job.id])).get(job.id);
       expect(counts).toMatchObject({ pending: 2, succeeded: 1, failed: 0 });
       expect(await store.getTask('demo-1.1')).toMatchObject({ state: 'succeeded', exitCode: 0, finishedAt: 2000, index: 1 });
+    });
+
+    it('keeps stage progress on jobs and counts tasks per stage', async () => {
+      const stages = [
+        { name: 'map', state: 'succeeded', firstTask: 0, tasks: 2, startedAt: 1000, finishedAt: 1500, reason: null },
+        { name: 'reduce', state: 'running', firstTask: 2, tasks: 1, startedAt: 1500, finishedAt: null, reason: null },
+      ] as const;
+      const job = aJob('dag-1', { stages, taskCount: 3 });
+      await store.write({ jobs: [job], tasks: [aTask(job.id, 0, { state: 'succeeded' }), aTask(job.id, 1, { state: 'succeeded' }), aTask(job.id, 2, { stage: 1, state: 'running' })] });
+      expect((await store.getJob(job.id))?.stages).toEqual(stages);
+      expect((await store.getTask('dag-1.2'))?.stage).toBe(1);
+      const byStage = (await store.countTasksByStage([job.id, 'none'])).get(job.id)!;
+      expect(byStage.map((c) => [c.succeeded, c.running])).toEqual([[2, 0], [0, 1]]);
+      expect((await store.countTasksByStage(['none'])).get('none')).toEqual([]);
+      const done = { ...stages[1], state: 'succeeded' as const, finishedAt: 2000 };
+      await store.write({ jobPatches: [{ id: job.id, stages: [stages[0], done] }] });
+      expect((await store.getJob(job.id))?.stages[1]).toEqual(done);
     });
 
     it('pages and filters listings', async () => {

@@ -41,11 +41,11 @@ export function registerJobRoutes(app: FastifyInstance, plane: ControlPlane): vo
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id/tasks', async (request) => {
     const query = parseQuery(taskListQuery, request.query);
-    await plane.jobView(request.params.id);
+    const job = await plane.jobView(request.params.id);
     const listing = await plane.store.listTasks(request.params.id, query);
     return {
       total: listing.total,
-      items: listing.items.map((task) => plane.taskView(task)),
+      items: listing.items.map((task) => plane.taskView(task, job)),
     };
   });
 

@@ -28,7 +28,7 @@ export function registerTaskRoutes(app: FastifyInstance, plane: ControlPlane): v
     parseQuery(noQuery, request.query);
     const task = await requireTask(request.params.id);
     const history = await plane.store.listAttempts(task.id);
-    return { ...plane.taskView(task), history };
+    return { ...plane.taskView(task, await plane.jobView(task.jobId)), history };
   });
 
   app.get<{ Params: { id: string } }>('/v1/tasks/:id/explanation', async (request) => {
