@@ -215,6 +215,61 @@ describe('data catalog', () => {
       expect(moved.bytes).toBe(summaries.items.filter((p) => p.node !== 'aws-eu-central-1a').reduce((sum, p) => sum + p.bytes, 0));
     });
 
+    it('passes outputs from stage to stage in one job: the reduce reads only what this job\'s map wrote', async () => {
+      // A partition already in the dataset from elsewhere: the reduce stage must not pick it up.
+      const stale = join(work, 'stale.txt');
+      writeFileSync(stale, 'stale 1\n');
+      const put = await runCli(server, 'data', 'put', stale, '--dataset', 'site-counts', '--partition', 'stale', '--node', 'aws-eu-central-1a');
+      expect(put.code, put.stderr).toBe(0);
+      const job = await server.client.submitJob({
+        name: 'pipeline',
+        stages: [
+          {
+            name: 'count', forEach: { dataset: 'sensors' }, tolerations: edge, output: { dataset: 'site-counts' },
+            command: ['sh', '-c', 'for f in "$ATOLL_INPUT_DIR"/sensors/*; do echo "$(basename "$f") $(wc -l < "$f")"; done > "$ATOLL_OUTPUT_DIR/count.txt"'],
+          },
+          {
+            name: 'total', dependsOn: ['count'], inputs: [{ dataset: 'site-counts' }], output: { dataset: 'site-totals' },
+            placement: { require: [{ key: 'pool', operator: 'In', values: ['cloud-eu'] }] },
+            command: ['sh', '-c', 'cat "$ATOLL_INPUT_DIR"/site-counts/* | tee "$ATOLL_OUTPUT_DIR/total.txt"'],
+          },
+        ],
+      });
+      // Only the first stage's tasks exist until it is done.
+      expect(job.taskCount).toBe(3);
+      expect(job.stages.map((s) => [s.name, s.state])).toEqual([['count', 'running'], ['total', 'waiting']]);
+      const done = await waitFor(async () => ((await server.client.getJob(job.id)).finishedAt !== null ? server.client.getJob(job.id) : undefined), 30_000, 'the two-stage job');
+      expect(done.state, done.reason ?? '').toBe('succeeded');
+      expect(done.taskCount).toBe(4);
+      expect(done.stages.map((s) => [s.name, s.state, s.firstTask, s.tasks, s.counts.succeeded])).toEqual([['count', 'succeeded', 0, 3, 3], ['total', 'succeeded', 3, 1, 1]]);
+      expect(await logsOf(`${job.id}.3`)).toBe('berlin 20000\nfrankfurt 10000\nparis 30000\n');
+      const total = await server.client.getTask(`${job.id}.3`);
+      expect(total).toMatchObject({ stage: 1, stageName: 'total', node: 'aws-eu-central-1a' });
+      // The last stage's output is catalogued too, with the class its inputs carried.
+      expect((await server.client.getDataset('site-totals')).items.map((p) => [p.partition, p.node, p.residencyClass])).toEqual([['3-total.txt', 'aws-eu-central-1a', 'eu-personal']]);
+      // Only the summaries crossed sites: two edge sites' counts into the region, no raw readings.
+      const counts = (await server.client.getDataset('site-counts')).items.filter((p) => p.createdBy.startsWith(`${job.id}.`));
+      expect((await server.client.jobTransfers(job.id)).bytes).toBe(counts.filter((p) => p.node !== 'aws-eu-central-1a').reduce((sum, p) => sum + p.bytes, 0));
+      const shown = await runCli(server, 'job', job.id);
+      expect(shown.code, shown.stderr).toBe(0);
+      expect(shown.stdout).toMatch(/count\s+succeeded\s+-\s+0\.\.2\s+3\/3/);
+      expect(shown.stdout).toMatch(/total\s+succeeded\s+count\s+3\.\.3\s+1\/1/);
+    });
+
+    it('fails a stage whose forEach finds nothing the stages before it wrote, and says so', async () => {
+      const job = await server.client.submitJob({
+        name: 'empty-handed',
+        stages: [
+          { name: 'write-nothing', command: ['true'], output: { dataset: 'never-written' } },
+          { name: 'each', dependsOn: ['write-nothing'], forEach: { dataset: 'never-written' }, command: ['true'] },
+        ],
+      });
+      const done = await waitFor(async () => ((await server.client.getJob(job.id)).finishedAt !== null ? server.client.getJob(job.id) : undefined), 30_000, 'the job with nothing to read');
+      expect(done.state).toBe('failed');
+      expect(done.reason).toContain('stage each cannot start: forEach: the stages before it wrote no partition of dataset "never-written"');
+      expect(done.stages.map((s) => s.state)).toEqual(['succeeded', 'failed']);
+    });
+
     it('refuses a job naming data the catalog does not have, with the field path', async () => {
       const refused = await server.client.submitJob({ name: 'nothing', command: ['true'], inputs: [{ dataset: 'sensors', partitions: ['berlin', 'tokyo'] }] }).catch((e: unknown) => e);
       expect(refused).toMatchObject({ status: 400, problems: [{ path: 'inputs[0].partitions[1]', message: 'dataset "sensors" has no partition "tokyo"' }] });
