@@ -31,20 +31,22 @@ run() {
 across_sites() {
   atoll job "$1" --transfers -o json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const t=JSON.parse(s).transfers;console.log(t.bytes-t.byRoute["same-site"])})'
 }
-result() {
-  atoll logs "$1.0"
+# The task that prints a job's result: the first task of its last stage.
+result_task() {
+  atoll job "$1" -o json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log(`${j.id}.${j.stages.at(-1).firstTask}`)})'
 }
 
-map=$(run map); reduce=$(run reduce); central=$(run central)
-if ! diff <(result "$reduce") <(result "$central") >/dev/null; then
-  echo "the two pipelines disagree: compare \`atoll logs $reduce.0\` and \`atoll logs $central.0\`" >&2
+edge=$(run edge-first); central=$(run central)
+edge_result=$(result_task "$edge"); central_result=$(result_task "$central")
+if ! diff <(atoll logs "$edge_result") <(atoll logs "$central_result") >/dev/null; then
+  echo "the two pipelines disagree: compare \`atoll logs $edge_result\` and \`atoll logs $central_result\`" >&2
   exit 1
 fi
-edge_bytes=$(( $(across_sites "$map") + $(across_sites "$reduce") ))
+edge_bytes=$(across_sites "$edge")
 central_bytes=$(across_sites "$central")
 echo
-result "$reduce" | head -2
+atoll logs "$edge_result" | head -2
 echo "same anomalies found both ways"
-echo "edge-first:  $edge_bytes bytes across sites (jobs $map, $reduce)"
+echo "edge-first:  $edge_bytes bytes across sites (job $edge)"
 echo "centralized: $central_bytes bytes across sites (job $central)"
 node -e "console.log('ratio: ' + ($central_bytes / Math.max(1, $edge_bytes)).toFixed(0) + 'x fewer bytes edge-first')"
