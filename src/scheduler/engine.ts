@@ -17,6 +17,7 @@ import { localityScorer } from './plugins/locality-scorer.js';
 import { leastAllocatedScorer } from './plugins/least-allocated-scorer.js';
 import { nodeReadyFilter } from './plugins/node-ready-filter.js';
 import { policyFilter } from './plugins/policy-filter.js';
+import { dataHolderFilter } from './plugins/data-holder-filter.js';
 import { dataResidencyFilter } from './plugins/data-residency-filter.js';
 import { residencyFilter } from './plugins/residency-filter.js';
 import { resourceFitFilter } from './plugins/resource-fit-filter.js';
@@ -43,7 +44,7 @@ export { requestFromJob, stageGroupKey } from './requests.js';
  */
 export const DEFAULT_PROFILE: Profile = Object.freeze({
   name: 'default',
-  filters: Object.freeze([nodeReadyFilter, policyFilter, residencyFilter, dataResidencyFilter, avoidFilter, labelSelectorFilter, taintTolerationFilter, resourceFitFilter]),
+  filters: Object.freeze([nodeReadyFilter, policyFilter, residencyFilter, dataResidencyFilter, dataHolderFilter, avoidFilter, labelSelectorFilter, taintTolerationFilter, resourceFitFilter]),
   scorers: Object.freeze([
     Object.freeze({ plugin: latencyScorer, weight: 1 }),
     Object.freeze({ plugin: costScorer, weight: 1 }),

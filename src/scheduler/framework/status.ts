@@ -12,6 +12,7 @@ export const REASON_CODES = [
   'jurisdiction_not_allowed',
   'data_residency',
   'input_missing',
+  'input_unavailable',
   'avoided',
   'label_mismatch',
   'untolerated_taint',
