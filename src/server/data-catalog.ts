@@ -210,7 +210,7 @@ export class DataCatalog {
     for (const file of outputs) {
       // The agent was told the prefix; a name without it is not one of this task's outputs.
       if (!file.partition.startsWith(output.prefix)) continue;
-      this.sm.storePartition({
+      this.catalogue({
         namespace: output.namespace, dataset: output.dataset, partition: file.partition, node: attempt.node, bytes: file.bytes,
         sha256: file.sha256, residencyClass: output.residencyClass, createdBy: attempt.id, createdAt: now,
       });
@@ -263,6 +263,19 @@ export class DataCatalog {
     });
   }
 
+  /**
+   * Records a partition, replacing an entry of the same name. When the old entry lived on
+   * another node, that node is told to drop its copy once this is committed: the catalog names
+   * one holder per partition, and bytes nothing points at would only fill a disk.
+   */
+  private catalogue(record: PartitionRecord): void {
+    const previous = this.hot.partitions.get(partitionId(record));
+    this.sm.storePartition(record);
+    if (previous === undefined || previous.node === record.node) return;
+    const { namespace, dataset, partition } = previous;
+    this.sm.afterCommit(() => this.links.get(previous.node)?.send({ type: 'data.remove', partitions: [{ namespace, dataset, partition }] }));
+  }
+
   /** Drops a partition (or every partition of the dataset) from the catalog and from the agents that hold them. */
   async remove(namespace: string, dataset: string, partition?: string): Promise<{ readonly removed: readonly PartitionRecord[] }> {
     const all = this.partitionsOf(namespace, dataset);
@@ -298,7 +311,7 @@ export class DataCatalog {
       namespace, dataset, partition, node, bytes, sha256, residencyClass: expected.residencyClass,
       createdBy: waiter === undefined ? 'upload' : 'register', createdAt: this.options.clock.now(),
     };
-    this.sm.storePartition(record);
+    this.catalogue(record);
     if (waiter === undefined) return;
     this.waiting.delete(requestId!);
     clearTimeout(waiter.timer);

@@ -120,6 +120,19 @@ describe('data catalog', () => {
     expect(gone.stderr).toContain('does not exist');
   });
 
+  it('moves a partition put again on another node: the old holder drops its copy', async () => {
+    const first = join(work, 'moving-1.txt');
+    writeFileSync(first, 'first home\n');
+    expect((await runCli(server, 'data', 'put', first, '--dataset', 'moving', '--partition', 'p', '--node', 'edge-paris')).code).toBe(0);
+    const object = join(agents[2]!.dataDir, 'data', 'objects', sha256(readFileSync(first)));
+    expect(existsSync(object)).toBe(true);
+    const second = join(work, 'moving-2.txt');
+    writeFileSync(second, 'second home\n');
+    expect((await runCli(server, 'data', 'put', second, '--dataset', 'moving', '--partition', 'p', '--node', 'aws-eu-central-1a')).code).toBe(0);
+    expect((await server.client.getDataset('moving')).items.map((p) => [p.partition, p.node])).toEqual([['p', 'aws-eu-central-1a']]);
+    await waitFor(() => (existsSync(object) ? undefined : true), 10_000, 'the old holder to drop the replaced partition');
+  });
+
   describe('tasks over data', () => {
     /** sha256 of what each site holds, by partition. */
     const sites: Record<string, { node: string; content: Buffer }> = {
