@@ -193,6 +193,9 @@ export const attemptAssignmentSchema = z.strictObject({
   taskId: z.string(),
   jobId: z.string(),
   index: z.number().int(),
+  /** The task's stage, and its index among that stage's tasks (`index` counts across the job). */
+  stage: z.string(),
+  stageIndex: z.number().int().min(0),
   command: z.array(z.string()).min(1),
   env: z.record(z.string(), z.string()),
   cpuMillis: z.number().int(),

@@ -244,7 +244,7 @@ describe('data catalog', () => {
           {
             name: 'total', dependsOn: ['count'], inputs: [{ dataset: 'site-counts' }], output: { dataset: 'site-totals' },
             placement: { require: [{ key: 'pool', operator: 'In', values: ['cloud-eu'] }] },
-            command: ['sh', '-c', 'cat "$ATOLL_INPUT_DIR"/site-counts/* | tee "$ATOLL_OUTPUT_DIR/total.txt"'],
+            command: ['sh', '-c', 'echo "$ATOLL_STAGE $ATOLL_STAGE_TASK_INDEX of task $ATOLL_TASK_INDEX" >&2; cat "$ATOLL_INPUT_DIR"/site-counts/* | tee "$ATOLL_OUTPUT_DIR/total.txt"'],
           },
         ],
       });
@@ -256,6 +256,8 @@ describe('data catalog', () => {
       expect(done.taskCount).toBe(4);
       expect(done.stages.map((s) => [s.name, s.state, s.firstTask, s.tasks, s.counts.succeeded])).toEqual([['count', 'succeeded', 0, 3, 3], ['total', 'succeeded', 3, 1, 1]]);
       expect(await logsOf(`${job.id}.3`)).toBe('berlin 20000\nfrankfurt 10000\nparis 30000\n');
+      const stderr = (await server.client.getLogs(`${job.id}.3`)).items.filter((c) => c.stream === 'stderr').map((c) => c.data).join('');
+      expect(stderr).toBe('total 0 of task 3\n');
       const total = await server.client.getTask(`${job.id}.3`);
       expect(total).toMatchObject({ stage: 1, stageName: 'total', node: 'aws-eu-central-1a' });
       // The last stage's output is catalogued too, with the class its inputs carried.

@@ -31,6 +31,8 @@ function anAssignment(command: readonly string[], overrides: Partial<AttemptAssi
     taskId: `${jobId}.${index}`,
     jobId,
     index,
+    stage: 'main',
+    stageIndex: index,
     command: [...command],
     env: {},
     cpuMillis: 100,
@@ -130,6 +132,7 @@ describe('ExecDriver', () => {
     try {
       const script = [
         'echo "job=$ATOLL_JOB_ID task=$ATOLL_TASK_ID index=$ATOLL_TASK_INDEX attempt=$ATOLL_ATTEMPT_ID node=$ATOLL_NODE"',
+        'echo "stage=$ATOLL_STAGE stage-index=$ATOLL_STAGE_TASK_INDEX"',
         'echo "input=$ATOLL_INPUT_DIR output=$ATOLL_OUTPUT_DIR"',
         'echo "home=$HOME pwd=$(pwd) tmp=$TMPDIR greeting=$GREETING lang=$LANG"',
         'echo "secret=${ATOLL_TEST_AGENT_SECRET:-absent}"',
@@ -140,6 +143,7 @@ describe('ExecDriver', () => {
       const dirs = attemptDirs(workRoot, attemptId);
       expect(stdout.split('\n')).toEqual([
         `job=hello-7k2m9q task=hello-7k2m9q.3 index=3 attempt=${attemptId} node=edge-1`,
+        'stage=main stage-index=3',
         `input=${dirs.input} output=${dirs.output}`,
         `home=${dirs.work} pwd=${dirs.work} tmp=${dirs.tmp} greeting=hi there lang=de_DE.UTF-8`,
         'secret=absent',

@@ -288,6 +288,8 @@ class ExecAttempt implements RunningAttempt {
       ATOLL_JOB_ID: assignment.jobId,
       ATOLL_TASK_ID: assignment.taskId,
       ATOLL_TASK_INDEX: String(assignment.index),
+      ATOLL_STAGE: assignment.stage,
+      ATOLL_STAGE_TASK_INDEX: String(assignment.stageIndex),
       ATOLL_ATTEMPT_ID: assignment.attemptId,
       ATOLL_NODE: settings.nodeName,
       ATOLL_INPUT_DIR: dirs.input,

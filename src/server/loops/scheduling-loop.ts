@@ -249,6 +249,7 @@ export class SchedulingLoop {
     const stage = stageOf(job.spec, task.stage);
     return {
       attemptId: attempt.id, epoch: attempt.epoch, taskId: task.id, jobId: task.jobId, index: task.index,
+      stage: stage.name, stageIndex: task.index - (job.stages[task.stage]?.firstTask ?? 0),
       command: stage.command, env: stage.env, cpuMillis: stage.resources.cpu, memoryBytes: stage.resources.memory,
       timeoutMs: stage.timeout ?? null, killGraceMs: stage.killGrace,
       ...(readsData(stage) ? { inputs: this.options.inputGrants?.(job, task, this.hot.nodes.get(attempt.node)!.record) ?? [] } : {}),
