@@ -5,11 +5,15 @@ import type { Logger } from 'pino';
 import { importPublicKey } from '../protocol/data-token.js';
 import { MAX_OUTPUT_FILES, type AgentMessage, type AttemptAssignment, type AttemptOutput, type ServerMessage } from '../protocol/messages.js';
 import { stageInputs } from './input-staging.js';
-import { DataServer, type ResidencyRule } from './data-server.js';
+import { DataServer } from './data-server.js';
+import { PartitionAccess, type ResidencyRule } from './partition-access.js';
 import { PartitionStore, type PartitionRef } from './partition-store.js';
+import { RelayEndpoint } from './relay-endpoint.js';
 
-// The agent's data side: its partition store, the HTTP server peers and clients reach it on, and
-// the data messages of the control plane (its token key, residency classes, register, remove).
+// The agent's data side: its partition store, the HTTP server peers and clients reach it on (if
+// it has a reachable address), transfers relayed through the control-plane connection (always
+// available; the only way in when it has none), and the data messages of the control plane (its
+// token key, residency classes, register, remove).
 
 /** Largest partition this agent takes in (uploads, registrations). */
 export const MAX_PARTITION_BYTES = 64 * 2 ** 30;
@@ -17,15 +21,19 @@ export const MAX_PARTITION_BYTES = 64 * 2 ** 30;
 export interface AgentDataOptions {
   readonly dataDir: string;
   readonly nodeName: string;
-  /** Where to listen; the advertised URL defaults to it. */
-  readonly listen: { readonly host: string; readonly port: number };
+  /** The control plane's URL: relayed input URLs are paths on it. */
+  readonly serverUrl: string;
+  /** Where to listen; the advertised URL defaults to it. Null: no data server, every transfer is relayed. */
+  readonly listen: { readonly host: string; readonly port: number } | null;
   /** The URL peers use (behind a proxy or NAT mapping); default http://host:port of `listen`. */
   readonly advertise?: string;
   readonly log: Logger;
   readonly send: (message: AgentMessage) => void;
+  /** Sends a binary frame of a relayed transfer on the control-plane connection. */
+  readonly sendFrame: (frame: Buffer) => void;
 }
 
-type DataMessage = Extract<ServerMessage, { type: 'data.classes' | 'data.register' | 'data.remove' }>;
+type DataMessage = Extract<ServerMessage, { type: `data.${string}` | `relay.${string}` }>;
 
 export class AgentData {
   private publicKey: KeyObject | undefined;
@@ -34,15 +42,16 @@ export class AgentData {
   private constructor(
     private readonly options: AgentDataOptions,
     private readonly store: PartitionStore,
-    private readonly server: DataServer,
-    /** What the control plane is told to use. */
-    readonly url: string,
+    private readonly relay: RelayEndpoint,
+    private readonly server: DataServer | undefined,
+    /** What the control plane is told to use; null: reach this node's data through the relay. */
+    readonly url: string | null,
   ) {}
 
   static async start(options: AgentDataOptions): Promise<AgentData> {
     const store = await PartitionStore.open(join(options.dataDir, 'data'));
     let self: AgentData | undefined;
-    const server = new DataServer({
+    const access = new PartitionAccess({
       store,
       nodeName: options.nodeName,
       publicKey: () => self?.publicKey,
@@ -53,11 +62,13 @@ export class AgentData {
         options.log.warn({ ...refusal.ref, for: refusal.for }, `refused to serve a partition: ${refusal.reason}`);
         options.send({ type: 'data.refused', ...refusal.ref, for: refusal.for, forJurisdiction: refusal.forJurisdiction, reason: refusal.reason, policy: refusal.policy });
       },
-      onInternalError: (error) => options.log.error({ err: error }, 'data request failed'),
     });
+    const relay = new RelayEndpoint({ access, send: options.send, sendFrame: options.sendFrame, log: options.log });
+    if (options.listen === null) return (self = new AgentData(options, store, relay, undefined, null));
+    const server = new DataServer({ access, onInternalError: (error) => options.log.error({ err: error }, 'data request failed') });
     const bound = await server.listen(options.listen.host, options.listen.port);
     const host = bound.host.includes(':') ? `[${bound.host}]` : bound.host;
-    self = new AgentData(options, store, server, options.advertise ?? `http://${host}:${bound.port}`);
+    self = new AgentData(options, store, relay, server, options.advertise ?? `http://${host}:${bound.port}`);
     return self;
   }
 
@@ -78,11 +89,28 @@ export class AgentData {
       case 'data.remove':
         void this.remove(message.partitions);
         return;
+      case 'relay.open':
+      case 'relay.credit':
+      case 'relay.end':
+      case 'relay.cancel':
+        this.relay.handle(message);
+        return;
     }
   }
 
-  close(): Promise<void> {
-    return this.server.close();
+  /** A binary frame on the control-plane connection: bytes of a relayed upload. */
+  frame(data: Buffer): void {
+    this.relay.frame(data);
+  }
+
+  /** The control-plane connection closed: relayed transfers stop (the other side has failed them). */
+  disconnected(): void {
+    this.relay.closeAll();
+  }
+
+  async close(): Promise<void> {
+    this.relay.closeAll();
+    await this.server?.close();
   }
 
   /**
@@ -109,7 +137,7 @@ export class AgentData {
   /** Puts the attempt's inputs in its input dir; each one fetched from another node is reported for the ledger. */
   stage(assignment: AttemptAssignment, inputDir: string, signal: AbortSignal): Promise<void> {
     return stageInputs({
-      inputs: assignment.inputs ?? [], inputDir, nodeName: this.options.nodeName, store: this.store, signal,
+      inputs: assignment.inputs ?? [], inputDir, nodeName: this.options.nodeName, serverUrl: this.options.serverUrl, store: this.store, signal,
       onTransfer: ({ input, bytes, durationMs }) => this.options.send({
         type: 'data.transferred', namespace: input.namespace, dataset: input.dataset, partition: input.partition,
         attemptId: assignment.attemptId, from: input.node, bytes, durationMs,

@@ -41,7 +41,7 @@ export interface AgentOptions {
   readonly driver?: Driver;
   /** How often the node's `probes` are measured (default 30 s). */
   readonly probeIntervalMs?: number;
-  /** Where to serve partitions to peers and clients; null: no data server (the node holds no data). */
+  /** Where to serve partitions to peers and clients; null: no data server (peers reach its data through the control plane's relay). */
   readonly data?: { readonly listen: { readonly host: string; readonly port: number }; readonly advertise?: string } | null;
 }
 
@@ -81,7 +81,8 @@ export class Agent {
   private outLogChars = 0;
   private flushScheduled = false;
   private prober: RttProber | undefined;
-  private data: AgentData | undefined;
+  /** Set in start(), before the first connection. */
+  private data!: AgentData;
   /** The round trips the control plane last got on this connection (hello or heartbeat). */
   private rttSent: Readonly<Record<string, number>> = {};
 
@@ -111,14 +112,15 @@ export class Agent {
     if (this.credential && this.credential.node !== this.nodeName) {
       throw new Error(`data dir ${this.options.dataDir} belongs to node ${this.credential.node}, not ${this.nodeName}; use another --data-dir`);
     }
-    if (this.options.data !== null) {
-      this.data = await AgentData.start({
-        dataDir: this.options.dataDir, nodeName: this.nodeName, log: this.options.log,
-        listen: this.options.data?.listen ?? { host: '127.0.0.1', port: 0 },
-        ...(this.options.data?.advertise === undefined ? {} : { advertise: this.options.data.advertise }),
-        send: (message) => this.send(message),
-      });
-    }
+    this.data = await AgentData.start({
+      dataDir: this.options.dataDir, nodeName: this.nodeName, serverUrl: this.options.serverUrl, log: this.options.log,
+      listen: this.options.data === null ? null : (this.options.data?.listen ?? { host: '127.0.0.1', port: 0 }),
+      ...(this.options.data?.advertise === undefined ? {} : { advertise: this.options.data.advertise }),
+      send: (message) => this.send(message),
+      sendFrame: (frame) => {
+        if (this.connected && this.ws?.readyState === WebSocket.OPEN) this.ws.send(frame);
+      },
+    });
     const probes = this.options.node.probes ?? {};
     if (Object.keys(probes).length > 0) {
       // Started before dialling, so the first round's figures can already go out with hello.
@@ -148,7 +150,8 @@ export class Agent {
     }
     clearInterval(this.heartbeatTimer);
     await this.prober?.stop();
-    await this.data?.close();
+    // Undefined when stopped before start() got this far.
+    await (this.data as AgentData | undefined)?.close();
     this.ws?.close(1000, 'agent stopping');
     await this.journal.close();
     this.groups?.close();
@@ -210,9 +213,10 @@ export class Agent {
       }
     });
     ws.on('open', () => this.onOpen(ws));
-    ws.on('message', (data) => {
+    ws.on('message', (data, isBinary) => {
       this.lastHeardAt = Date.now();
-      this.onMessage(data.toString());
+      if (isBinary) this.data.frame(data as Buffer);
+      else this.onMessage(data.toString());
     });
     ws.on('pong', () => (this.lastHeardAt = Date.now()));
     ws.on('error', (error) => {
@@ -225,6 +229,7 @@ export class Agent {
       const wasConnected = this.connected;
       this.connected = false;
       clearInterval(this.heartbeatTimer);
+      if (this.ws === ws) this.data.disconnected();
       if (wasConnected && !this.stopping) this.retryLater(new Error('connection closed'));
     });
   }
@@ -239,7 +244,7 @@ export class Agent {
       protocol: PROTOCOL_VERSION,
       agentVersion: AGENT_VERSION,
       node: { ...spec, rttMs: this.rttSent },
-      dataUrl: this.data?.url ?? null,
+      dataUrl: this.data.url,
       running: [...this.running.values()].map((r) => ({ attemptId: r.assignment.attemptId, epoch: r.assignment.epoch, startedAt: r.startedAt })),
       finished: this.journal.pending().map((r) => r.attemptId),
     }, ws);
@@ -261,7 +266,7 @@ export class Agent {
         this.options.log.info({ node: message.node }, 'connected to the control plane');
         clearInterval(this.heartbeatTimer);
         this.heartbeatMs = message.heartbeatMs;
-        this.data?.welcome(message.dataPublicKey, message.residencyClasses);
+        this.data.welcome(message.dataPublicKey, message.residencyClasses);
         this.heartbeatTimer = setInterval(() => this.sendHeartbeat(), message.heartbeatMs);
         this.sendHeartbeat();
         // Output buffered while cut off goes first: the server drops logs of attempts it has closed.
@@ -283,8 +288,11 @@ export class Agent {
       case 'data.classes':
       case 'data.register':
       case 'data.remove':
-        if (this.data) this.data.handle(message);
-        else if (message.type === 'data.register') this.send({ type: 'data.failed', requestId: message.requestId, message: 'this agent runs without a data server (--no-data-server)' });
+      case 'relay.open':
+      case 'relay.credit':
+      case 'relay.end':
+      case 'relay.cancel':
+        this.data.handle(message);
         return;
     }
   }
@@ -306,7 +314,6 @@ export class Agent {
     const handle = (assignment.inputs ?? []).length === 0
       ? start()
       : withStagedInputs(assignment, async (signal) => {
-        if (!data) throw new Error('this agent runs without a data server (--no-data-server), so it cannot stage inputs');
         try {
           await data.stage(assignment, inputDir, signal);
         } catch (error) {
@@ -320,7 +327,6 @@ export class Agent {
       if (result.outcome === 'succeeded' && assignment.output !== undefined) {
         // Taken in before the result is journaled, so the result names partitions that exist.
         try {
-          if (!data) throw new Error('this agent runs without a data server (--no-data-server), so it cannot keep outputs');
           result = { ...result, outputs: await data.collectOutputs(assignment.output, dirs.output) };
         } catch (error) {
           result = { ...result, outcome: 'failed', reason: clampReason(`the task succeeded but its outputs could not be kept: ${error instanceof Error ? error.message : String(error)}`) };

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateDataSigningKeys, signDataToken, type DataTokenClaims } from '../protocol/data-token.js';
 import { DataServer } from './data-server.js';
+import { PartitionAccess } from './partition-access.js';
 import { PartitionStore } from './partition-store.js';
 
 // The data server over real HTTP on loopback, with tokens signed by a real key.
@@ -29,11 +30,13 @@ beforeEach(async () => {
   stored = [];
   keyKnown = true;
   server = new DataServer({
-    store, nodeName: 'edge-berlin', maxUploadBytes: 4096,
-    publicKey: () => (keyKnown ? keys.publicKey : undefined),
-    residency: (c) => (c === 'eu-personal' ? { jurisdictions: new Set(['DE', 'FR']), policy: 'gdpr' } : undefined),
-    onStored: (ref) => stored.push(ref.partition),
-    onRefused: (r) => refusals.push(r),
+    access: new PartitionAccess({
+      store, nodeName: 'edge-berlin', maxUploadBytes: 4096,
+      publicKey: () => (keyKnown ? keys.publicKey : undefined),
+      residency: (c) => (c === 'eu-personal' ? { jurisdictions: new Set(['DE', 'FR']), policy: 'gdpr' } : undefined),
+      onStored: (ref) => stored.push(ref.partition),
+      onRefused: (r) => refusals.push(r),
+    }),
     onInternalError: (error) => {
       throw error;
     },

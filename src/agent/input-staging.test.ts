@@ -51,13 +51,19 @@ async function stage(inputs: AttemptInput[], store?: PartitionStore) {
   const inputDir = mkdtempSync(join(tmpdir(), 'atoll-input-'));
   const transfers: Transfer[] = [];
   const run = stageInputs({
-    inputs, inputDir, nodeName: 'reader', store: store ?? (await PartitionStore.open(mkdtempSync(join(tmpdir(), 'atoll-store-')))),
+    inputs, inputDir, nodeName: 'reader', serverUrl: new URL(url).origin, store: store ?? (await PartitionStore.open(mkdtempSync(join(tmpdir(), 'atoll-store-')))),
     signal: new AbortController().signal, onTransfer: (t) => transfers.push(t),
   });
   return { inputDir, transfers, run };
 }
 
 describe('stageInputs', () => {
+  it('fetches a relayed input from its path on the control plane', async () => {
+    const { inputDir, run } = await stage([remote({ url: new URL(url).pathname })]);
+    await run;
+    expect(readFileSync(join(inputDir, 'readings', 'berlin')).equals(GOOD)).toBe(true);
+  });
+
   it('fetches a partition from its holder into <input>/<dataset>/<partition> and reports the transfer', async () => {
     const { inputDir, transfers, run } = await stage([remote()]);
     await run;

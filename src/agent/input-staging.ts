@@ -31,6 +31,8 @@ export async function stageInputs(options: {
   readonly inputs: readonly AttemptInput[];
   readonly inputDir: string;
   readonly nodeName: string;
+  /** The control plane's URL: an input relayed through it has a path on it as its URL. */
+  readonly serverUrl: string;
   readonly store: PartitionStore;
   readonly signal: AbortSignal;
   readonly onTransfer: (transfer: Transfer) => void;
@@ -69,9 +71,9 @@ async function stageOne(input: AttemptInput, options: Parameters<typeof stageInp
     await copyFile(options.store.objectPath(held.sha256), dest, constants.COPYFILE_FICLONE);
     return;
   }
-  if (input.url === null || input.token === null) throw new AtollError('unavailable', `input ${input.dataset}/${input.partition} is on ${input.node}, which serves no data address`);
+  if (input.url === null || input.token === null) throw new AtollError('unavailable', `input ${input.dataset}/${input.partition} is on ${input.node}, which the control plane gave no way to reach`);
   const started = performance.now();
-  const bytes = await fetchTo(input.url, input.token, dest, { sha256: input.sha256, bytes: input.bytes }, options.signal);
+  const bytes = await fetchTo(new URL(input.url, options.serverUrl).href, input.token, dest, { sha256: input.sha256, bytes: input.bytes }, options.signal);
   options.onTransfer({ input, bytes, durationMs: Math.round(performance.now() - started) });
 }
 

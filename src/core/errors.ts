@@ -1,4 +1,4 @@
-/** Stable error codes. The API edge maps each to one HTTP status (server/api/error-mapping.ts). */
+/** Stable error codes, each answered with one HTTP status (HTTP_STATUS) wherever it meets HTTP. */
 export type ErrorCode =
   | 'invalid_spec'
   | 'invalid_request'
@@ -9,6 +9,19 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unavailable'
   | 'internal';
+
+/** The one mapping from error code to HTTP status, for the API, the agents' data servers and the relay. */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  invalid_spec: 400,
+  invalid_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unavailable: 503,
+  internal: 500,
+};
 
 export interface FieldProblem {
   /** Dotted path into the submitted document, e.g. `resources.memory` or `constraints[0].operator`. */

@@ -146,6 +146,41 @@ export const dataTransferredMessage = partitionRef.extend({
   durationMs: z.number().min(0),
 });
 
+// Relayed transfers: a node with no reachable data address (behind NAT, --no-data-server) has its
+// partitions read and written through its control-plane connection. Each transfer is a numbered
+// stream; its bytes travel as binary frames (a 4-byte big-endian stream number, then the bytes),
+// and a sender may have at most RELAY_WINDOW_BYTES unacknowledged: the receiver grants more with
+// `relay.credit` as it passes bytes on, so a slow side slows the other instead of filling memory.
+
+/** Largest payload of one binary frame. */
+export const RELAY_CHUNK_BYTES = 256 * 1024;
+/** Bytes a sender may have in flight on one stream before the receiver's next credit. */
+export const RELAY_WINDOW_BYTES = 4 * 2 ** 20;
+/** Bytes of the frame header: the stream number. */
+export const RELAY_FRAME_HEADER_BYTES = 4;
+
+const relayStream = z.number().int().min(1).max(2 ** 32 - 1);
+
+/** More bytes may be sent on the stream (both directions). */
+export const relayCreditMessage = z.strictObject({ type: z.literal('relay.credit'), stream: relayStream, bytes: z.number().int().min(1).max(RELAY_WINDOW_BYTES) });
+/** The sender has sent all of the stream's bytes (both directions). */
+export const relayEndMessage = z.strictObject({ type: z.literal('relay.end'), stream: relayStream });
+/** The stream is abandoned: the client hung up, a read failed (both directions). */
+export const relayCancelMessage = z.strictObject({ type: z.literal('relay.cancel'), stream: relayStream, reason: z.string().max(MAX_REASON_CHARS) });
+
+/**
+ * The holder's answer to `relay.open`: for a read, 200 with the size and checksum (the bytes
+ * follow); for a write, 201 with what was stored once the body is in; otherwise the refusal.
+ */
+export const relayReplyMessage = z.strictObject({
+  type: z.literal('relay.reply'),
+  stream: relayStream,
+  status: z.number().int().min(200).max(599),
+  sha256: sha256Schema.optional(),
+  bytes: z.number().int().min(0).optional(),
+  error: z.strictObject({ code: z.string().max(100), message: z.string().max(MAX_REASON_CHARS) }).optional(),
+});
+
 export const agentMessage = z.discriminatedUnion('type', [
   helloMessage,
   heartbeatMessage,
@@ -157,6 +192,10 @@ export const agentMessage = z.discriminatedUnion('type', [
   dataFailedMessage,
   dataRefusedMessage,
   dataTransferredMessage,
+  relayReplyMessage,
+  relayCreditMessage,
+  relayEndMessage,
+  relayCancelMessage,
 ]);
 export type AgentMessage = z.infer<typeof agentMessage>;
 export type HelloMessage = z.infer<typeof helloMessage>;
@@ -242,6 +281,17 @@ export const dataRemoveMessage = z.strictObject({
   partitions: z.array(partitionRef).max(10_000),
 });
 
+/** A client or peer asked the control plane for one of this node's partitions (read) or to store one (write). */
+export const relayOpenMessage = partitionRef.extend({
+  type: z.literal('relay.open'),
+  stream: relayStream,
+  op: z.enum(['read', 'write']),
+  /** The request's `Authorization` header, checked by the agent as its data server would. */
+  authorization: z.string().max(4096),
+  /** A write's declared size, when the client gave one. */
+  bytes: z.number().int().min(0).optional(),
+});
+
 export const runMessage = z.strictObject({
   type: z.literal('attempts.run'),
   attempts: z.array(attemptAssignmentSchema),
@@ -273,6 +323,10 @@ export const serverMessage = z.discriminatedUnion('type', [
   dataClassesMessage,
   dataRegisterMessage,
   dataRemoveMessage,
+  relayOpenMessage,
+  relayCreditMessage,
+  relayEndMessage,
+  relayCancelMessage,
 ]);
 export type ServerMessage = z.infer<typeof serverMessage>;
 

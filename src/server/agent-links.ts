@@ -5,6 +5,8 @@ import type { ServerMessage } from '../protocol/messages.js';
 /** What the control plane needs from an agent's connection. */
 export interface AgentLink {
   send(message: ServerMessage): void;
+  /** A binary frame of a relayed transfer (protocol/relay-frame.ts). */
+  sendFrame(frame: Buffer): void;
   close(code: number, reason: string): void;
   /** Drop the connection at once, without a closing handshake (the peer may be gone). */
   terminate(): void;

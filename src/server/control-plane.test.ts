@@ -37,6 +37,7 @@ class RecordingLink implements AgentLink {
   send(message: ServerMessage): void {
     this.sent.push(message);
   }
+  sendFrame(): void {}
   close(): void {}
   terminate(): void {}
 }

@@ -15,6 +15,7 @@ import type { AgentMessage, HelloMessage } from '../protocol/messages.js';
 import { Compliance, type Explanation } from '../scheduler/engine.js';
 import { emptyCounts, sumCounts, type JobFilter, type Listing, type Store, type TokenRecord } from '../store/store.js';
 import { type AgentLink, AgentLinks } from './agent-links.js';
+import { DataRelay } from './data-relay.js';
 import { EventBus } from './event-bus.js';
 import { DataCatalog } from './data-catalog.js';
 import { LivenessLoop } from './loops/liveness-loop.js';
@@ -62,6 +63,7 @@ export class ControlPlane {
   private readonly links = new AgentLinks();
   private readonly scheduling: SchedulingLoop;
   readonly data: DataCatalog;
+  readonly relay: DataRelay;
   private readonly dataPublicKey: string;
   private liveness: LivenessLoop | undefined;
   private closed = false;
@@ -76,6 +78,7 @@ export class ControlPlane {
     this.sm = new StateMachine(this.hot, queue, options.clock);
     this.dataPublicKey = exportPublicKey(options.dataKeys.publicKey);
     this.data = new DataCatalog(this.hot, this.sm, this.links, { clock: options.clock, keys: options.dataKeys, compliance: () => this.currentCompliance() });
+    this.relay = new DataRelay(this.links, { publicKey: options.dataKeys.publicKey, clock: options.clock });
     this.scheduling = new SchedulingLoop(this.hot, this.sm, this.links, {
       ...options,
       inputsOf: (job, task) => this.data.inputsOf(job, task),
@@ -138,6 +141,7 @@ export class ControlPlane {
     this.closed = true;
     this.liveness?.close();
     this.data.close();
+    this.relay.close();
     this.scheduling.close();
     for (const link of this.links.values()) link.close(1001, 'control plane shutting down');
     this.links.clear();
@@ -431,6 +435,7 @@ export class ControlPlane {
   }
 
   agentDisconnected(nodeName: string, link: AgentLink): void {
+    this.relay.disconnected(link);
     if (this.links.get(nodeName) !== link) return;
     this.links.delete(nodeName);
     const live = this.hot.nodes.get(nodeName);
@@ -486,12 +491,22 @@ export class ControlPlane {
         return this.data.onRefused(nodeName, message);
       case 'data.transferred':
         return this.data.onTransferred(nodeName, message);
+      case 'relay.reply':
+      case 'relay.credit':
+      case 'relay.end':
+      case 'relay.cancel':
+        return this.relay.onMessage(nodeName, message);
       case 'leaving':
         // Out of placement at once: the tasks it is about to report stopped must not come back here.
         live.leaving = true;
         this.sm.setNodeState(live, 'left', 'agent shutting down');
         return;
     }
+  }
+
+  /** A binary frame on the agent's connection: bytes of a relayed read. */
+  agentFrame(nodeName: string, link: AgentLink, frame: Buffer): void {
+    if (this.links.get(nodeName) === link) this.relay.onFrame(nodeName, frame);
   }
 
   private onHeartbeat(live: LiveNode, usage: NodeRecord['usage'], rttMs: NodeRecord['rttMs'] | undefined): void {

@@ -182,7 +182,7 @@ export class DataCatalog {
     return this.inputsOf(job, task).map((input) => {
       const base = { namespace, dataset: input.dataset, partition: input.partition, sha256: input.sha256, bytes: input.bytes, node: input.node };
       const holder = this.hot.nodes.get(input.node)?.record;
-      if (input.node === node.name || holder?.dataUrl == null) return { ...base, url: null, token: null };
+      if (input.node === node.name || holder === undefined) return { ...base, url: null, token: null };
       const token = signDataToken({
         op: 'read', namespace, dataset: input.dataset, partition: input.partition, node: input.node,
         for: node.name, forJurisdiction: node.jurisdiction, sha256: input.sha256, exp,
@@ -230,9 +230,6 @@ export class DataCatalog {
     const request = parseOrThrow(uploadRequestSchema, input, 'upload request');
     const live = this.requireNode(request.node);
     this.checkResidency(request.residencyClass, live);
-    if (live.record.dataUrl === null) {
-      throw new AtollError('unavailable', `node ${request.node} serves no data address (behind NAT?); uploads through the control plane are not supported yet, so upload to another node`);
-    }
     const expiresAt = this.options.clock.now() + UPLOAD_GRANT_MS;
     this.forgetExpiredGrants();
     this.grants.set(grantKey(request.node, request), { residencyClass: request.residencyClass, expiresAt });
@@ -397,10 +394,15 @@ export class DataCatalog {
   }
 }
 
-/** Where an agent serving data at `dataUrl` answers for a partition (src/agent/data-server.ts). */
-function partitionUrl(dataUrl: string, ref: { readonly namespace: string; readonly dataset: string; readonly partition: string }): string {
+/**
+ * Where a partition is read or written: on the agent's data server at `dataUrl`
+ * (src/agent/data-server.ts), or, for a node with no reachable data address, a path on the
+ * control plane, which relays it over the agent's connection (src/server/data-relay.ts). The path
+ * is resolved against whichever URL the caller reaches the control plane on.
+ */
+function partitionUrl(dataUrl: string | null, ref: { readonly namespace: string; readonly dataset: string; readonly partition: string }): string {
   const path = [ref.namespace, ref.dataset, ref.partition].map(encodeURIComponent).join('/');
-  return `${dataUrl.replace(/\/$/, '')}/v1/data/${path}`;
+  return dataUrl === null ? `/v1/data/relay/${path}` : `${dataUrl.replace(/\/$/, '')}/v1/data/${path}`;
 }
 
 function grantKey(node: string, ref: { readonly namespace: string; readonly dataset: string; readonly partition: string }): string {

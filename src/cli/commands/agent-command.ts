@@ -153,7 +153,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--probe-interval <duration>', 'how often to measure the probes', '30s')
     .option('--data-listen <host:port>', 'where to serve this node\'s partitions to peers and uploads (port 0 picks one)', '127.0.0.1:0')
     .option('--data-url <url>', 'the URL peers reach the data server on, if not the listening address (NAT mapping, proxy)')
-    .option('--no-data-server', 'serve no data: the node cannot hold partitions')
+    .option('--no-data-server', 'listen for no peers (behind NAT): transfers to and from this node are relayed through its control-plane connection')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .action(action(async (flags: AgentFlags) => {
       const node = await nodeSpecFromFlags(flags);

@@ -52,14 +52,14 @@ function partitionTarget(command: Command): Command {
 export function registerDataCommands(program: Command): void {
   const data = program.command('data').description('datasets and where their partitions live');
 
-  withConnection(partitionTarget(data.command('put').argument('<file>').description('upload a file as a partition, straight to the agent of --node')))
+  withConnection(partitionTarget(data.command('put').argument('<file>').description('upload a file as a partition to the agent of --node (relayed by the control plane if the node has no reachable address)')))
     .action(action(async (file: string, flags: PartitionFlags) => {
       const client = clientFrom(flags);
       const path = resolve(file);
       const size = (await stat(path).catch(() => undefined))?.size;
       if (size === undefined) throw new AtollError('invalid_request', `cannot read ${file}; give a path to a file`);
       const grant = await client.createUpload({ namespace: flags.namespace, dataset: flags.dataset, partition: flags.partition, node: flags.node, residencyClass: flags.class ?? null });
-      const stored = await upload(path, size, grant);
+      const stored = await upload(path, size, grant, client.server);
       // The agent reports the partition to the control plane; wait until the catalog shows it.
       const record = await waitForCatalog(() => client.getDataset(flags.dataset, { namespace: flags.namespace }), flags.partition, stored.sha256);
       printObject(flags.output, record, () => `stored ${flags.dataset}/${flags.partition} on ${record.node}: ${formatBytes(record.bytes)}, sha256 ${record.sha256}`);
@@ -94,9 +94,12 @@ export function registerDataCommands(program: Command): void {
     }));
 }
 
-/** Streams the file to the agent with the grant's token; resolves with what the agent stored. */
-function upload(path: string, size: number, grant: UploadGrant): Promise<{ sha256: string; bytes: number }> {
-  const url = new URL(grant.url);
+/**
+ * Streams the file to the agent with the grant's token (straight to its data server, or through
+ * the control plane's relay when the grant's URL is a path on it); resolves with what was stored.
+ */
+function upload(path: string, size: number, grant: UploadGrant, server: string): Promise<{ sha256: string; bytes: number }> {
+  const url = new URL(grant.url, server);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolvePromise, reject) => {
     const req = send(url, { method: 'PUT', headers: { authorization: `Bearer ${grant.token}`, 'content-length': String(size), 'content-type': 'application/octet-stream' } }, (res) => {

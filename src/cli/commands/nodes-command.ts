@@ -79,7 +79,7 @@ function printNode(flags: CommonFlags, node: NodeRecord): void {
       `labels:    ${labels || '-'}`,
       `rtt:       ${formatRtt(node.rttMs)}`,
       `agent:     ${node.agentVersion}, joined ${age(node.joinedAt)} ago`,
-      `data:      ${node.dataUrl ?? '- (holds no data: no reachable data address)'}`,
+      `data:      ${node.dataUrl ?? 'relayed through the control plane (no reachable data address)'}`,
       ...(node.drainDeadline === null ? [] : [`drain:     attempts still running are moved at ${new Date(node.drainDeadline).toISOString()}`]),
     ].join('\n');
   });

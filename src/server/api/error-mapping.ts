@@ -1,22 +1,10 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AtollError, type ErrorCode } from '../../core/errors.js';
+import { AtollError, HTTP_STATUS, type ErrorCode } from '../../core/errors.js';
 
 /** Largest request body accepted (job specs are a few KiB). */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 // The one place where errors become HTTP statuses (DESIGN.md: map at the edge only).
-
-const STATUS: Readonly<Record<ErrorCode, number>> = {
-  invalid_spec: 400,
-  invalid_request: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  payload_too_large: 413,
-  unavailable: 503,
-  internal: 500,
-};
 
 export interface ErrorBody {
   readonly error: { readonly code: ErrorCode; readonly message: string; readonly problems?: readonly { path: string; message: string }[] };
@@ -44,7 +32,7 @@ export function toAtollError(error: unknown): AtollError {
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
   const atollError = toAtollError(error);
-  const status = STATUS[atollError.code];
+  const status = HTTP_STATUS[atollError.code];
   if (status >= 500) request.log.error({ err: error }, 'request failed');
   const body: ErrorBody = {
     error: {

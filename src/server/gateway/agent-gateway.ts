@@ -60,6 +60,9 @@ export class AgentGateway {
       send: (message: ServerMessage) => {
         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
       },
+      sendFrame: (frame: Buffer) => {
+        if (ws.readyState === ws.OPEN) ws.send(frame);
+      },
       close: (code, reason) => ws.close(code, reason),
       terminate: () => ws.terminate(),
     };
@@ -67,7 +70,11 @@ export class AgentGateway {
     const helloTimer = setTimeout(() => ws.close(4408, 'no hello received'), HELLO_TIMEOUT_MS);
     ws.on('message', (data, isBinary) => {
       try {
-        if (isBinary) throw new Error('binary frames are not part of the protocol');
+        if (isBinary) {
+          if (!greeted) throw new Error('the first message must be a hello');
+          this.plane.agentFrame(node, link, data as Buffer);
+          return;
+        }
         const json: unknown = JSON.parse(data.toString());
         if (!greeted) {
           const hello = parseOrThrow(helloMessage, json, 'hello message');
