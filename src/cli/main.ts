@@ -7,6 +7,7 @@ import { registerLogsCommand } from './commands/logs-command.js';
 import { registerNodesCommands } from './commands/nodes-command.js';
 import { registerPolicyCommands } from './commands/policy-command.js';
 import { registerDataCommands } from './commands/data-command.js';
+import { registerSpendCommands } from './commands/spend-command.js';
 import { registerRunCommand } from './commands/run-command.js';
 import { registerSchemaCommand } from './commands/schema-command.js';
 import { registerServerCommand } from './commands/server-command.js';
@@ -29,6 +30,7 @@ registerLogsCommand(program);
 registerNodesCommands(program);
 registerPolicyCommands(program);
 registerDataCommands(program);
+registerSpendCommands(program);
 registerSchemaCommand(program);
 
 try {

@@ -3,7 +3,9 @@ import type { JobSpecInput } from '../core/job-spec.js';
 import type { TransferSummary } from '../core/transfers.js';
 import type { PolicyChangeResult } from '../core/policy-impact.js';
 import type { PolicyRecord } from '../core/policy-spec.js';
-import type { AttemptRecord, EventRecord, JobView, LogChunk, NodeRecord, TaskView } from '../core/types.js';
+import type { PriceBook } from '../core/price-book.js';
+import type { SpendReport } from '../core/spend.js';
+import type { AttemptRecord, EventRecord, JobView, LogChunk, NodeRecord, NodeView, TaskView } from '../core/types.js';
 import type { Explanation } from '../scheduler/engine.js';
 import { readSse, type SseMessage } from './sse-reader.js';
 
@@ -107,11 +109,11 @@ export class AtollClient {
     yield* this.stream(`/v1/tasks/${encodeURIComponent(id)}/logs`, { ...query, follow: true }, signal);
   }
 
-  listNodes(query: { state?: string } = {}): Promise<Listing<NodeRecord>> {
+  listNodes(query: { state?: string } = {}): Promise<Listing<NodeView>> {
     return this.request('GET', '/v1/nodes', { query });
   }
 
-  getNode(name: string): Promise<NodeRecord> {
+  getNode(name: string): Promise<NodeView> {
     return this.request('GET', `/v1/nodes/${encodeURIComponent(name)}`);
   }
 
@@ -150,6 +152,18 @@ export class AtollClient {
   /** Takes a file already on the node's disk into its store as a partition. */
   registerData(request: { namespace?: string; dataset: string; partition: string; node: string; path: string; residencyClass?: string | null }): Promise<PartitionRecord> {
     return this.request('POST', '/v1/data/register', { body: request });
+  }
+
+  spend(query: { by?: string; since?: string; namespace?: string } = {}): Promise<SpendReport> {
+    return this.request('GET', '/v1/spend', { query });
+  }
+
+  getPriceBook(): Promise<{ book: PriceBook; updatedAt: number }> {
+    return this.request('GET', '/v1/pricing');
+  }
+
+  setPriceBook(book: unknown): Promise<{ book: PriceBook; updatedAt: number }> {
+    return this.request('PUT', '/v1/pricing', { body: book });
   }
 
   listPolicies(): Promise<Listing<PolicyRecord>> {

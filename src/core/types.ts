@@ -1,3 +1,4 @@
+import type { SpendSummary } from './spend.js';
 import type { JobSpec } from './job-spec.js';
 import type { Labels } from './label-selector.js';
 import type { NodeKind } from './node-spec.js';
@@ -99,9 +100,16 @@ export interface StageView extends StageRun {
   readonly counts: TaskCounts;
 }
 
+/** A node as the API shows it: its record, and its price as the price book sets it (`priceHour` is what it declared). */
+export interface NodeView extends NodeRecord {
+  readonly price: { readonly hour: number; readonly from: 'book' | 'node' | 'none'; readonly source: string | null };
+}
+
 export interface JobView extends Omit<JobRecord, 'stages'> {
   readonly counts: TaskCounts;
   readonly stages: readonly StageView[];
+  /** What the job has cost so far, with transfers and waste; in single-job answers only, not in listings. */
+  readonly cost?: SpendSummary;
 }
 
 export interface TaskRecord {
@@ -179,7 +187,8 @@ export type EventType =
   | 'partition.removed'
   | 'partition.report_ignored'
   | 'transfer.refused'
-  | 'transfer.completed';
+  | 'transfer.completed'
+  | 'pricing.updated';
 
 export interface EventRecord {
   readonly seq: number;

@@ -37,6 +37,7 @@ export { REASON_CODES } from './framework/status.js';
 export { Compliance } from './compliance.js';
 export { PlacementCache } from './framework/placement-cache.js';
 export { requestFromJob, stageGroupKey } from './requests.js';
+export { bookTransferPricing, LIST_TRANSFER_PRICING } from './plugins/transfer-pricing.js';
 
 /**
  * Hard filters from the cheapest and most selective to the rest; the last (resource fit) is the

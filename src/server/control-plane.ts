@@ -1,5 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { AtollError, notFound } from '../core/errors.js';
+import { parsePriceBook, type PriceBook } from '../core/price-book.js';
+import type { SpendGroup, SpendReport } from '../core/spend.js';
 import { newJobId } from '../core/ids.js';
 import { compareNames } from '../core/collections.js';
 import { partitionId } from '../core/data-spec.js';
@@ -9,7 +11,7 @@ import { healthyNodeState, isConnectedNodeState, isTerminalJob } from '../core/s
 import { effectiveTaints } from '../core/node-spec.js';
 import type { PolicyChangeResult } from '../core/policy-impact.js';
 import { parsePolicySpec, type PolicyRecord, type PolicySpec } from '../core/policy-spec.js';
-import type { AttemptRecord, EventRecord, JobRecord, JobView, NodeRecord, TaskRecord, TaskView } from '../core/types.js';
+import type { AttemptRecord, EventRecord, JobRecord, JobView, NodeRecord, NodeView, TaskRecord, TaskView } from '../core/types.js';
 import { exportPublicKey, type DataSigningKeys } from '../protocol/data-token.js';
 import type { AgentMessage, HelloMessage } from '../protocol/messages.js';
 import { Compliance, type Explanation } from '../scheduler/engine.js';
@@ -21,6 +23,8 @@ import { DataCatalog } from './data-catalog.js';
 import { LivenessLoop } from './loops/liveness-loop.js';
 import { describeChange, policyImpact } from './policy-impact.js';
 import { SchedulingLoop } from './loops/scheduling-loop.js';
+import { PRICE_BOOK_SETTING, Pricing } from './pricing.js';
+import { SpendReports } from './spend-reports.js';
 import { CommitQueue } from './state/commit-queue.js';
 import { HotState, type LiveNode, newLiveNode } from './state/hot-state.js';
 import { StateMachine } from './state/state-machine.js';
@@ -42,6 +46,8 @@ export interface ControlPlaneOptions {
   readonly dataKeys: DataSigningKeys;
   /** A scheduling round failed and placed nothing; it is retried after a back-off. */
   readonly onSchedulerError?: (error: unknown) => void;
+  /** The price book to use when the store holds none yet (the first start); default list transfer prices only. */
+  readonly priceBook?: PriceBook;
 }
 
 export type { AgentLink } from './agent-links.js';
@@ -64,6 +70,7 @@ export class ControlPlane {
   private readonly scheduling: SchedulingLoop;
   readonly data: DataCatalog;
   readonly relay: DataRelay;
+  readonly spend: SpendReports;
   private readonly dataPublicKey: string;
   private liveness: LivenessLoop | undefined;
   private closed = false;
@@ -78,6 +85,7 @@ export class ControlPlane {
     this.sm = new StateMachine(this.hot, queue, options.clock);
     this.dataPublicKey = exportPublicKey(options.dataKeys.publicKey);
     this.data = new DataCatalog(this.hot, this.sm, this.links, { clock: options.clock, keys: options.dataKeys, compliance: () => this.currentCompliance() });
+    this.spend = new SpendReports(this.hot, this.sm, store, options.clock);
     this.relay = new DataRelay(this.links, { publicKey: options.dataKeys.publicKey, clock: options.clock });
     this.scheduling = new SchedulingLoop(this.hot, this.sm, this.links, {
       ...options,
@@ -112,6 +120,10 @@ export class ControlPlane {
       if (isConnectedNodeState(record.state)) this.sm.setNodeState(live, 'unreachable', 'control plane restarted; waiting for the agent');
     }
     for (const policy of active.policies) this.hot.policies.set(policy.name, policy);
+    const stored = await this.store.getSetting(PRICE_BOOK_SETTING);
+    // A stored book was validated when applied; it is parsed again in case the schema moved on.
+    if (stored !== undefined) this.hot.pricing = new Pricing(parsePriceBook(stored.value), stored.updatedAt);
+    else if (this.options.priceBook !== undefined) this.sm.setPriceBook(this.options.priceBook);
     for (const partition of active.partitions) this.hot.partitions.set(partitionId(partition), partition);
     const counts = await this.store.countTasksByStage(active.jobs.map((j) => j.id));
     for (const job of active.jobs) {
@@ -193,6 +205,26 @@ export class ControlPlane {
     await this.sm.committed();
     this.requestSchedule();
     return this.jobView(jobId);
+  }
+
+  // ---- spend ----
+
+  /** The price book in force and when it was applied (0: the built-in list prices). */
+  priceBook(): { readonly book: PriceBook; readonly updatedAt: number } {
+    return { book: this.hot.pricing.book, updatedAt: this.hot.pricing.updatedAt };
+  }
+
+  /** Validates and puts a new price book in force; placement uses it from the next round. */
+  async setPriceBook(input: unknown): Promise<{ readonly book: PriceBook; readonly updatedAt: number }> {
+    const book = parsePriceBook(input);
+    this.sm.setPriceBook(book);
+    await this.sm.committed();
+    this.requestSchedule();
+    return this.priceBook();
+  }
+
+  spendReport(query: { by?: SpendGroup; since?: number; namespace?: string }): Promise<SpendReport> {
+    return this.spend.report(query);
   }
 
   // ---- cluster policies ----
@@ -277,11 +309,12 @@ export class ControlPlane {
 
   // ---- API reads (committed state, with live counts for active jobs) ----
 
+  /** One job, with its counts and what it has cost so far. */
   async jobView(jobId: string): Promise<JobView> {
     const job = await this.store.getJob(jobId);
     if (!job) throw notFound('job', jobId);
-    const [view] = await this.withCounts([job]);
-    return view!;
+    const [[view], cost] = await Promise.all([this.withCounts([job]), this.spend.job(jobId)]);
+    return { ...view!, cost };
   }
 
   async listJobs(filter: JobFilter): Promise<Listing<JobView>> {
@@ -317,12 +350,17 @@ export class ControlPlane {
   }
 
   /** Nodes with their live state (the store may lag behind heartbeats). */
-  listNodes(): NodeRecord[] {
-    return [...this.hot.nodes.values()].map((n) => n.record).sort((a, b) => a.name.localeCompare(b.name));
+  listNodes(): NodeView[] {
+    return [...this.hot.nodes.values()].map((n) => this.nodeView(n.record)).sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  getNode(name: string): NodeRecord {
-    return this.requireNode(name).record;
+  getNode(name: string): NodeView {
+    return this.nodeView(this.requireNode(name).record);
+  }
+
+  nodeView(record: NodeRecord): NodeView {
+    const price = this.hot.pricing.node(record);
+    return { ...record, price: { hour: price.hour, from: price.from, source: price.rule?.source ?? null } };
   }
 
   /** No new work for the node; what runs there carries on. Kept until uncordoned, across reconnects. */

@@ -336,13 +336,11 @@ export class DataCatalog {
   /** A partition crossed the network for an attempt: the ledger entry, with both ends' locations. */
   onTransferred(node: string, message: Transferred): void {
     // Only for an attempt this node runs: the ledger is not open to any agent's say-so.
-    if (this.hot.attempts.get(message.attemptId)?.node !== node) return;
-    const where = (name: string) => {
-      const record = this.hot.nodes.get(name)?.record;
-      return record === undefined ? { node: name } : { node: name, provider: record.provider, region: record.region, site: record.site, jurisdiction: record.jurisdiction };
-    };
-    const { namespace, dataset, partition, attemptId, bytes, durationMs } = message;
-    this.sm.noteTransfer(attemptId, node, { namespace, dataset, partition, bytes, durationMs, from: where(message.from), to: where(node) });
+    const attempt = this.hot.attempts.get(message.attemptId);
+    const to = this.hot.nodes.get(node)?.record;
+    if (attempt?.node !== node || to === undefined) return;
+    const { namespace, dataset, partition, bytes, durationMs, from } = message;
+    this.sm.noteTransfer(attempt, to, { namespace, dataset, partition, bytes, durationMs, from });
   }
 
   /** Class -> country codes, as agents need them to check reads themselves. */

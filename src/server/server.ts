@@ -12,11 +12,13 @@ import { registerEventRoutes } from './api/routes/events-routes.js';
 import { registerJobRoutes } from './api/routes/jobs-routes.js';
 import { registerNodeRoutes } from './api/routes/nodes-routes.js';
 import { registerPolicyRoutes } from './api/routes/policies-routes.js';
+import { registerSpendRoutes } from './api/routes/spend-routes.js';
 import { registerTaskRoutes } from './api/routes/tasks-routes.js';
 import { Authenticator } from './auth/authenticator.js';
 import { bootstrapTokens, type BootstrapFiles } from './auth/bootstrap.js';
 import { loadDataSigningKeys } from './data-signing-key.js';
 import { ControlPlane } from './control-plane.js';
+import { defaultPriceBookFile, readPriceBookFile } from './pricing.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { AgentGateway } from './gateway/agent-gateway.js';
 
@@ -31,6 +33,8 @@ export interface ServerOptions {
   readonly restartGraceMs?: number;
   readonly logLevel?: string;
   readonly clock?: Clock;
+  /** A price book file to put in force at start; left out, the stored book, or on first start examples/pricing.yaml. */
+  readonly pricingFile?: string;
   /** Where fatal store errors go; the CLI exits the process. */
   readonly onFatal?: (error: unknown) => void;
 }
@@ -73,8 +77,10 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   await store.migrate();
   const tokens = await bootstrapTokens(store, dataDir, clock);
   const heartbeatMs = options.heartbeatMs ?? 1000;
+  const fileBook = options.pricingFile === undefined ? undefined : await readPriceBookFile(options.pricingFile);
   const plane = await ControlPlane.start(store, {
     clock,
+    priceBook: fileBook ?? (await readPriceBookFile(defaultPriceBookFile())),
     dataKeys: await loadDataSigningKeys(dataDir),
     heartbeatMs,
     // Tuned so a dead agent's work runs elsewhere within about 2 s of its connection closing
@@ -90,9 +96,11 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
     }),
     onSchedulerError: (error) => log.error({ err: error }, 'scheduling round failed; nothing was placed, retrying after a back-off'),
   });
+  // An explicit --pricing wins over the book stored by an earlier start or PUT /v1/pricing.
+  if (fileBook !== undefined && plane.priceBook().book !== fileBook) await plane.setPriceBook(fileBook);
   const auth = new Authenticator(store);
   const routes: { method: string; url: string }[] = [];
-  const app = buildApp(plane, auth, log, routes);
+  const app = buildApp(plane, auth, log, routes, clock);
   const gateway = new AgentGateway(plane, auth, log);
   gateway.attach(app.server);
   await app.listen({ host: options.host, port: options.port });
@@ -111,7 +119,7 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   };
 }
 
-function buildApp(plane: ControlPlane, auth: Authenticator, log: Logger, routes: { method: string; url: string }[]): FastifyInstance {
+function buildApp(plane: ControlPlane, auth: Authenticator, log: Logger, routes: { method: string; url: string }[], clock: Clock): FastifyInstance {
   const app = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true,
     // Live event streams never end on their own; without this, shutdown would wait for them.
     forceCloseConnections: true });
@@ -135,6 +143,7 @@ function buildApp(plane: ControlPlane, auth: Authenticator, log: Logger, routes:
   registerDataRoutes(app, plane);
   registerPolicyRoutes(app, plane);
   registerEventRoutes(app, plane);
+  registerSpendRoutes(app, plane, () => clock.now());
   registerAgentRoutes(app, plane, auth);
   return app;
 }

@@ -5,8 +5,9 @@ import type { Taint } from '../core/placement-spec.js';
 import type { PolicyRecord, PolicySpec } from '../core/policy-spec.js';
 import type { AttemptState, JobState, NodeState, TaskState } from '../core/states.js';
 import type { AttemptRecord, EventRecord, EventType, JobRecord, LogChunk, LogStream, NodeRecord, StageRun, TaskRecord } from '../core/types.js';
-import type { AttemptPatch, JobPatch, NodePatch, TaskPatch, TokenKind, TokenRecord } from './store.js';
-import type { AttemptsTable, EventsTable, JobsTable, LogsTable, NodesTable, PartitionsTable, PoliciesTable, TasksTable, TokensTable } from './schema.js';
+import type { ChargeRecord } from '../core/spend.js';
+import type { AttemptPatch, JobPatch, NodePatch, SettingRecord, TaskPatch, TokenKind, TokenRecord } from './store.js';
+import type { AttemptsTable, ChargesTable, EventsTable, JobsTable, LogsTable, NodesTable, PartitionsTable, PoliciesTable, SettingsTable, TasksTable, TokensTable } from './schema.js';
 
 // Records <-> rows, shared by every SQL store. Only JSON columns and renamed fields need care.
 
@@ -160,4 +161,16 @@ export function logFromRow(row: Row<LogsTable>): LogChunk {
 
 function nullableNumber(value: number | null): number | null {
   return value === null ? null : Number(value);
+}
+
+export function chargeToRow(charge: ChargeRecord): ChargesTable {
+  return { ...charge, waste: charge.waste ? 1 : 0 };
+}
+
+export function settingToRow(setting: SettingRecord): SettingsTable {
+  return { name: setting.name, value: JSON.stringify(setting.value), updatedAt: setting.updatedAt };
+}
+
+export function settingFromRow(row: Row<SettingsTable>): SettingRecord {
+  return { name: row.name, value: JSON.parse(row.value) as unknown, updatedAt: Number(row.updatedAt) };
 }

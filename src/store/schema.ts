@@ -130,6 +130,31 @@ export interface PartitionsTable {
   createdAt: number;
 }
 
+export interface ChargesTable {
+  id: string;
+  time: number;
+  kind: string;
+  namespace: string;
+  jobId: string;
+  attemptId: string;
+  node: string;
+  provider: string;
+  region: string;
+  site: string;
+  dollars: number;
+  bytes: number;
+  runtimeMs: number;
+  /** 0 or 1. */
+  waste: number;
+}
+
+export interface SettingsTable {
+  name: string;
+  /** JSON. */
+  value: string;
+  updatedAt: number;
+}
+
 export interface Database {
   tokens: TokensTable;
   nodes: NodesTable;
@@ -140,4 +165,6 @@ export interface Database {
   logs: LogsTable;
   policies: PoliciesTable;
   partitions: PartitionsTable;
+  charges: ChargesTable;
+  settings: SettingsTable;
 }

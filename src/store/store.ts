@@ -1,5 +1,6 @@
 import type { PartitionRecord } from '../core/data-spec.js';
 import type { PolicyRecord } from '../core/policy-spec.js';
+import type { ChargeRecord, SpendGroup, SpendRow } from '../core/spend.js';
 import type { JobState, TaskState } from '../core/states.js';
 import type {
   AttemptRecord,
@@ -53,6 +54,20 @@ export type AttemptPatch = Patch<AttemptRecord, 'id'>;
 export type JobPatch = Patch<JobRecord, 'id'>;
 export type NodePatch = Patch<NodeRecord, 'name'>;
 
+/** A cluster-wide setting (the price book), shared by every control-plane replica. */
+export interface SettingRecord {
+  readonly name: string;
+  readonly value: unknown;
+  readonly updatedAt: number;
+}
+
+export interface SpendFilter {
+  /** Charges at or after this time (epoch ms). */
+  readonly since?: number;
+  readonly namespace?: string;
+  readonly jobId?: string;
+}
+
 /** Everything written in one transaction. Writes are applied in the order of the fields below. */
 export interface WriteBatch {
   readonly jobs?: readonly JobRecord[];
@@ -74,6 +89,12 @@ export interface WriteBatch {
   /** Revoke every live credential of these nodes (applied before `tokens` are added). */
   readonly revokeNodeTokens?: readonly { readonly node: string; readonly at: number }[];
   readonly tokens?: readonly TokenRecord[];
+  /** Spend ledger entries, inserted or replaced whole by id. */
+  readonly charges?: readonly ChargeRecord[];
+  /** Attempts that ended without success: their charges (present and already written) become waste. */
+  readonly wastedAttempts?: readonly string[];
+  /** Settings, inserted or replaced whole by name. */
+  readonly settings?: readonly SettingRecord[];
   /** Logs and events carry their seq: the single writer assigns them, so it can publish them right after commit. */
   readonly logs?: readonly LogChunk[];
   readonly events?: readonly EventRecord[];
@@ -120,6 +141,11 @@ export interface Store {
 
   /** Every catalog entry, by namespace, dataset and partition. */
   listPartitions(): Promise<readonly PartitionRecord[]>;
+
+  getSetting(name: string): Promise<SettingRecord | undefined>;
+
+  /** Charges summed, by `groupBy` (largest total first) or as one row with key "" when left out. */
+  sumSpend(filter: SpendFilter, groupBy?: SpendGroup): Promise<readonly SpendRow[]>;
 
   /** Events with seq greater than `afterSeq`, oldest first. */
   listEvents(filter: { afterSeq: number; limit: number; jobId?: string }): Promise<readonly EventRecord[]>;

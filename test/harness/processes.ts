@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { AtollClient } from '../../src/client/client.js';
+import { LIST_PRICE_BOOK } from '../../src/core/price-book.js';
 
 // Real processes for integration tests and benchmarks: `atoll server` and `atoll agent` from the
 // built CLI, on loopback, with random ports and temporary data dirs.
@@ -92,10 +93,22 @@ export interface ServerProc extends Proc {
   readonly client: AtollClient;
 }
 
+let listPriceBook: string | undefined;
+
+/** A price book file of list transfer prices and no compute rules, written once per test process. */
+function listPriceBookFile(): string {
+  listPriceBook ??= join(tempDir('pricing'), 'list-prices.json');
+  writeFileSync(listPriceBook, JSON.stringify(LIST_PRICE_BOOK));
+  return listPriceBook;
+}
+
 export async function startServer(options: { dataDir?: string; port?: number; extraArgs?: readonly string[]; nodeArgs?: readonly string[] } = {}): Promise<ServerProc> {
   const dataDir = options.dataDir ?? tempDir('server');
   const port = options.port ?? (await freePort());
-  const proc = startProcess(['server', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', ...(options.extraArgs ?? [])], {
+  // Unless a test brings its own, nodes keep the prices they declare (a book with no compute
+  // rules), so tests can make one node cheap and another dear with a flag.
+  const pricing = options.extraArgs?.includes('--pricing') ? [] : ['--pricing', listPriceBookFile()];
+  const proc = startProcess(['server', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', ...pricing, ...(options.extraArgs ?? [])], {
     ...(options.nodeArgs ? { nodeArgs: options.nodeArgs } : {}),
   });
   const url = `http://127.0.0.1:${port}`;

@@ -1,4 +1,5 @@
 import type { TransferSummary } from '../../core/transfers.js';
+import { describeSpend } from './spend-command.js';
 import type { Command } from 'commander';
 import { formatBytes, formatCpu, formatDuration } from '../../core/quantities.js';
 import type { JobView, StageView, TaskView } from '../../core/types.js';
@@ -58,6 +59,7 @@ export function jobSummary(job: JobView): string {
   lines.push(
     `submitted:  ${new Date(job.createdAt).toISOString()} (${age(job.createdAt)} ago)`,
     `runtime:    ${elapsed === null ? 'not started' : formatDuration(elapsed)}`,
+    ...(job.cost === undefined ? [] : [`cost:       ${describeSpend(job.cost)}`]),
   );
   if (job.spec.stages.length > 1) lines.push('', renderTable(job.stages, stageColumns).trimEnd());
   return lines.join('\n');

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { formatBytes, formatCpu } from '../../core/quantities.js';
-import type { NodeRecord } from '../../core/types.js';
+import type { NodeRecord, NodeView } from '../../core/types.js';
 import { action, type CommonFlags, withConnection } from '../common.js';
 import { clientFrom } from '../connection.js';
 import { age, dash, printListing, printObject, renderTable, type Column } from '../output.js';
@@ -15,7 +15,7 @@ const columns: readonly Column<NodeRecord>[] = [
   { header: 'JURIS', value: (n) => dash(n.jurisdiction) },
   { header: 'CPU', value: (n) => `${formatCpu(n.usage.cpuMillis)}/${formatCpu(n.capacity.cpuMillis)}`, right: true },
   { header: 'MEMORY', value: (n) => formatBytes(n.capacity.memoryBytes), right: true },
-  { header: '$/HOUR', value: (n) => n.priceHour.toFixed(3), right: true },
+  { header: '$/HOUR', value: (n) => ('price' in n ? (n as NodeView).price.hour : n.priceHour).toFixed(3), right: true },
   { header: 'RUNNING', value: (n) => String(n.usage.runningAttempts), right: true },
   { header: 'SEEN', value: (n) => `${age(n.lastSeenAt)} ago` },
 ];
@@ -69,6 +69,13 @@ export function registerNodesCommands(program: Command): void {
   }));
 }
 
+function describePrice(price: NodeView['price']): string {
+  const hour = `$${price.hour.toFixed(4)}/h`;
+  if (price.from === 'book') return `${hour} from the price book${price.source === null ? '' : ` (${price.source})`}`;
+  if (price.from === 'node') return `${hour} as the node declared it (no price-book rule covers it)`;
+  return 'unpriced: no price-book rule covers it and it declared no price';
+}
+
 function printNode(flags: CommonFlags, node: NodeRecord): void {
   printObject(flags.output, node, () => {
     const labels = Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join(', ');
@@ -79,6 +86,7 @@ function printNode(flags: CommonFlags, node: NodeRecord): void {
       `labels:    ${labels || '-'}`,
       `rtt:       ${formatRtt(node.rttMs)}`,
       `agent:     ${node.agentVersion}, joined ${age(node.joinedAt)} ago`,
+      ...('price' in node ? [`price:     ${describePrice((node as NodeView).price)}`] : []),
       `data:      ${node.dataUrl ?? 'relayed through the control plane (no reachable data address)'}`,
       ...(node.drainDeadline === null ? [] : [`drain:     attempts still running are moved at ${new Date(node.drainDeadline).toISOString()}`]),
     ].join('\n');

@@ -32,8 +32,9 @@ export function registerServerCommand(program: Command): void {
     .option('--unreachable-after <duration>', 'mark a node unreachable after this long without a heartbeat (default 3 heartbeats; a closed connection counts at once)', parseDurationFlag('--unreachable-after'))
     .option('--lost-after <duration>', "re-place an unreachable node's work after this long (default 1.5 heartbeats)", parseDurationFlag('--lost-after'))
     .option('--restart-grace <duration>', 'after a restart, how long nodes have to reconnect before their work is re-placed (default 15s)', parseDurationFlag('--restart-grace'))
+    .option('--pricing <file>', 'price book to put in force (YAML; default: the one stored by an earlier start, or on first start examples/pricing.yaml)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
-    .action(action(async (flags: { host: string; port: number; dataDir: string; heartbeat: number; unreachableAfter?: number; lostAfter?: number; restartGrace?: number; logLevel: string }) => {
+    .action(action(async (flags: { host: string; port: number; dataDir: string; heartbeat: number; unreachableAfter?: number; lostAfter?: number; restartGrace?: number; pricing?: string; logLevel: string }) => {
       const server = await startServer({
         host: flags.host,
         port: flags.port,
@@ -43,6 +44,7 @@ export function registerServerCommand(program: Command): void {
         ...(flags.unreachableAfter === undefined ? {} : { unreachableAfterMs: flags.unreachableAfter }),
         ...(flags.lostAfter === undefined ? {} : { lostAfterMs: flags.lostAfter }),
         ...(flags.restartGrace === undefined ? {} : { restartGraceMs: flags.restartGrace }),
+        ...(flags.pricing === undefined ? {} : { pricingFile: resolve(flags.pricing) }),
       }).catch((error: unknown) => {
         // The store, timers and sockets opened before the failure would keep the process alive.
         const code = (error as NodeJS.ErrnoException).code;

@@ -77,8 +77,8 @@ export interface PlacementRequest {
   readonly inputs?: readonly TaskInput[];
 }
 
-/** The scheduler's view of a node record, given what its current attempts reserve. */
-export function snapshotNodeFrom(record: NodeRecord, allocated: Resources): SnapshotNode {
+/** The scheduler's view of a node record, given what its current attempts reserve and its price (the price book's, by default the one it declared). */
+export function snapshotNodeFrom(record: NodeRecord, allocated: Resources, priceHour = record.priceHour): SnapshotNode {
   return {
     name: record.name,
     state: record.state,
@@ -94,7 +94,7 @@ export function snapshotNodeFrom(record: NodeRecord, allocated: Resources): Snap
     jurisdiction: record.jurisdiction,
     lat: record.lat,
     lon: record.lon,
-    priceHour: record.priceHour,
+    priceHour,
     rttMs: record.rttMs,
   };
 }

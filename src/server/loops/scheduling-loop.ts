@@ -6,6 +6,7 @@ import { MAX_MESSAGE_BYTES, type AttemptAssignment, type AttemptInput, type Atte
 import type { PolicySpec } from '../../core/policy-spec.js';
 import { PlacementCache, requestFromJob, stageGroupKey, schedule, snapshotNodeFrom, verifyPlan, type PlacementRequest, type Plan, type SchedulerSnapshot, type SnapshotNode, type TaskInput } from '../../scheduler/engine.js';
 import type { AgentLinks } from '../agent-links.js';
+import type { Pricing } from '../pricing.js';
 import type { HotState } from '../state/hot-state.js';
 import type { StateMachine } from '../state/state-machine.js';
 
@@ -50,7 +51,7 @@ export class SchedulingLoop {
   private policyCache: { version: number; policies: readonly PolicySpec[] } | undefined;
   private readonly cache = new PlacementCache();
   private fleetVersion = 0;
-  private lastFleet: { nodes: readonly SnapshotNode[]; policies: readonly PolicySpec[] } | undefined;
+  private lastFleet: { nodes: readonly SnapshotNode[]; policies: readonly PolicySpec[]; pricing: Pricing } | undefined;
   /** Jobs looked at since the last round that placed something; a full sweep with none placed stops. */
   private idleJobsSeen = 0;
   /** The wait after the next failed round; back to the first value after a round that works. */
@@ -139,11 +140,14 @@ export class SchedulingLoop {
       const job = this.hot.jobs.get(task.jobId)!.record;
       return requestFromJob(job, task, readsData(stageOf(job.spec, task.stage)) ? this.options.inputsOf?.(job, task) : undefined);
     });
+    const pricing = this.hot.pricing;
     const nodes = [...this.hot.nodes.values()].map((n) =>
-      snapshotNodeFrom(n.record, { cpuMillis: n.allocatedCpuMillis, memoryBytes: n.allocatedMemoryBytes }),
+      snapshotNodeFrom(n.record, { cpuMillis: n.allocatedCpuMillis, memoryBytes: n.allocatedMemoryBytes }, pricing.node(n.record).hour),
     );
     const policies = this.currentPolicies();
-    const snapshot: SchedulerSnapshot = { now, nodes, policies, placed: this.spreadPlacements(requests), fleetVersion: this.fleetVersionOf(nodes, policies) };
+    const snapshot: SchedulerSnapshot = {
+      now, nodes, policies, pricing: pricing.transfer, placed: this.spreadPlacements(requests), fleetVersion: this.fleetVersionOf(nodes, policies, pricing),
+    };
     // The seed orders equal nodes; keeping it while the fleet is unchanged lets the engine keep
     // its per-class heaps from round to round (they are built in that order).
     const plan = schedule(snapshot, requests, { seed: snapshot.fleetVersion as number, cache: this.cache });
@@ -180,11 +184,11 @@ export class SchedulingLoop {
    * changed state, labels, taints, location, capacity, price or measured round trips, or the
    * policies changed. Allocations and heartbeats do not count.
    */
-  private fleetVersionOf(nodes: readonly SnapshotNode[], policies: readonly PolicySpec[]): number {
+  private fleetVersionOf(nodes: readonly SnapshotNode[], policies: readonly PolicySpec[], pricing: Pricing): number {
     const previous = this.lastFleet;
-    const same = previous !== undefined && previous.policies === policies && previous.nodes.length === nodes.length && nodes.every((n, i) => sameFixedFields(n, previous.nodes[i]!));
+    const same = previous !== undefined && previous.policies === policies && previous.pricing === pricing && previous.nodes.length === nodes.length && nodes.every((n, i) => sameFixedFields(n, previous.nodes[i]!));
     if (!same) this.fleetVersion += 1;
-    this.lastFleet = { nodes, policies };
+    this.lastFleet = { nodes, policies, pricing };
     return this.fleetVersion;
   }
 

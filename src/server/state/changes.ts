@@ -1,7 +1,8 @@
 import { partitionId, type PartitionRecord } from '../../core/data-spec.js';
 import type { PolicyRecord } from '../../core/policy-spec.js';
+import type { ChargeRecord } from '../../core/spend.js';
 import type { AttemptRecord, EventRecord, JobRecord, LogChunk, NodeRecord, TaskRecord } from '../../core/types.js';
-import type { AttemptPatch, JobPatch, NodePatch, TaskPatch, TokenRecord, WriteBatch } from '../../store/store.js';
+import type { AttemptPatch, JobPatch, NodePatch, SettingRecord, TaskPatch, TokenRecord, WriteBatch } from '../../store/store.js';
 
 /** The writes made since the last commit, accumulated by the state machine and written as one transaction. */
 export class Changes {
@@ -20,6 +21,9 @@ export class Changes {
   /** The same for catalog partitions, by id. */
   private readonly partitionMap = new Map<string, PartitionRecord | null>();
   readonly tokens: TokenRecord[] = [];
+  readonly charges: ChargeRecord[] = [];
+  readonly wastedAttempts: string[] = [];
+  readonly settings: SettingRecord[] = [];
   readonly logs: LogChunk[] = [];
   readonly events: EventRecord[] = [];
   /** Run in order once the batch is committed: sends to agents, acks, API answers. */
@@ -60,7 +64,7 @@ export class Changes {
   isEmpty(): boolean {
     return (
       this.jobs.length + this.tasks.length + this.attempts.length + this.jobPatchMap.size + this.taskPatchMap.size +
-        this.attemptPatchMap.size + this.nodes.length + this.nodePatchMap.size + this.policyMap.size + this.partitionMap.size + this.tokens.length + this.logs.length +
+        this.attemptPatchMap.size + this.nodes.length + this.nodePatchMap.size + this.policyMap.size + this.partitionMap.size + this.tokens.length + this.charges.length + this.wastedAttempts.length + this.settings.length + this.logs.length +
         this.events.length ===
       0
     );
@@ -81,6 +85,9 @@ export class Changes {
       partitions: [...this.partitionMap.values()].filter((p): p is PartitionRecord => p !== null),
       deletedPartitions: [...this.partitionMap].filter(([, p]) => p === null).map(([id]) => id),
       tokens: this.tokens,
+      charges: this.charges,
+      wastedAttempts: this.wastedAttempts,
+      settings: this.settings,
       logs: this.logs,
       events: this.events,
     };

@@ -1,5 +1,7 @@
 import type { PartitionRecord } from '../../core/data-spec.js';
 import type { PolicyRecord } from '../../core/policy-spec.js';
+import { LIST_PRICE_BOOK } from '../../core/price-book.js';
+import { Pricing } from '../pricing.js';
 import { PendingQueue } from './pending-queue.js';
 import type { AttemptRecord, JobRecord, NodeRecord, TaskCounts, TaskRecord } from '../../core/types.js';
 
@@ -38,6 +40,8 @@ export class HotState {
   readonly policies = new Map<string, PolicyRecord>();
   /** Bumped by every policy change, so readers can cache what they derive from `policies`. */
   policiesVersion = 0;
+  /** The price book in force; replaced whole when an admin applies a new one. */
+  pricing = new Pricing(LIST_PRICE_BOOK, 0);
   /** The data catalog by `namespace/dataset/partition`. */
   readonly partitions = new Map<string, PartitionRecord>();
   /** Pending task ids, per job in submission order. */

@@ -4,6 +4,7 @@ import { attemptId as makeAttemptId, taskId as makeTaskId } from '../../core/ids
 import { stageOf, type StageSpec } from '../../core/job-spec.js';
 import { partitionId, type PartitionRecord } from '../../core/data-spec.js';
 import type { PolicyRecord } from '../../core/policy-spec.js';
+import { reservedShare, type PriceBook } from '../../core/price-book.js';
 import {
   ATTEMPT_TRANSITIONS,
   canTransition,
@@ -23,10 +24,14 @@ import type { AttemptResult } from '../../protocol/messages.js';
 import type { Explanation } from '../../scheduler/engine.js';
 import { emptyCounts } from '../../store/store.js';
 import type { CommitQueue } from './commit-queue.js';
+import { PRICE_BOOK_SETTING, Pricing } from '../pricing.js';
 import { type HotState, type LiveJob, type LiveNode, newLiveNode } from './hot-state.js';
 
 /** No retry waits longer than this, however many failures doubled it. */
 export const MAX_RETRY_BACKOFF_MS = 60 * 60 * 1000;
+
+const MS_PER_HOUR = 3_600_000;
+const BYTES_PER_GB = 1e9;
 
 /** Stored log bytes per attempt; the agent caps each stream too, this guards the store. */
 export const MAX_LOG_BYTES_PER_ATTEMPT = 2 * 2 ** 20;
@@ -440,10 +445,63 @@ export class StateMachine {
   }
 
   /** The transfer ledger: what moved for which attempt, from where to where, how much and how fast. */
-  noteTransfer(attemptId: string, node: string, data: Record<string, unknown>): void {
-    const taskId = attemptId.slice(0, Math.max(0, attemptId.lastIndexOf('.')));
-    const jobId = taskId.slice(0, Math.max(0, taskId.lastIndexOf('.'))) || null;
-    this.event('transfer.completed', { jobId, taskId, attemptId, node }, data);
+  /**
+   * A partition crossed the network for an active attempt on `to`: its ledger event, and a charge
+   * at the price the book gives the route (billed to the sender, as providers bill egress).
+   */
+  noteTransfer(attempt: AttemptRecord, to: NodeRecord, transfer: { namespace: string; dataset: string; partition: string; from: string; bytes: number; durationMs: number }): void {
+    const source = this.hot.nodes.get(transfer.from)?.record;
+    const book = this.hot.pricing.book;
+    const price = source === undefined ? { perGb: book.transfer.default.internet, class: 'internet' as const } : this.hot.pricing.transferPrice(source, to);
+    const dollars = (transfer.bytes / BYTES_PER_GB) * price.perGb;
+    const where = (record: NodeRecord | undefined, name: string) =>
+      record === undefined ? { node: name } : { node: name, provider: record.provider, region: record.region, site: record.site, jurisdiction: record.jurisdiction };
+    this.event('transfer.completed', { jobId: attempt.jobId, taskId: attempt.taskId, attemptId: attempt.id, node: to.name }, {
+      namespace: transfer.namespace, dataset: transfer.dataset, partition: transfer.partition, bytes: transfer.bytes, durationMs: transfer.durationMs,
+      from: where(source, transfer.from), to: where(to, to.name), priceClass: price.class, dollars,
+    });
+    this.queue.changes.charges.push({
+      id: `transfer:${attempt.id}:${transfer.dataset}/${transfer.partition}`, time: this.clock.now(), kind: 'transfer',
+      namespace: this.hot.jobs.get(attempt.jobId)?.record.namespace ?? transfer.namespace, jobId: attempt.jobId, attemptId: attempt.id,
+      node: transfer.from, provider: source?.provider ?? '', region: source?.region ?? '', site: source?.site ?? '',
+      dollars, bytes: transfer.bytes, runtimeMs: 0, waste: false,
+    });
+  }
+
+  // ---- spend ----
+
+  /** Puts a new price book in force: stored for every replica, and used from the next placement on. */
+  setPriceBook(book: PriceBook): Pricing {
+    const now = this.clock.now();
+    this.queue.changes.settings.push({ name: PRICE_BOOK_SETTING, value: book, updatedAt: now });
+    this.hot.pricing = new Pricing(book, now);
+    this.event('pricing.updated', {}, { computeRules: book.compute.length, asOf: book.asOf ?? null });
+    return this.hot.pricing;
+  }
+
+  /** What an attempt that has run so far costs: its node's price times its share of the node times its run time. */
+  computeCost(attempt: AttemptRecord, until: number): { dollars: number; runtimeMs: number; node: NodeRecord | undefined } {
+    const node = this.hot.nodes.get(attempt.node)?.record;
+    const job = this.hot.jobs.get(attempt.jobId);
+    const task = this.hot.tasks.get(attempt.taskId);
+    const runtimeMs = attempt.startedAt === null ? 0 : Math.max(0, until - attempt.startedAt);
+    if (node === undefined || job === undefined || task === undefined || runtimeMs === 0) return { dollars: 0, runtimeMs, node };
+    const { resources } = stageOf(job.record.spec, task.stage);
+    const share = reservedShare({ cpuMillis: resources.cpu, memoryBytes: resources.memory }, node.capacity);
+    return { dollars: this.hot.pricing.node(node).hour * share * (runtimeMs / MS_PER_HOUR), runtimeMs, node };
+  }
+
+  /** An attempt ended: its compute charge, and if it did not succeed, everything charged for it is waste. */
+  private chargeCompute(attempt: AttemptRecord): void {
+    const waste = attempt.state !== 'succeeded';
+    if (waste) this.queue.changes.wastedAttempts.push(attempt.id);
+    const { dollars, runtimeMs, node } = this.computeCost(attempt, attempt.finishedAt ?? this.clock.now());
+    if (runtimeMs === 0 || node === undefined) return;
+    this.queue.changes.charges.push({
+      id: `compute:${attempt.id}`, time: attempt.finishedAt ?? this.clock.now(), kind: 'compute',
+      namespace: this.hot.jobs.get(attempt.jobId)?.record.namespace ?? '', jobId: attempt.jobId, attemptId: attempt.id,
+      node: node.name, provider: node.provider, region: node.region, site: node.site, dollars, bytes: 0, runtimeMs, waste,
+    });
   }
 
   /** An agent reported a partition no request or grant of the control plane asked for: not catalogued. */
@@ -517,6 +575,7 @@ export class StateMachine {
     if (!canTransition(ATTEMPT_TRANSITIONS, from, to)) throw illegal('attempt', attempt.id, from, to);
     const next: AttemptRecord = { ...attempt, ...patch, state: to };
     if (ATTEMPT_TRANSITIONS[to].length === 0) {
+      this.chargeCompute(next);
       this.hot.attempts.delete(attempt.id);
       this.hot.logBytes.delete(attempt.id);
       this.releaseResources(attempt);

@@ -5,6 +5,7 @@ import * as jobPlacement from './003-job-placement.js';
 import * as nodeLifecycle from './004-node-lifecycle.js';
 import * as dataCatalog from './005-data-catalog.js';
 import * as stages from './006-stages.js';
+import * as spend from './007-spend.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
 
@@ -20,6 +21,7 @@ const MIGRATIONS: Readonly<Record<string, DialectMigration>> = {
   '004-node-lifecycle': nodeLifecycle,
   '005-data-catalog': dataCatalog,
   '006-stages': stages,
+  '007-spend': spend,
 };
 
 /** Kysely's migrator wants one provider per dialect; each migration learns which dialect it runs on. */

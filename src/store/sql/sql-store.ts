@@ -2,9 +2,13 @@ import { type Kysely, Migrator, type Transaction } from 'kysely';
 import type { PartitionRecord } from '../../core/data-spec.js';
 import type { PolicyRecord } from '../../core/policy-spec.js';
 import type { TaskCounts } from '../../core/types.js';
+import type { SpendGroup, SpendRow } from '../../core/spend.js';
 import type { EventRecord, EventType, LogChunk, NodeRecord, AttemptRecord, JobRecord, TaskRecord } from '../../core/types.js';
 import { migrationProvider, type SqlDialectName } from '../migrations/index.js';
 import {
+  chargeToRow,
+  settingFromRow,
+  settingToRow,
   attemptFromRow,
   attemptPatchToRow,
   eventFromRow,
@@ -29,6 +33,8 @@ import {
   emptyCounts,
   sumCounts,
   type ActiveState,
+  type SettingRecord,
+  type SpendFilter,
   type JobFilter,
   type Listing,
   type Store,
@@ -37,6 +43,11 @@ import {
   type TokenRecord,
   type WriteBatch,
 } from '../store.js';
+
+/** The charges column each spend grouping sums by. */
+const SPEND_COLUMNS: Readonly<Record<SpendGroup, 'provider' | 'region' | 'site' | 'namespace' | 'jobId'>> = {
+  provider: 'provider', region: 'region', site: 'site', namespace: 'namespace', job: 'jobId',
+};
 
 /** Rows per multi-row INSERT: keeps bound parameters well under SQLite's 32,766 limit. */
 const INSERT_CHUNK = 500;
@@ -200,6 +211,38 @@ export class SqlStore implements Store {
     return rows.map(logFromRow);
   }
 
+  async getSetting(name: string): Promise<SettingRecord | undefined> {
+    const row = await this.db.selectFrom('settings').selectAll().where('name', '=', name).executeTakeFirst();
+    return row === undefined ? undefined : settingFromRow(row);
+  }
+
+  async sumSpend(filter: SpendFilter, groupBy?: SpendGroup): Promise<readonly SpendRow[]> {
+    let query = this.db.selectFrom('charges');
+    if (filter.since !== undefined) query = query.where('time', '>=', filter.since);
+    if (filter.namespace !== undefined) query = query.where('namespace', '=', filter.namespace);
+    if (filter.jobId !== undefined) query = query.where('jobId', '=', filter.jobId);
+    const column = groupBy === undefined ? undefined : SPEND_COLUMNS[groupBy];
+    const rows = await query
+      .select((eb) => [
+        column === undefined ? eb.val('').as('key') : eb.ref(column).as('key'),
+        eb.fn.sum<number>(eb.case().when('kind', '=', 'compute').then(eb.ref('dollars')).else(0).end()).as('compute'),
+        eb.fn.sum<number>(eb.case().when('kind', '=', 'transfer').then(eb.ref('dollars')).else(0).end()).as('transfer'),
+        eb.fn.sum<number>(eb.case().when('waste', '=', 1).then(eb.ref('dollars')).else(0).end()).as('waste'),
+        eb.fn.sum<number>('bytes').as('transferBytes'),
+        eb.fn.countAll<number>().as('charges'),
+      ])
+      .$if(column !== undefined, (q) => q.groupBy(column!))
+      .execute();
+    return rows
+      .filter((r) => Number(r.charges) > 0)
+      .map((r) => {
+        const compute = Number(r.compute ?? 0);
+        const transfer = Number(r.transfer ?? 0);
+        return { key: String(r.key), compute, transfer, total: compute + transfer, waste: Number(r.waste ?? 0), transferBytes: Number(r.transferBytes ?? 0) };
+      })
+      .sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
   async maxSeqs(): Promise<{ readonly event: number; readonly log: number }> {
     const event = await this.db.selectFrom('events').select((eb) => eb.fn.max('seq').as('m')).executeTakeFirst();
     const log = await this.db.selectFrom('logs').select((eb) => eb.fn.max('seq').as('m')).executeTakeFirst();
@@ -271,6 +314,17 @@ async function applyBatch(trx: Transaction<Database>, batch: WriteBatch): Promis
     await trx.insertInto('partitions').values(row).onConflict((oc) => oc.column('id').doUpdateSet(update)).execute();
   }
   if (batch.deletedPartitions?.length) await trx.deleteFrom('partitions').where('id', 'in', [...batch.deletedPartitions]).execute();
+  for (const charge of batch.charges ?? []) {
+    const row = chargeToRow(charge);
+    const { id: _id, ...update } = row;
+    await trx.insertInto('charges').values(row).onConflict((oc) => oc.column('id').doUpdateSet(update)).execute();
+  }
+  if (batch.wastedAttempts?.length) await trx.updateTable('charges').set({ waste: 1 }).where('attemptId', 'in', [...batch.wastedAttempts]).execute();
+  for (const setting of batch.settings ?? []) {
+    const row = settingToRow(setting);
+    const { name: _name, ...update } = row;
+    await trx.insertInto('settings').values(row).onConflict((oc) => oc.column('name').doUpdateSet(update)).execute();
+  }
   if (batch.logs?.length) await insertChunked(batch.logs, (c) => trx.insertInto('logs').values(c).execute());
   if (batch.events?.length) {
     const rows = batch.events.map((e) => ({ ...e, data: JSON.stringify(e.data) }));

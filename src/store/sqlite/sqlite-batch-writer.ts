@@ -1,7 +1,9 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { WriteBatch } from '../store.js';
 import {
+  chargeToRow,
   partitionToRow,
+  settingToRow,
   attemptPatchToRow,
   jobPatchToRow,
   jobToRow,
@@ -53,6 +55,9 @@ export class SqliteBatchWriter {
     for (const name of batch.deletedPolicies ?? []) this.statement('deletePolicy', 'DELETE FROM policies WHERE name = ?').run(name);
     for (const partition of batch.partitions ?? []) this.insert('partitions', partitionToRow(partition), 'id');
     for (const id of batch.deletedPartitions ?? []) this.statement('deletePartition', 'DELETE FROM partitions WHERE id = ?').run(id);
+    for (const charge of batch.charges ?? []) this.insert('charges', chargeToRow(charge), 'id');
+    for (const attemptId of batch.wastedAttempts ?? []) this.statement('waste', 'UPDATE charges SET waste = 1 WHERE attempt_id = ?').run(attemptId);
+    for (const setting of batch.settings ?? []) this.insert('settings', settingToRow(setting), 'name');
     for (const log of batch.logs ?? []) this.insert('logs', log);
     for (const event of batch.events ?? []) this.insert('events', { ...event, data: JSON.stringify(event.data) });
   }

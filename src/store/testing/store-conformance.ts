@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseJobSpec } from '../../core/job-spec.js';
 import { parsePolicySpec, type PolicyRecord } from '../../core/policy-spec.js';
+import type { ChargeRecord } from '../../core/spend.js';
 import type { JobRecord, NodeRecord, TaskRecord } from '../../core/types.js';
 import type { Store } from '../store.js';
 
@@ -171,6 +172,35 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       expect((await store.loadActiveState()).partitions).toEqual([berlin, moved, other]);
       await store.write({ deletedPartitions: ['default/readings/paris', 'default/never/was'] });
       expect(await store.listPartitions()).toEqual([berlin, other]);
+    });
+
+    it('sums charges by group and time, marks an attempt\'s charges as waste, and replaces a charge by id', async () => {
+      const charge = (id: string, overrides: Partial<ChargeRecord>): ChargeRecord => ({
+        id, time: 1000, kind: 'compute', namespace: 'default', jobId: 'j1', attemptId: 'j1.0.1', node: 'n1', provider: 'aws',
+        region: 'eu-west-1', site: '', dollars: 1, bytes: 0, runtimeMs: 60_000, waste: false, ...overrides,
+      });
+      await store.write({ charges: [
+        charge('compute:j1.0.1', { dollars: 0.5 }),
+        charge('transfer:j1.0.1:d/p', { kind: 'transfer', dollars: 0.25, bytes: 2_000_000_000, runtimeMs: 0, provider: 'edge', region: 'fr-idf', site: 'paris' }),
+        charge('compute:j2.0.1', { jobId: 'j2', attemptId: 'j2.0.1', namespace: 'finance', dollars: 2, time: 5000 }),
+      ] });
+      expect(await store.sumSpend({})).toEqual([{ key: '', compute: 2.5, transfer: 0.25, total: 2.75, waste: 0, transferBytes: 2_000_000_000 }]);
+      expect((await store.sumSpend({}, 'provider')).map((r) => [r.key, r.total])).toEqual([['aws', 2.5], ['edge', 0.25]]);
+      expect((await store.sumSpend({ since: 2000 }, 'namespace')).map((r) => [r.key, r.total])).toEqual([['finance', 2]]);
+      expect((await store.sumSpend({ jobId: 'j1' }, 'job')).map((r) => [r.key, r.compute, r.transfer])).toEqual([['j1', 0.5, 0.25]]);
+      await store.write({ wastedAttempts: ['j1.0.1'] });
+      expect((await store.sumSpend({ jobId: 'j1' }))[0]!.waste).toBe(0.75);
+      // A charge written again (the same attempt re-priced) replaces the first.
+      await store.write({ charges: [charge('compute:j2.0.1', { jobId: 'j2', attemptId: 'j2.0.1', namespace: 'finance', dollars: 3, time: 5000 })] });
+      expect((await store.sumSpend({ namespace: 'finance' }))[0]!.total).toBe(3);
+      expect(await store.sumSpend({ namespace: 'nobody' })).toEqual([]);
+    });
+
+    it('stores and replaces settings by name', async () => {
+      expect(await store.getSetting('price-book')).toBeUndefined();
+      await store.write({ settings: [{ name: 'price-book', value: { a: 1 }, updatedAt: 10 }] });
+      await store.write({ settings: [{ name: 'price-book', value: { a: 2 }, updatedAt: 20 }] });
+      expect(await store.getSetting('price-book')).toEqual({ name: 'price-book', value: { a: 2 }, updatedAt: 20 });
     });
 
     it('assigns increasing event sequence numbers and filters by job', async () => {

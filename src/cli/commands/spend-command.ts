@@ -1,0 +1,88 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { parse as parseYaml, stringify } from 'yaml';
+import { AtollError } from '../../core/errors.js';
+import type { PriceBook } from '../../core/price-book.js';
+import { SPEND_GROUPS, type SpendReport, type SpendSummary } from '../../core/spend.js';
+import { formatBytes } from '../../core/quantities.js';
+import { action, type CommonFlags, withConnection } from '../common.js';
+import { clientFrom } from '../connection.js';
+import { age, printObject, renderTable, type Column } from '../output.js';
+
+// `atoll spend` (where the money went) and `atoll pricing` (the price book it is counted with).
+
+/** Largest price book file read; the server refuses bodies over 1 MiB anyway. */
+const MAX_BOOK_FILE_BYTES = 1024 * 1024;
+
+/** Dollars with enough places to see a cent's fraction on small test runs. */
+export function formatDollars(value: number): string {
+  return `$${value < 10 ? value.toFixed(4) : value.toFixed(2)}`;
+}
+
+/** The one-line cost of a job or a report. */
+export function describeSpend(spend: SpendSummary): string {
+  const moved = spend.transferBytes > 0 ? ` of ${formatBytes(spend.transferBytes)}` : '';
+  const parts = [`${formatDollars(spend.total)} (${formatDollars(spend.compute)} compute + ${formatDollars(spend.transfer)} transfer${moved})`];
+  if (spend.waste > 0) parts.push(`${formatDollars(spend.waste)} wasted on attempts that did not succeed`);
+  if (spend.running > 0) parts.push(`${formatDollars(spend.running)} accrued by attempts still running`);
+  return parts.join('; ');
+}
+
+type Row = SpendReport['rows'][number];
+const columns = (by: string): readonly Column<Row>[] => [
+  { header: by.toUpperCase(), value: (r) => r.key || '-' },
+  { header: 'TOTAL', value: (r) => formatDollars(r.total), right: true },
+  { header: 'COMPUTE', value: (r) => formatDollars(r.compute), right: true },
+  { header: 'TRANSFER', value: (r) => formatDollars(r.transfer), right: true },
+  { header: 'BYTES MOVED', value: (r) => formatBytes(r.transferBytes), right: true },
+  { header: 'WASTE', value: (r) => formatDollars(r.waste), right: true },
+  { header: 'RUNNING', value: (r) => formatDollars(r.running), right: true },
+];
+
+export function registerSpendCommands(program: Command): void {
+  withConnection(
+    program
+      .command('spend')
+      .description('what work has cost, from the price book: compute, transfers and waste')
+      .option('--by <group>', `sum by ${SPEND_GROUPS.join(', ')}`, 'provider')
+      .option('--since <duration>', 'only the last 7d, 12h, ... (default: everything)')
+      .option('--namespace <ns>', 'only this namespace'),
+  ).action(action(async (flags: CommonFlags & { by: string; since?: string; namespace?: string }) => {
+    if (!(SPEND_GROUPS as readonly string[]).includes(flags.by)) throw new AtollError('invalid_request', `--by: expected one of ${SPEND_GROUPS.join(', ')}, got ${JSON.stringify(flags.by)}`);
+    const report = await clientFrom(flags).spend({
+      by: flags.by, ...(flags.since === undefined ? {} : { since: flags.since }), ...(flags.namespace === undefined ? {} : { namespace: flags.namespace }),
+    });
+    printObject(flags.output, report, () => {
+      const scope = [flags.since === undefined ? 'all time' : `the last ${flags.since}`, ...(flags.namespace === undefined ? [] : [`namespace ${flags.namespace}`])].join(', ');
+      if (report.rows.length === 0) return `Nothing spent (${scope}). Costs appear as attempts finish and data moves.`;
+      return [`spend, ${scope}: ${describeSpend(report.total)}`, '', renderTable(report.rows, columns(flags.by)).trimEnd()].join('\n');
+    });
+  }));
+
+  const pricing = program.command('pricing').description('the price book spend and cost-aware placement use');
+  withConnection(pricing.command('show').description('the price book in force')).action(action(async (flags: CommonFlags) => {
+    const current = await clientFrom(flags).getPriceBook();
+    printObject(flags.output, current, () => [
+      `price book ${current.updatedAt === 0 ? '(built-in list transfer prices)' : `applied ${age(current.updatedAt)} ago`}${current.book.asOf ? `, ${current.book.asOf}` : ''}`,
+      '',
+      stringify(current.book).trimEnd(),
+    ].join('\n'));
+  }));
+  withConnection(pricing.command('apply').argument('<file>').description('put a price book (YAML or JSON) in force; placement uses it from the next round'))
+    .action(action(async (file: string, flags: CommonFlags) => {
+      const applied = await clientFrom(flags).setPriceBook(await readBook(file));
+      printObject(flags.output, applied, () => `price book applied: ${applied.book.compute.length} compute rules, transfer prices for ${Object.keys(applied.book.transfer.providers).length} providers beyond the default`);
+    }));
+}
+
+async function readBook(file: string): Promise<Partial<PriceBook>> {
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new AtollError('invalid_request', `cannot read ${file}: ${error.code ?? error.message}`);
+  });
+  if (text.length > MAX_BOOK_FILE_BYTES) throw new AtollError('payload_too_large', `${file} is larger than ${MAX_BOOK_FILE_BYTES} bytes`);
+  try {
+    return parseYaml(text) as Partial<PriceBook>;
+  } catch (error) {
+    throw new AtollError('invalid_request', `${file} is not valid YAML: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}
