@@ -3,6 +3,7 @@ import type { JobSpecInput } from '../core/job-spec.js';
 import type { TransferSummary } from '../core/transfers.js';
 import type { PolicyChangeResult } from '../core/policy-impact.js';
 import type { PolicyRecord } from '../core/policy-spec.js';
+import type { BudgetStatus } from '../core/budget.js';
 import type { PriceBook } from '../core/price-book.js';
 import type { SpendReport } from '../core/spend.js';
 import type { AttemptRecord, EventRecord, JobView, LogChunk, NodeRecord, NodeView, TaskView } from '../core/types.js';
@@ -156,6 +157,10 @@ export class AtollClient {
 
   spend(query: { by?: string; since?: string; namespace?: string } = {}): Promise<SpendReport> {
     return this.request('GET', '/v1/spend', { query });
+  }
+
+  listBudgets(): Promise<Listing<BudgetStatus>> {
+    return this.request('GET', '/v1/budgets');
   }
 
   getPriceBook(): Promise<{ book: PriceBook; updatedAt: number }> {

@@ -25,6 +25,14 @@ export const policySpecSchema = z
     residencyClasses: z.record(name('residency class', 'eu-personal'), jurisdictionList).optional(),
     /** Extra jurisdiction groups (`DACH: [DE, AT, CH]`) for residency lists and policies. */
     jurisdictionGroups: z.record(jurisdictionNameSchema, jurisdictionList).optional(),
+    /** A monthly spend limit for each bound namespace (calendar month, UTC, in USD of the price book). */
+    budget: z
+      .strictObject({
+        monthly: z.number({ error: 'expected a monthly amount in US dollars, like 500' }).positive().max(1e12),
+        /** At 100%: new jobs of the namespace are refused (running work carries on). */
+        whenExceeded: z.enum(['refuse']).default('refuse'),
+      })
+      .optional(),
   })
   .superRefine((policy, ctx) => {
     if (policy.namespaces !== undefined && policy.jurisdictionGroups !== undefined) {
@@ -41,7 +49,7 @@ export const policySpecSchema = z
         message: 'residency classes are cluster-wide; define them in a policy without namespaces',
       });
     }
-    const rules = ['denyJurisdictions', 'allowProviders', 'residencyClasses', 'jurisdictionGroups'] as const;
+    const rules = ['denyJurisdictions', 'allowProviders', 'residencyClasses', 'jurisdictionGroups', 'budget'] as const;
     if (rules.every((rule) => policy[rule] === undefined)) {
       ctx.addIssue({ code: 'custom', path: [], message: `a policy needs at least one rule: ${rules.join(', ')}` });
     }

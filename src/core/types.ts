@@ -110,6 +110,8 @@ export interface JobView extends Omit<JobRecord, 'stages'> {
   readonly stages: readonly StageView[];
   /** What the job has cost so far, with transfers and waste; in single-job answers only, not in listings. */
   readonly cost?: SpendSummary;
+  /** In the answer to a submission: what its submitter should know (a budget nearly spent). */
+  readonly warnings?: readonly string[];
 }
 
 export interface TaskRecord {
@@ -188,7 +190,9 @@ export type EventType =
   | 'partition.report_ignored'
   | 'transfer.refused'
   | 'transfer.completed'
-  | 'pricing.updated';
+  | 'pricing.updated'
+  | 'budget.warning'
+  | 'budget.exceeded';
 
 export interface EventRecord {
   readonly seq: number;

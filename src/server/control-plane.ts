@@ -25,6 +25,7 @@ import { describeChange, policyImpact } from './policy-impact.js';
 import { SchedulingLoop } from './loops/scheduling-loop.js';
 import { PRICE_BOOK_SETTING, Pricing } from './pricing.js';
 import { SpendReports } from './spend-reports.js';
+import { Budgets } from './budgets.js';
 import { CommitQueue } from './state/commit-queue.js';
 import { HotState, type LiveNode, newLiveNode } from './state/hot-state.js';
 import { StateMachine } from './state/state-machine.js';
@@ -71,6 +72,7 @@ export class ControlPlane {
   readonly data: DataCatalog;
   readonly relay: DataRelay;
   readonly spend: SpendReports;
+  readonly budgets: Budgets;
   private readonly dataPublicKey: string;
   private liveness: LivenessLoop | undefined;
   private closed = false;
@@ -86,6 +88,7 @@ export class ControlPlane {
     this.dataPublicKey = exportPublicKey(options.dataKeys.publicKey);
     this.data = new DataCatalog(this.hot, this.sm, this.links, { clock: options.clock, keys: options.dataKeys, compliance: () => this.currentCompliance() });
     this.spend = new SpendReports(this.hot, this.sm, store, options.clock);
+    this.budgets = new Budgets(this.hot, this.sm, store, this.spend, options.clock);
     this.relay = new DataRelay(this.links, { publicKey: options.dataKeys.publicKey, clock: options.clock });
     this.scheduling = new SchedulingLoop(this.hot, this.sm, this.links, {
       ...options,
@@ -176,10 +179,13 @@ export class ControlPlane {
       stages: spec.stages.map((stage) => ({ name: stage.name, state: 'waiting', firstTask: null, tasks: 0, startedAt: null, finishedAt: null, reason: null })),
       createdAt: now, startedAt: null, finishedAt: null, reason: null,
     };
+    // Refused here when the namespace's budget is spent; nothing is written for a refused job.
+    const warnings = await this.budgets.admit(spec.namespace);
     this.sm.submitJob(job);
     await this.sm.committed();
     this.requestSchedule();
-    return this.jobView(job.id);
+    const view = await this.jobView(job.id);
+    return warnings.length === 0 ? view : { ...view, warnings };
   }
 
   /** The job's transfer ledger summed up by boundary and route (from its `transfer.completed` events). */

@@ -137,6 +137,34 @@ describe('spend', () => {
     expect((bad as ApiError).message).toContain('by');
   });
 
+  it('warns at 80% of a namespace\'s monthly budget and refuses new jobs at 100%, naming the budget', async () => {
+    const job = { name: 'team-work', namespace: 'team', command: ['sleep', '0.3'], resources: { cpu: 4, memory: '1Gi' }, placement: { require: [{ key: 'pool', operator: 'In', values: ['cloud'] }] } };
+    const first = await server.client.submitJob(job);
+    expect(first.warnings).toBeUndefined();
+    await waitForJobEnd(server.client, first.id, 30_000);
+    const spent = (await server.client.getJob(first.id)).cost!.total;
+    expect(spent).toBeGreaterThan(0);
+    // The budget the first job used 90% of.
+    await server.client.applyPolicy('team-budget', { namespaces: ['team'], budget: { monthly: spent / 0.9 } });
+    const second = await server.client.submitJob(job);
+    expect(second.warnings).toEqual([expect.stringContaining('namespace team has spent')]);
+    expect(second.warnings![0]).toContain('(90%, policy team-budget)');
+    await waitForJobEnd(server.client, second.id, 30_000);
+    const refused = await server.client.submitJob(job).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ApiError);
+    expect(refused).toMatchObject({ status: 403, code: 'forbidden' });
+    expect((refused as ApiError).message).toMatch(/monthly budget \(\d+%, policy team-budget\).*new jobs are refused until \d{4}-\d\d-01T00:00:00.000Z or until the budget is raised/);
+    expect((await server.client.listJobs({ namespace: 'team' })).total).toBe(2);
+    // Other namespaces are not held back.
+    expect((await server.client.submitJob({ ...job, namespace: 'default' })).warnings).toBeUndefined();
+    const events = (await server.client.listEvents({ limit: 10_000 })).items.filter((e) => e.type.startsWith('budget.'));
+    expect(events.map((e) => [e.type, e.data.namespace, e.data.policy])).toEqual([['budget.warning', 'team', 'team-budget'], ['budget.exceeded', 'team', 'team-budget']]);
+    const cli = await runCli(server, 'spend', '--namespace', 'team');
+    expect(cli.stdout).toMatch(/team +\d{4}-\d\d +\$0\.\d{4} +\$0\.\d{4} +\d+% +exceeded +team-budget/);
+    expect(cli.stdout).toContain('exceeded: namespace team has spent');
+    expect((await server.client.listBudgets()).items).toEqual([expect.objectContaining({ namespace: 'team', state: 'exceeded', policy: 'team-budget' })]);
+  });
+
   it('refuses a bad price book naming the field and changes nothing; a good one reprices nodes at once', async () => {
     const bad = await server.client.setPriceBook({ ...BOOK, compute: [{ match: { provider: 'aws' }, perNodeHour: -1 }] }).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(ApiError);

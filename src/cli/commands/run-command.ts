@@ -44,6 +44,7 @@ export function registerRunCommand(program: Command): void {
       const client = clientFrom(flags);
       const spec = await readSpecFile(file);
       const submitted = await client.submitJob(spec);
+      for (const warning of submitted.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
       if (!flags.wait) {
         printObject(flags.output, submitted, () => `submitted ${submitted.id} (${submitted.taskCount} tasks)\nfollow it with: atoll job ${submitted.id}`);
         return;

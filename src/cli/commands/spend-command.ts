@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parse as parseYaml, stringify } from 'yaml';
+import { describeBudget, type BudgetStatus } from '../../core/budget.js';
 import { AtollError } from '../../core/errors.js';
 import type { PriceBook } from '../../core/price-book.js';
 import { SPEND_GROUPS, type SpendReport, type SpendSummary } from '../../core/spend.js';
@@ -39,6 +40,16 @@ const columns = (by: string): readonly Column<Row>[] => [
   { header: 'RUNNING', value: (r) => formatDollars(r.running), right: true },
 ];
 
+const budgetColumns: readonly Column<BudgetStatus>[] = [
+  { header: 'NAMESPACE', value: (b) => b.namespace },
+  { header: 'MONTH', value: (b) => b.month },
+  { header: 'SPENT', value: (b) => formatDollars(b.spent), right: true },
+  { header: 'BUDGET', value: (b) => formatDollars(b.monthly), right: true },
+  { header: 'USED', value: (b) => `${Math.floor(b.share * 100)}%`, right: true },
+  { header: 'STATE', value: (b) => b.state },
+  { header: 'POLICY', value: (b) => b.policy },
+];
+
 export function registerSpendCommands(program: Command): void {
   withConnection(
     program
@@ -49,13 +60,19 @@ export function registerSpendCommands(program: Command): void {
       .option('--namespace <ns>', 'only this namespace'),
   ).action(action(async (flags: CommonFlags & { by: string; since?: string; namespace?: string }) => {
     if (!(SPEND_GROUPS as readonly string[]).includes(flags.by)) throw new AtollError('invalid_request', `--by: expected one of ${SPEND_GROUPS.join(', ')}, got ${JSON.stringify(flags.by)}`);
-    const report = await clientFrom(flags).spend({
+    const client = clientFrom(flags);
+    const [budgets, report] = await Promise.all([client.listBudgets(), client.spend({
       by: flags.by, ...(flags.since === undefined ? {} : { since: flags.since }), ...(flags.namespace === undefined ? {} : { namespace: flags.namespace }),
-    });
-    printObject(flags.output, report, () => {
+    })]);
+    const shown = budgets.items.filter((b) => flags.namespace === undefined || b.namespace === flags.namespace);
+    printObject(flags.output, { ...report, budgets: shown }, () => {
       const scope = [flags.since === undefined ? 'all time' : `the last ${flags.since}`, ...(flags.namespace === undefined ? [] : [`namespace ${flags.namespace}`])].join(', ');
-      if (report.rows.length === 0) return `Nothing spent (${scope}). Costs appear as attempts finish and data moves.`;
-      return [`spend, ${scope}: ${describeSpend(report.total)}`, '', renderTable(report.rows, columns(flags.by)).trimEnd()].join('\n');
+      const lines = report.rows.length === 0
+        ? [`Nothing spent (${scope}). Costs appear as attempts finish and data moves.`]
+        : [`spend, ${scope}: ${describeSpend(report.total)}`, '', renderTable(report.rows, columns(flags.by)).trimEnd()];
+      if (shown.length > 0) lines.push('', renderTable(shown, budgetColumns).trimEnd());
+      for (const budget of shown.filter((b) => b.state !== 'ok')) lines.push(`${budget.state === 'exceeded' ? 'exceeded' : 'warning'}: ${describeBudget(budget)}`);
+      return lines.join('\n');
     });
   }));
 

@@ -470,6 +470,11 @@ export class StateMachine {
 
   // ---- spend ----
 
+  /** A namespace's spend crossed 80% (`warning`) or 100% (`exceeded`) of its monthly budget. */
+  noteBudget(state: 'warning' | 'exceeded', data: { namespace: string; policy: string; monthly: number; spent: number; share: number; month: string }): void {
+    this.event(state === 'warning' ? 'budget.warning' : 'budget.exceeded', {}, data);
+  }
+
   /** Puts a new price book in force: stored for every replica, and used from the next placement on. */
   setPriceBook(book: PriceBook): Pricing {
     const now = this.clock.now();

@@ -21,6 +21,12 @@ export function registerSpendRoutes(app: FastifyInstance, plane: ControlPlane, n
     });
   });
 
+  app.get('/v1/budgets', async (request) => {
+    parseQuery(noQuery, request.query);
+    const items = await plane.budgets.list();
+    return { items, total: items.length };
+  });
+
   app.get('/v1/pricing', async (request) => {
     parseQuery(noQuery, request.query);
     return plane.priceBook();
