@@ -9,7 +9,7 @@ import { healthyNodeState, isConnectedNodeState, isTerminalJob } from '../core/s
 import { effectiveTaints } from '../core/node-spec.js';
 import type { PolicyChangeResult } from '../core/policy-impact.js';
 import { parsePolicySpec, type PolicyRecord, type PolicySpec } from '../core/policy-spec.js';
-import type { AttemptRecord, EventRecord, JobRecord, JobView, NodeRecord, TaskRecord, TaskView } from '../core/types.js';
+import type { AttemptRecord, EventRecord, JobRecord, JobView, NodeRecord, TaskCounts, TaskRecord, TaskView } from '../core/types.js';
 import { exportPublicKey, type DataSigningKeys } from '../protocol/data-token.js';
 import type { AgentMessage, HelloMessage } from '../protocol/messages.js';
 import { Compliance, type Explanation } from '../scheduler/engine.js';
@@ -20,7 +20,7 @@ import { EventBus } from './event-bus.js';
 import { DataCatalog } from './data-catalog.js';
 import { LivenessLoop } from './loops/liveness-loop.js';
 import { describeChange, policyImpact } from './policy-impact.js';
-import { SchedulingLoop } from './loops/scheduling-loop.js';
+import { SchedulingLoop, type SchedulingOptions } from './loops/scheduling-loop.js';
 import { CommitQueue } from './state/commit-queue.js';
 import { HotState, type LiveNode, newLiveNode } from './state/hot-state.js';
 import { StateMachine } from './state/state-machine.js';
@@ -42,6 +42,10 @@ export interface ControlPlaneOptions {
   readonly dataKeys: DataSigningKeys;
   /** A scheduling round failed and placed nothing; it is retried after a back-off. */
   readonly onSchedulerError?: (error: unknown) => void;
+  /** A scheduling round looked at ready tasks (for metrics). */
+  readonly onRound?: SchedulingOptions['onRound'];
+  /** An agent's heartbeat arrived (for metrics). */
+  readonly onHeartbeat?: () => void;
 }
 
 export type { AgentLink } from './agent-links.js';
@@ -321,6 +325,11 @@ export class ControlPlane {
     return [...this.hot.nodes.values()].map((n) => n.record).sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /** Tasks of the jobs not finished yet, by state (finished jobs leave hot state with their tasks). */
+  activeTaskCounts(): TaskCounts {
+    return sumCounts([...this.hot.jobs.values()].map((job) => job.counts));
+  }
+
   getNode(name: string): NodeRecord {
     return this.requireNode(name).record;
   }
@@ -510,6 +519,7 @@ export class ControlPlane {
   }
 
   private onHeartbeat(live: LiveNode, usage: NodeRecord['usage'], rttMs: NodeRecord['rttMs'] | undefined): void {
+    this.options.onHeartbeat?.();
     const now = this.options.clock.now();
     const persist = now - live.record.lastSeenAt >= NODE_SEEN_PERSIST_MS;
     live.lastHeartbeatAt = now;
