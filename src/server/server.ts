@@ -10,6 +10,7 @@ import { registerAgentRoutes } from './api/routes/agents-routes.js';
 import { registerDataRoutes } from './api/routes/data-routes.js';
 import { registerEventRoutes } from './api/routes/events-routes.js';
 import { registerJobRoutes } from './api/routes/jobs-routes.js';
+import { registerMetricsRoutes } from './api/routes/metrics-routes.js';
 import { registerNodeRoutes } from './api/routes/nodes-routes.js';
 import { registerPolicyRoutes } from './api/routes/policies-routes.js';
 import { registerTaskRoutes } from './api/routes/tasks-routes.js';
@@ -19,6 +20,7 @@ import { loadDataSigningKeys } from './data-signing-key.js';
 import { ControlPlane } from './control-plane.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { AgentGateway } from './gateway/agent-gateway.js';
+import { ServerMetrics } from './metrics.js';
 
 export interface ServerOptions {
   readonly host: string;
@@ -39,6 +41,7 @@ export interface RunningServer {
   readonly url: string;
   readonly app: FastifyInstance;
   readonly plane: ControlPlane;
+  readonly metrics: ServerMetrics;
   readonly tokens: BootstrapFiles;
   readonly routes: readonly { method: string; url: string }[];
   close(): Promise<void>;
@@ -73,6 +76,7 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   await store.migrate();
   const tokens = await bootstrapTokens(store, dataDir, clock);
   const heartbeatMs = options.heartbeatMs ?? 1000;
+  const metrics = new ServerMetrics({ processMetrics: true });
   const plane = await ControlPlane.start(store, {
     clock,
     dataKeys: await loadDataSigningKeys(dataDir),
@@ -89,10 +93,13 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
       process.exit(70);
     }),
     onSchedulerError: (error) => log.error({ err: error }, 'scheduling round failed; nothing was placed, retrying after a back-off'),
+    onRound: (report) => metrics.round(report),
+    onHeartbeat: () => metrics.heartbeat(),
   });
+  const stopMetrics = metrics.watch(plane);
   const auth = new Authenticator(store);
   const routes: { method: string; url: string }[] = [];
-  const app = buildApp(plane, auth, log, routes);
+  const app = buildApp(plane, metrics, auth, log, routes);
   const gateway = new AgentGateway(plane, auth, log);
   gateway.attach(app.server);
   await app.listen({ host: options.host, port: options.port });
@@ -100,9 +107,10 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   const port = typeof address === 'object' && address ? address.port : options.port;
   const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
   return {
-    url, app, plane, tokens, routes,
+    url, app, plane, metrics, tokens, routes,
     async close() {
       gateway.close();
+      stopMetrics();
       await plane.close();
       await app.close();
       await store.close();
@@ -111,7 +119,7 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   };
 }
 
-function buildApp(plane: ControlPlane, auth: Authenticator, log: Logger, routes: { method: string; url: string }[]): FastifyInstance {
+function buildApp(plane: ControlPlane, metrics: ServerMetrics, auth: Authenticator, log: Logger, routes: { method: string; url: string }[]): FastifyInstance {
   const app = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true,
     // Live event streams never end on their own; without this, shutdown would wait for them.
     forceCloseConnections: true });
@@ -136,5 +144,6 @@ function buildApp(plane: ControlPlane, auth: Authenticator, log: Logger, routes:
   registerPolicyRoutes(app, plane);
   registerEventRoutes(app, plane);
   registerAgentRoutes(app, plane, auth);
+  registerMetricsRoutes(app, metrics);
   return app;
 }
