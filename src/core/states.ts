@@ -1,7 +1,8 @@
 // Lifecycle states and the one table of legal transitions for each. The state machine refuses
 // anything not listed here, so a bug shows up as a refused transition, not corrupt state.
 
-export type NodeState = 'ready' | 'unreachable' | 'down' | 'draining' | 'cordoned' | 'left';
+export const NODE_STATES = ['ready', 'unreachable', 'down', 'draining', 'cordoned', 'left'] as const;
+export type NodeState = (typeof NODE_STATES)[number];
 export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export type TaskState = 'pending' | 'assigned' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export type AttemptState = 'assigned' | 'running' | 'succeeded' | 'failed' | 'lost' | 'cancelled';

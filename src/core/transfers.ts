@@ -3,7 +3,8 @@ import type { EventRecord } from './types.js';
 // A job's transfer ledger, summed up: how many bytes crossed which boundary. Read from its
 // `transfer.completed` events, so the event log alone answers "what did this job move?".
 
-export type RouteKind = 'same-site' | 'cross-site' | 'cross-region' | 'cross-provider';
+export const ROUTE_KINDS = ['same-site', 'cross-site', 'cross-region', 'cross-provider'] as const;
+export type RouteKind = (typeof ROUTE_KINDS)[number];
 
 export interface TransferEnd {
   readonly node: string;

@@ -11,7 +11,7 @@ import { healthyNodeState, isConnectedNodeState, isTerminalJob } from '../core/s
 import { effectiveTaints } from '../core/node-spec.js';
 import type { PolicyChangeResult } from '../core/policy-impact.js';
 import { parsePolicySpec, type PolicyRecord, type PolicySpec } from '../core/policy-spec.js';
-import type { AttemptRecord, EventRecord, JobRecord, JobView, NodeRecord, NodeView, TaskRecord, TaskView } from '../core/types.js';
+import type { AttemptRecord, EventRecord, JobRecord, JobView, NodeRecord, NodeView, TaskCounts, TaskRecord, TaskView } from '../core/types.js';
 import { exportPublicKey, type DataSigningKeys } from '../protocol/data-token.js';
 import type { AgentMessage, HelloMessage } from '../protocol/messages.js';
 import { Compliance, type Explanation } from '../scheduler/engine.js';
@@ -22,7 +22,7 @@ import { EventBus } from './event-bus.js';
 import { DataCatalog } from './data-catalog.js';
 import { LivenessLoop } from './loops/liveness-loop.js';
 import { describeChange, policyImpact } from './policy-impact.js';
-import { SchedulingLoop } from './loops/scheduling-loop.js';
+import { SchedulingLoop, type SchedulingOptions } from './loops/scheduling-loop.js';
 import { PRICE_BOOK_SETTING, Pricing } from './pricing.js';
 import { SpendReports } from './spend-reports.js';
 import { Budgets } from './budgets.js';
@@ -49,6 +49,10 @@ export interface ControlPlaneOptions {
   readonly onSchedulerError?: (error: unknown) => void;
   /** The price book to use when the store holds none yet (the first start); default list transfer prices only. */
   readonly priceBook?: PriceBook;
+  /** A scheduling round looked at ready tasks (for metrics). */
+  readonly onRound?: SchedulingOptions['onRound'];
+  /** An agent's heartbeat arrived (for metrics). */
+  readonly onHeartbeat?: () => void;
 }
 
 export type { AgentLink } from './agent-links.js';
@@ -83,7 +87,7 @@ export class ControlPlane {
     readonly store: Store,
     private readonly options: ControlPlaneOptions,
   ) {
-    const queue = new CommitQueue(store, (changes) => this.bus.publish(changes.events, changes.logs), options.onFatal);
+    const queue = new CommitQueue(store, (changes) => this.bus.publish(changes.events, changes.logs, changes.charges), options.onFatal);
     this.sm = new StateMachine(this.hot, queue, options.clock);
     this.dataPublicKey = exportPublicKey(options.dataKeys.publicKey);
     this.data = new DataCatalog(this.hot, this.sm, this.links, { clock: options.clock, keys: options.dataKeys, compliance: () => this.currentCompliance() });
@@ -360,6 +364,11 @@ export class ControlPlane {
     return [...this.hot.nodes.values()].map((n) => this.nodeView(n.record)).sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /** Tasks of the jobs not finished yet, by state (finished jobs leave hot state with their tasks). */
+  activeTaskCounts(): TaskCounts {
+    return sumCounts([...this.hot.jobs.values()].map((job) => job.counts));
+  }
+
   getNode(name: string): NodeView {
     return this.nodeView(this.requireNode(name).record);
   }
@@ -554,6 +563,7 @@ export class ControlPlane {
   }
 
   private onHeartbeat(live: LiveNode, usage: NodeRecord['usage'], rttMs: NodeRecord['rttMs'] | undefined): void {
+    this.options.onHeartbeat?.();
     const now = this.options.clock.now();
     const persist = now - live.record.lastSeenAt >= NODE_SEEN_PERSIST_MS;
     live.lastHeartbeatAt = now;

@@ -10,6 +10,7 @@ import { registerAgentRoutes } from './api/routes/agents-routes.js';
 import { registerDataRoutes } from './api/routes/data-routes.js';
 import { registerEventRoutes } from './api/routes/events-routes.js';
 import { registerJobRoutes } from './api/routes/jobs-routes.js';
+import { registerMetricsRoutes } from './api/routes/metrics-routes.js';
 import { registerNodeRoutes } from './api/routes/nodes-routes.js';
 import { registerPolicyRoutes } from './api/routes/policies-routes.js';
 import { registerSpendRoutes } from './api/routes/spend-routes.js';
@@ -21,6 +22,7 @@ import { ControlPlane } from './control-plane.js';
 import { defaultPriceBookFile, readPriceBookFile } from './pricing.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { AgentGateway } from './gateway/agent-gateway.js';
+import { ServerMetrics } from './metrics.js';
 
 export interface ServerOptions {
   readonly host: string;
@@ -43,6 +45,7 @@ export interface RunningServer {
   readonly url: string;
   readonly app: FastifyInstance;
   readonly plane: ControlPlane;
+  readonly metrics: ServerMetrics;
   readonly tokens: BootstrapFiles;
   readonly routes: readonly { method: string; url: string }[];
   close(): Promise<void>;
@@ -78,6 +81,7 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   const tokens = await bootstrapTokens(store, dataDir, clock);
   const heartbeatMs = options.heartbeatMs ?? 1000;
   const fileBook = options.pricingFile === undefined ? undefined : await readPriceBookFile(options.pricingFile);
+  const metrics = new ServerMetrics({ processMetrics: true });
   const plane = await ControlPlane.start(store, {
     clock,
     priceBook: fileBook ?? (await readPriceBookFile(defaultPriceBookFile())),
@@ -95,12 +99,15 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
       process.exit(70);
     }),
     onSchedulerError: (error) => log.error({ err: error }, 'scheduling round failed; nothing was placed, retrying after a back-off'),
+    onRound: (report) => metrics.round(report),
+    onHeartbeat: () => metrics.heartbeat(),
   });
   // An explicit --pricing wins over the book stored by an earlier start or PUT /v1/pricing.
   if (fileBook !== undefined && plane.priceBook().book !== fileBook) await plane.setPriceBook(fileBook);
+  const stopMetrics = metrics.watch(plane);
   const auth = new Authenticator(store);
   const routes: { method: string; url: string }[] = [];
-  const app = buildApp(plane, auth, log, routes, clock);
+  const app = buildApp(plane, metrics, auth, log, routes, clock);
   const gateway = new AgentGateway(plane, auth, log);
   gateway.attach(app.server);
   await app.listen({ host: options.host, port: options.port });
@@ -108,9 +115,10 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   const port = typeof address === 'object' && address ? address.port : options.port;
   const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
   return {
-    url, app, plane, tokens, routes,
+    url, app, plane, metrics, tokens, routes,
     async close() {
       gateway.close();
+      stopMetrics();
       await plane.close();
       await app.close();
       await store.close();
@@ -119,7 +127,7 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   };
 }
 
-function buildApp(plane: ControlPlane, auth: Authenticator, log: Logger, routes: { method: string; url: string }[], clock: Clock): FastifyInstance {
+function buildApp(plane: ControlPlane, metrics: ServerMetrics, auth: Authenticator, log: Logger, routes: { method: string; url: string }[], clock: Clock): FastifyInstance {
   const app = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true,
     // Live event streams never end on their own; without this, shutdown would wait for them.
     forceCloseConnections: true });
@@ -145,5 +153,6 @@ function buildApp(plane: ControlPlane, auth: Authenticator, log: Logger, routes:
   registerEventRoutes(app, plane);
   registerSpendRoutes(app, plane, () => clock.now());
   registerAgentRoutes(app, plane, auth);
+  registerMetricsRoutes(app, metrics);
   return app;
 }

@@ -20,7 +20,7 @@ describe('authentication on every route', () => {
 
   it('knows a reasonable route table', () => {
     const urls = server.routes.map((r) => `${r.method} ${r.url}`);
-    expect(urls).toEqual(expect.arrayContaining(['GET /healthz', 'POST /v1/jobs', 'GET /v1/jobs/:id/tasks', 'GET /v1/events', 'POST /v1/agents/join']));
+    expect(urls).toEqual(expect.arrayContaining(['GET /healthz', 'POST /v1/jobs', 'GET /v1/jobs/:id/tasks', 'GET /v1/events', 'POST /v1/agents/join', 'GET /metrics']));
     expect(server.routes.length).toBeGreaterThanOrEqual(14);
   });
 

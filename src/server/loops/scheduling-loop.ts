@@ -29,6 +29,18 @@ export interface SchedulingOptions {
   readonly outputFor?: (job: JobRecord, task: TaskRecord) => AttemptOutput | undefined;
   /** Told about a round that failed (an engine bug or a plan that broke a hard rule). */
   readonly onSchedulerError?: (error: unknown) => void;
+  /** Told what each round that looked at ready tasks did (for metrics). */
+  readonly onRound?: (report: RoundReport) => void;
+}
+
+/** What one scheduling round that looked at ready tasks did. */
+export interface RoundReport {
+  /** Wall time of the round, from taking tasks off the queue to the last placement recorded. */
+  readonly durationMs: number;
+  /** False when the engine or the plan check threw, so nothing was placed. */
+  readonly ok: boolean;
+  /** For each task placed: ms from when it became ready (created, or its retry came due) to this round. */
+  readonly waitsMs: readonly number[];
 }
 
 /** After a failed round, the wait before the next one; it doubles while rounds keep failing. */
@@ -91,6 +103,7 @@ export class SchedulingLoop {
       this.armRetryTimer(this.pausedUntil, now);
       return;
     }
+    const startedAt = performance.now();
     let earliestRetry = Number.POSITIVE_INFINITY;
     const { pending } = this.hot;
     const ids = pending.take(this.options.maxTasksPerRound, (id) => {
@@ -114,12 +127,17 @@ export class SchedulingLoop {
       plan = this.plan(ids, now);
     } catch (error) {
       this.roundFailed(error, now);
+      this.options.onRound?.({ durationMs: performance.now() - startedAt, ok: false, waitsMs: [] });
       return;
     }
     this.errorBackoffMs = FIRST_ERROR_BACKOFF_MS;
 
     const runs = new Map<string, AttemptAssignment[]>();
+    const waitsMs: number[] = [];
     for (const assignment of plan.assignments) {
+      const task = this.hot.tasks.get(assignment.taskId)!;
+      // A retry is ready when its backoff ends (`notBefore`); a new task when it is created.
+      waitsMs.push(Math.max(0, now - Math.max(task.createdAt, task.notBefore)));
       const attempt = this.sm.placeTask(assignment.taskId, this.hot.nodes.get(assignment.node)!, assignment.explanation);
       const list = runs.get(assignment.node) ?? [];
       list.push(this.assignmentFor(attempt));
@@ -127,6 +145,7 @@ export class SchedulingLoop {
     }
     this.sm.afterCommit(() => this.send(runs));
     this.reportUnplaceable(plan.unplaced);
+    this.options.onRound?.({ durationMs: performance.now() - startedAt, ok: true, waitsMs });
     const placed = plan.assignments.length > 0;
     // A full round means more may be ready; anything else waits for capacity, a node or a retry.
     if (ids.length >= this.options.maxTasksPerRound && placed) this.schedule();

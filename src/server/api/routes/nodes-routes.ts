@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { durationSchema } from '../../../core/job-spec.js';
+import { NODE_STATES } from '../../../core/states.js';
 import type { ControlPlane } from '../../control-plane.js';
 import { parseBody, parseQuery } from '../params.js';
 
@@ -9,7 +10,7 @@ export const DEFAULT_DRAIN_DEADLINE_MS = 5 * 60_000;
 const MAX_DRAIN_DEADLINE_MS = 7 * 24 * 3_600_000;
 
 const nodesQuery = z.strictObject({
-  state: z.enum(['ready', 'unreachable', 'down', 'draining', 'cordoned', 'left']).optional(),
+  state: z.enum(NODE_STATES).optional(),
 });
 const noQuery = z.strictObject({});
 const drainBody = z.strictObject({
