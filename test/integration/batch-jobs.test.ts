@@ -9,7 +9,9 @@ describe('batch jobs across real agents', () => {
   const agents: Proc[] = [];
 
   beforeAll(async () => {
-    server = await startServer({ extraArgs: ['--heartbeat', '200ms'] });
+    // Not the shortest heartbeat: a task is expected to run once, so a node must not be declared
+    // lost because a loaded machine delayed a heartbeat by half a second.
+    server = await startServer({ extraArgs: ['--heartbeat', '500ms'] });
     for (let i = 0; i < 4; i += 1) agents.push(startAgent(server.url, server.joinToken, { name: `worker-${i}`, cpu: '2', labels: { pool: i < 2 ? 'a' : 'b' } }));
     await waitForReadyNodes(server.client, 4);
   });
