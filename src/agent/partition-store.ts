@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { DATA_NAME_PATTERN, partitionId } from '../core/data-spec.js';
 import { AtollError } from '../core/errors.js';
 import { NAME_PATTERN } from '../core/job-spec.js';
-import { syncPath } from './fsync.js';
+import { syncPath } from './file-io.js';
 import { hashingMeter } from './hashing-meter.js';
 
 // The agent's partitions, content-addressed: `objects/<sha256>` holds the bytes (partitions with
