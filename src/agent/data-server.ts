@@ -1,8 +1,8 @@
-import { createReadStream } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { KeyObject } from 'node:crypto';
 import { AtollError, type ErrorCode } from '../core/errors.js';
 import { verifyDataToken, type DataTokenClaims } from '../protocol/data-token.js';
+import { sendFile } from './file-sender.js';
 import { checkRef, type PartitionRef, type PartitionStore, type StoredPartition } from './partition-store.js';
 
 // The agent's partitions over HTTP, for peers fetching inputs and for clients uploading:
@@ -88,7 +88,7 @@ export class DataServer {
     return claims;
   }
 
-  private serve(res: ServerResponse, ref: PartitionRef, claims: DataTokenClaims): void {
+  private async serve(res: ServerResponse, ref: PartitionRef, claims: DataTokenClaims): Promise<void> {
     const entry = this.options.store.get(ref);
     if (entry === undefined) throw new AtollError('not_found', `partition ${ref.dataset}/${ref.partition} is not on this node`);
     if (claims.sha256 !== undefined && claims.sha256 !== entry.sha256) throw new AtollError('conflict', `this node holds other content for ${ref.dataset}/${ref.partition} than the token names`);
@@ -103,11 +103,8 @@ export class DataServer {
         throw new AtollError('forbidden', reason);
       }
     }
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(entry.bytes), 'x-atoll-sha256': entry.sha256 });
-    const stream = createReadStream(this.options.store.objectPath(entry.sha256));
-    // A read error after the headers went out can only cut the body short; the reader's checksum catches it.
-    stream.on('error', () => res.destroy());
-    stream.pipe(res);
+    // A read error after the head went out can only cut the body short; the reader's checksum catches it.
+    await sendFile(res, this.options.store.objectPath(entry.sha256), entry.bytes, { 'content-type': 'application/octet-stream', 'content-length': String(entry.bytes), 'x-atoll-sha256': entry.sha256 });
   }
 
   private async receive(req: IncomingMessage, res: ServerResponse, ref: PartitionRef, claims: DataTokenClaims): Promise<void> {
