@@ -81,8 +81,9 @@ export class AgentData {
     }
   }
 
-  close(): Promise<void> {
-    return this.server.close();
+  async close(): Promise<void> {
+    await this.server.close();
+    await this.store.close();
   }
 
   /**

@@ -73,10 +73,10 @@ export class BlockWriter {
     return this.copy(chunk, 0);
   }
 
-  /** Like `write` for every chunk of `source`, waiting whenever the writer is full. */
-  async writeFrom(source: AsyncIterable<Uint8Array>): Promise<void> {
+  /** Like `write` for every chunk of `source` (strings as UTF-8), waiting whenever the writer is full. */
+  async writeFrom(source: AsyncIterable<Uint8Array | string>): Promise<void> {
     for await (const chunk of source) {
-      const full = this.write(chunk);
+      const full = this.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
       if (full !== undefined) await full;
     }
   }
