@@ -111,6 +111,7 @@ export class AgentData {
   async close(): Promise<void> {
     this.relay.closeAll();
     await this.server?.close();
+    await this.store.close();
   }
 
   /**

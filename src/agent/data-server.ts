@@ -1,6 +1,6 @@
-import { createReadStream } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { AtollError, HTTP_STATUS } from '../core/errors.js';
+import { sendFile } from './file-sender.js';
 import type { PartitionAccess } from './partition-access.js';
 import { checkRef, type PartitionRef } from './partition-store.js';
 
@@ -59,11 +59,8 @@ export class DataServer {
     const claims = access.authorize(req.headers.authorization, ref, op);
     if (op === 'read') {
       const entry = access.readable(ref, claims);
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(entry.bytes), 'x-atoll-sha256': entry.sha256 });
-      const stream = createReadStream(access.objectPath(entry));
-      // A read error after the headers went out can only cut the body short; the reader's checksum catches it.
-      stream.on('error', () => res.destroy());
-      stream.pipe(res);
+      // A read error after the head went out can only cut the body short; the reader's checksum catches it.
+      await sendFile(res, access.objectPath(entry), entry.bytes, { 'content-type': 'application/octet-stream', 'content-length': String(entry.bytes), 'x-atoll-sha256': entry.sha256 });
       return;
     }
     const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);

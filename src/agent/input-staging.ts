@@ -1,16 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { constants, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { pipeline } from 'node:stream/promises';
 import { AtollError } from '../core/errors.js';
 import type { AttemptAssignment, AttemptInput } from '../protocol/messages.js';
+import { BlockWriter } from './block-writer.js';
 import type { RunningAttempt } from './drivers/driver.js';
 import { notStarted } from './drivers/exec-driver.js';
-import { hashingMeter } from './hashing-meter.js';
+import { hasherFor } from './hash-worker.js';
+import type { HttpGetResponse } from './http-get.js';
+import { nodeHttpGet } from './node-http-get.js';
 import { checkRef, type PartitionStore } from './partition-store.js';
+import { plainHttpGet } from './plain-http-get.js';
 
 // Before a task that reads data starts, its partitions are put in $ATOLL_INPUT_DIR/<dataset>/
 // <partition>: copied from this node's store when it holds them, else fetched from the holder
@@ -82,58 +83,60 @@ const FETCH_BASE_MS = 60_000;
 const FETCH_MS_PER_MB = 1000;
 /** The most of a refusal's body read: the holder's message, not whatever a hostile peer sends. */
 const MAX_ERROR_BODY_BYTES = 4096;
+/** From this size on a partition comes over the lean client: per-byte costs outweigh a kept-alive connection. */
+const LEAN_GET_MIN_BYTES = 8 << 20;
 
 /**
  * Streams the partition into `dest`, checking its size and sha256 as it comes; nothing is left at
  * `dest` unless both match. Redirects are refused, so the token goes to the holder and nowhere
- * else. node:http rather than fetch: on this path fetch's web streams cost about twice the CPU.
+ * else. Large partitions are hashed on a worker thread and come over a lean HTTP client; the bytes
+ * go to disk in 1 MiB writes (block-writer.ts).
  */
 export async function fetchTo(url: string, token: string, dest: string, expected: { readonly sha256: string; readonly bytes: number }, signal: AbortSignal): Promise<number> {
-  const deadline = AbortSignal.timeout(Math.ceil(FETCH_BASE_MS + (expected.bytes / 1e6) * FETCH_MS_PER_MB));
+  const limitMs = Math.ceil(FETCH_BASE_MS + (expected.bytes / 1e6) * FETCH_MS_PER_MB);
+  const deadline = AbortSignal.timeout(limitMs);
   const stop = AbortSignal.any([signal, deadline]);
-  const response = await get(url, token, stop);
-  if (response.statusCode !== 200) {
-    const text = await readAtMost(response, MAX_ERROR_BODY_BYTES);
-    const message = (parseError(text) ?? text.slice(0, 500)) || `HTTP ${response.statusCode}`;
-    throw new AtollError(response.statusCode === 403 ? 'forbidden' : 'unavailable', `the holder refused: ${message}`);
-  }
-  const partial = `${dest}.${randomBytes(4).toString('hex')}.partial`;
-  const meter = hashingMeter(expected.bytes, () => new AtollError('conflict', `the holder sent more than the ${expected.bytes} bytes catalogued; the transfer was stopped`));
-  let kept = false;
+  const target = new URL(url);
+  const get = expected.bytes >= LEAN_GET_MIN_BYTES && target.protocol === 'http:' ? plainHttpGet : nodeHttpGet;
+  const tooLarge = () => new AtollError('conflict', `the holder sent more than the ${expected.bytes} bytes catalogued; the transfer was stopped`);
+  let response: HttpGetResponse | undefined;
   try {
-    await pipeline(response, meter.stream, createWriteStream(partial, { highWaterMark: 1 << 20 }), { signal: stop });
-    const sha256 = meter.sha256();
-    if (sha256 !== expected.sha256) throw new AtollError('conflict', `checksum mismatch: expected sha256 ${expected.sha256}, got ${sha256}; the bytes were altered or cut on the way`);
-    await rename(partial, dest);
-    kept = true;
-    return meter.bytes();
+    response = await get(target, { authorization: `Bearer ${token}` }, stop);
+    if (response.status !== 200) throw await refusal(response);
+    if (response.contentLength !== null && response.contentLength > expected.bytes) throw tooLarge();
+    const partial = `${dest}.${randomBytes(4).toString('hex')}.partial`;
+    const writer = await BlockWriter.create(partial, { hasher: hasherFor(expected.bytes), limit: expected.bytes, tooLarge });
+    let kept = false;
+    try {
+      await response.readBody(writer);
+      const { bytes, sha256 } = await writer.finish();
+      if (sha256 !== expected.sha256) throw new AtollError('conflict', `checksum mismatch: expected sha256 ${expected.sha256}, got ${sha256}; the bytes were altered or cut on the way`);
+      await writer.close();
+      await rename(partial, dest);
+      kept = true;
+      return bytes;
+    } finally {
+      if (!kept) await writer.discard();
+    }
+  } catch (error) {
+    // Stopped from outside: the caller's reason, or the deadline's, says more than a broken connection.
+    if (signal.aborted) throw signal.reason;
+    if (deadline.aborted) throw new AtollError('unavailable', `the fetch from ${target.origin} did not finish within ${limitMs} ms`, { cause: error });
+    throw error;
   } finally {
-    if (!kept) await rm(partial, { force: true });
+    response?.close();
   }
 }
 
-/** The holder's answer to a GET with the token; rejects if the connection fails or `signal` aborts first. */
-function get(url: string, token: string, signal: AbortSignal): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const target = new URL(url);
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(target, { headers: { authorization: `Bearer ${token}` }, signal }, resolve);
-    req.on('error', (error) => reject(new AtollError('unavailable', `could not fetch from ${target.origin}: ${error.message}`, { cause: error })));
-    req.end();
-  });
-}
-
-/** Up to `limit` bytes of the body as text; the rest is not read. */
-async function readAtMost(response: IncomingMessage, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response) {
-    chunks.push(chunk as Buffer);
-    size += (chunk as Buffer).length;
-    if (size >= limit) break;
+/** Why the holder did not send the partition, in its own words where it gave them. */
+async function refusal(response: HttpGetResponse): Promise<AtollError> {
+  if (response.status >= 300 && response.status < 400) {
+    return new AtollError('unavailable', `the holder answered with a redirect (HTTP ${response.status} to ${response.location ?? 'nowhere'}); redirects are not followed, so the token goes to the holder only`);
   }
-  response.destroy();
-  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
+  // An unreadable refusal is still a refusal: its status says enough.
+  const text = await response.readText(MAX_ERROR_BODY_BYTES).catch(() => '');
+  const message = (parseError(text) ?? text.slice(0, 500)) || `HTTP ${response.status}`;
+  return new AtollError(response.status === 403 ? 'forbidden' : 'unavailable', `the holder refused: ${message}`);
 }
 
 function parseError(text: string): string | undefined {

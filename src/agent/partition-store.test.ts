@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { JOURNAL_FILE } from './partition-index.js';
 import { PartitionStore } from './partition-store.js';
 
 const ref = (partition: string) => ({ namespace: 'default', dataset: 'readings', partition });
@@ -80,6 +81,31 @@ describe('PartitionStore', () => {
     expect(readFileSync(file, 'utf8')).toBe('a,b\n1,2\n');
     await expect(store.register(ref('x'), join(dir, 'missing'), options)).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringContaining('ENOENT') });
     await expect(store.register(ref('y'), dir, options)).rejects.toMatchObject({ message: expect.stringContaining('not a regular file') });
+  });
+
+  it('sweeps objects no partition points at on open: a crash between the rename and the index line', async () => {
+    const { dir, store } = await open();
+    const kept = await store.put(ref('a'), Readable.from(['kept']), options);
+    writeFileSync(store.objectPath(sha('orphan')), 'orphan');
+    await store.close();
+    const reopened = await PartitionStore.open(dir);
+    expect(readdirSync(join(dir, 'objects'))).toEqual([kept.sha256]);
+    expect(reopened.get(ref('a'))).toMatchObject({ sha256: kept.sha256 });
+  });
+
+  it('keeps every partition across reopens while its journal is compacted', async () => {
+    const { dir, store } = await open();
+    const compacting = await PartitionStore.open(dir, { compactAfterLines: 5 });
+    await store.close();
+    for (let i = 0; i < 12; i += 1) await compacting.put(ref(`p${i}`), Readable.from([`content ${i}`]), options);
+    await compacting.remove(ref('p0'));
+    await compacting.close();
+    // Compactions ran: the journal holds only what came after the last one.
+    expect(readFileSync(join(dir, JOURNAL_FILE), 'utf8').split('\n').length - 1).toBeLessThan(12);
+    const reopened = await PartitionStore.open(dir);
+    expect(reopened.list().map((p) => p.partition).sort()).toEqual(Array.from({ length: 11 }, (_, i) => `p${i + 1}`).sort());
+    expect(readdirSync(join(dir, 'objects'))).toHaveLength(11);
+    expect(readFileSync(reopened.objectPath(sha('content 7')), 'utf8')).toBe('content 7');
   });
 
   it.each(['..', '.', 'a/b', '', '.hidden'])('refuses the partition name %j', async (name) => {

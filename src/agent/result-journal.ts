@@ -1,9 +1,9 @@
-import { mkdir, open, readFile, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { AtollError } from '../core/errors.js';
 import { attemptResultSchema, type AttemptResult } from '../protocol/messages.js';
-import { syncPath } from './fsync.js';
+import { readIfExists, syncPath, writeAll } from './file-io.js';
 
 // The agent's durable record of results the control plane has not acknowledged yet
 // (invariant 3: an agent keeps a result on disk until the control plane acknowledges it).
@@ -329,24 +329,6 @@ function replay(file: string, bytes: Buffer): Replayed {
     }
   }
   return { entries, lines, validBytes };
-}
-
-async function readIfExists(file: string): Promise<Buffer | null> {
-  try {
-    return await readFile(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-}
-
-async function writeAll(handle: FileHandle, buffer: Buffer): Promise<void> {
-  let offset = 0;
-  // A write may be short (signal, nearly full disk); the rest must follow or the line is torn.
-  while (offset < buffer.length) {
-    const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset, null);
-    offset += bytesWritten;
-  }
 }
 
 function tempFile(file: string): string {

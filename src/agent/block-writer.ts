@@ -1,0 +1,173 @@
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { BLOCK_BYTES, returnBlock, takeBlock } from './buffer-pool.js';
+import { writeAll } from './file-io.js';
+import type { BlockHasher } from './hash-worker.js';
+
+// Received bytes go to disk in 1 MiB sequential writes from pooled buffers, each block hashed as it
+// is handed off: one write call and one hash update per MiB instead of one per socket read, and no
+// Node stream between the socket and the file. A chunk is copied into the block being filled; a
+// full block goes to the disk (writes in order, one at a time) and to the hasher at once, and
+// returns to the pool when both are done with it.
+
+/** Blocks handed off and not yet back: enough to keep the disk and the hasher busy while the next fills. */
+const MAX_IN_FLIGHT = 3;
+
+export interface BlockWriterOptions {
+  readonly hasher: BlockHasher;
+  /** The most bytes accepted; past it a write fails with `tooLarge()`. */
+  readonly limit: number;
+  readonly tooLarge: () => Error;
+  readonly mode?: number;
+}
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Writes a new file from chunks, hashing them on the way; see `write`, `finish`, `discard`. */
+export class BlockWriter {
+  private block: Buffer | null = null;
+  private fill = 0;
+  private received = 0;
+  private position = 0;
+  /** Disk writes run one after another, in block order. */
+  private writes: Promise<void> = Promise.resolve();
+  /** Each handed-off block's disk write and hash, settled once the block is back in the pool. */
+  private readonly inFlight = new Set<Promise<void>>();
+  private waiter: Waiter | undefined;
+  private failure: { readonly error: unknown } | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    private readonly handle: FileHandle,
+    private readonly options: BlockWriterOptions,
+  ) {}
+
+  /** Creates (or truncates) `path`. */
+  static async create(path: string, options: BlockWriterOptions): Promise<BlockWriter> {
+    const handle = await open(path, 'w', options.mode ?? 0o600);
+    return new BlockWriter(path, handle, options);
+  }
+
+  /** Bytes accepted so far. */
+  get bytes(): number {
+    return this.received;
+  }
+
+  /**
+   * Takes `chunk` in. Returns undefined when all of it was copied; a promise when the writer is
+   * full, which resolves once all of it is copied: until then the caller must leave `chunk` as it
+   * is and send nothing more. Throws `tooLarge()` past the limit and an earlier disk error.
+   */
+  write(chunk: Uint8Array): Promise<void> | undefined {
+    this.throwIfFailed();
+    if (this.closed) throw new Error(`${this.path} is already finished`);
+    this.received += chunk.length;
+    if (this.received > this.options.limit) {
+      const error = this.options.tooLarge();
+      this.failure = { error };
+      throw error;
+    }
+    return this.copy(chunk, 0);
+  }
+
+  /** Like `write` for every chunk of `source` (strings as UTF-8), waiting whenever the writer is full. */
+  async writeFrom(source: AsyncIterable<Uint8Array | string>): Promise<void> {
+    for await (const chunk of source) {
+      const full = this.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+      if (full !== undefined) await full;
+    }
+  }
+
+  /** Writes what is left, waits for the disk and the hash, and returns the size and the sha256. The file stays open for `sync`. */
+  async finish(): Promise<{ readonly bytes: number; readonly sha256: string }> {
+    this.throwIfFailed();
+    if (this.block !== null) this.handOff();
+    await this.settled();
+    this.throwIfFailed();
+    this.closed = true;
+    return { bytes: this.received, sha256: await this.options.hasher.digest() };
+  }
+
+  /** fsync of the file, for a store that must not lose it. */
+  async sync(): Promise<void> {
+    await this.handle.sync();
+  }
+
+  /** Closes the file, keeping it. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.handle.close();
+  }
+
+  /** Gives up: waits for writes under way, closes and deletes the file. Safe after an error. */
+  async discard(): Promise<void> {
+    this.failure ??= { error: new Error(`${this.path} was discarded`) };
+    this.waiter?.reject(this.failure.error);
+    this.waiter = undefined;
+    if (this.block !== null) returnBlock(this.block);
+    this.block = null;
+    await this.settled();
+    this.options.hasher.dispose();
+    await this.handle.close().catch(() => undefined);
+    await rm(this.path, { force: true });
+  }
+
+  private copy(chunk: Uint8Array, from: number): Promise<void> | undefined {
+    while (from < chunk.length) {
+      if (this.block === null) {
+        if (this.inFlight.size >= MAX_IN_FLIGHT) {
+          return new Promise<void>((resolve, reject) => (this.waiter = { resolve, reject })).then(() => this.copy(chunk, from));
+        }
+        this.block = takeBlock();
+        this.fill = 0;
+      }
+      const n = Math.min(chunk.length - from, BLOCK_BYTES - this.fill);
+      this.block.set(n === chunk.length ? chunk : chunk.subarray(from, from + n), this.fill);
+      this.fill += n;
+      from += n;
+      if (this.fill === BLOCK_BYTES) this.handOff();
+    }
+    return undefined;
+  }
+
+  private handOff(): void {
+    const block = this.block!;
+    const length = this.fill;
+    const position = this.position;
+    this.block = null;
+    this.fill = 0;
+    this.position += length;
+    let hashed: Promise<void> | undefined;
+    try {
+      hashed = this.options.hasher.update(block, length);
+    } catch (error) {
+      hashed = Promise.reject(error);
+    }
+    const written = this.writes.then(() => (this.failure === undefined ? writeAll(this.handle, block, length, position) : undefined));
+    this.writes = written.catch(() => undefined);
+    const done: Promise<void> = Promise.allSettled([hashed, written]).then((outcomes) => {
+      // Back to the pool only when neither the disk nor the hasher can still be reading it.
+      returnBlock(block);
+      this.inFlight.delete(done);
+      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (failed !== undefined) this.failure ??= { error: failed.reason };
+      const waiter = this.waiter;
+      this.waiter = undefined;
+      if (waiter === undefined) return;
+      if (this.failure !== undefined) waiter.reject(this.failure.error);
+      else waiter.resolve();
+    });
+    this.inFlight.add(done);
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure.error;
+  }
+
+  private async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+  }
+}

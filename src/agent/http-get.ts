@@ -1,0 +1,27 @@
+// The seam between fetching a partition and the HTTP client that does it: node:http for small
+// partitions (its kept-alive connections save a handshake per file), a lean client on a raw socket
+// for large ones (node-http-get.ts, plain-http-get.ts). Neither follows redirects.
+
+/** Where a body goes: the block writer. */
+export interface BodySink {
+  /** Takes a chunk; a promise means the chunk is still in use and nothing more may come until it settles. */
+  write(chunk: Uint8Array): Promise<void> | undefined;
+}
+
+/** A response whose head has arrived; the body is read by one of `readBody` or `readText`. */
+export interface HttpGetResponse {
+  readonly status: number;
+  /** Content-Length, when the response has one. */
+  readonly contentLength: number | null;
+  /** Location, for saying where a refused redirect pointed. */
+  readonly location: string | null;
+  /** Feeds the body to `sink`; rejects if the connection ends before the whole body came. Resolves with its size. */
+  readBody(sink: BodySink): Promise<number>;
+  /** At most `limit` bytes of the body as text; the rest is not read. */
+  readText(limit: number): Promise<string>;
+  /** Lets go of the connection; a body not read to its end is dropped with it. Safe to call more than once. */
+  close(): void;
+}
+
+/** Sends a GET with `headers`; resolves once the response head is in. `signal` stops it at any point, body included. */
+export type HttpGet = (url: URL, headers: Readonly<Record<string, string>>, signal: AbortSignal) => Promise<HttpGetResponse>;

@@ -1,0 +1,78 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { AtollError } from '../core/errors.js';
+import type { BodySink, HttpGet, HttpGetResponse } from './http-get.js';
+
+// GET with node:http(s) and the global agent, whose kept-alive connections make a run of small
+// partitions from one holder cost one handshake. Redirects are never followed (node:http does not).
+
+export const nodeHttpGet: HttpGet = (url, headers, signal) =>
+  new Promise((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(url, { headers, signal }, (res) => resolve(new NodeHttpResponse(url, res)));
+    // Also catches errors after the head (they reach the body's reader through the response).
+    req.on('error', (error) => reject(unreachable(url, error)));
+    req.end();
+  });
+
+/** The connection failed; says where to. */
+export function unreachable(url: URL, error: Error): AtollError {
+  return new AtollError('unavailable', `could not fetch from ${url.origin}: ${error.message}`, { cause: error });
+}
+
+/** The connection ended before the body was complete. */
+export function cutShort(url: URL, received: number, expected: number | null, cause?: unknown): AtollError {
+  const of = expected === null ? '' : ` of ${expected}`;
+  const why = cause instanceof Error ? ` (${cause.message})` : '';
+  return new AtollError('unavailable', `the connection to ${url.origin} ended after ${received}${of} bytes of the body${why}`, { cause });
+}
+
+class NodeHttpResponse implements HttpGetResponse {
+  readonly status: number;
+  readonly contentLength: number | null;
+  readonly location: string | null;
+
+  constructor(
+    private readonly url: URL,
+    private readonly res: IncomingMessage,
+  ) {
+    this.status = res.statusCode ?? 0;
+    const length = res.headers['content-length'];
+    this.contentLength = length !== undefined && /^\d+$/.test(length) ? Number(length) : null;
+    this.location = res.headers.location ?? null;
+  }
+
+  async readBody(sink: BodySink): Promise<number> {
+    let received = 0;
+    try {
+      for await (const chunk of this.res) {
+        received += (chunk as Buffer).length;
+        const full = sink.write(chunk as Buffer);
+        if (full !== undefined) await full;
+      }
+    } catch (error) {
+      // The sink's refusal (too large, a disk error) says what went wrong; anything else is the connection.
+      if (error instanceof AtollError || this.res.complete) throw error;
+      throw cutShort(this.url, received, this.contentLength, error);
+    }
+    if (!this.res.complete) throw cutShort(this.url, received, this.contentLength);
+    return received;
+  }
+
+  async readText(limit: number): Promise<string> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of this.res) {
+      chunks.push(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      if (size >= limit) break;
+    }
+    this.close();
+    return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
+  }
+
+  close(): void {
+    // A body read to its end leaves the connection to the agent for reuse; one cut off closes it.
+    this.res.destroy();
+  }
+}
