@@ -4,6 +4,7 @@ import type { TransferSummary } from '../core/transfers.js';
 import type { PolicyChangeResult } from '../core/policy-impact.js';
 import type { PolicyRecord } from '../core/policy-spec.js';
 import type { BudgetStatus } from '../core/budget.js';
+import type { JobEstimate } from '../core/estimate.js';
 import type { PriceBook } from '../core/price-book.js';
 import type { SpendReport } from '../core/spend.js';
 import type { AttemptRecord, EventRecord, JobView, LogChunk, NodeRecord, NodeView, TaskView } from '../core/types.js';
@@ -56,6 +57,11 @@ export class AtollClient {
 
   get server(): string {
     return this.options.server;
+  }
+
+  /** A dry run: where the job would go now and what it would cost under each objective. */
+  estimateJob(spec: JobSpecInput | unknown): Promise<JobEstimate> {
+    return this.request('POST', '/v1/jobs/estimate', { body: spec });
   }
 
   submitJob(spec: JobSpecInput | unknown): Promise<JobView> {

@@ -6,7 +6,7 @@ import { newJobId } from '../core/ids.js';
 import { compareNames } from '../core/collections.js';
 import { partitionId } from '../core/data-spec.js';
 import { summarizeTransfers, type TransferSummary } from '../core/transfers.js';
-import { parseJobSpec, stageOf } from '../core/job-spec.js';
+import { parseJobSpec, stageOf, type JobSpec } from '../core/job-spec.js';
 import { healthyNodeState, isConnectedNodeState, isTerminalJob } from '../core/states.js';
 import { effectiveTaints } from '../core/node-spec.js';
 import type { PolicyChangeResult } from '../core/policy-impact.js';
@@ -26,6 +26,8 @@ import { SchedulingLoop, type SchedulingOptions } from './loops/scheduling-loop.
 import { PRICE_BOOK_SETTING, Pricing } from './pricing.js';
 import { SpendReports } from './spend-reports.js';
 import { Budgets } from './budgets.js';
+import type { JobEstimate } from '../core/estimate.js';
+import { estimateJob } from './estimates.js';
 import { CommitQueue } from './state/commit-queue.js';
 import { HotState, type LiveNode, newLiveNode } from './state/hot-state.js';
 import { StateMachine } from './state/state-machine.js';
@@ -171,12 +173,7 @@ export class ControlPlane {
 
   /** Validates, stores and queues a job; resolves after it is committed. */
   async submitJob(input: unknown): Promise<JobView> {
-    // Data is named in full at submit, so every task reads what existed when the job was accepted.
-    const spec = this.data.resolveInputs(parseJobSpec(input));
-    // Jurisdiction names resolve against the table the policies extend (`DACH`), so check them here.
-    const regions = new Set([...this.hot.nodes.values()].map((n) => n.record.region));
-    const compliance = this.currentCompliance();
-    spec.stages.forEach((stage, i) => compliance.validatePlacement(stage, regions, spec.stages.length === 1 ? '' : `stages[${i}].`));
+    const spec = this.checkedSpec(input);
     const now = this.options.clock.now();
     const job: JobRecord = {
       id: newJobId(spec.name), name: spec.name, namespace: spec.namespace, state: 'pending', spec, taskCount: 0,
@@ -190,6 +187,27 @@ export class ControlPlane {
     this.requestSchedule();
     const view = await this.jobView(job.id);
     return warnings.length === 0 ? view : { ...view, warnings };
+  }
+
+  /** Where the job would run now and what it would cost under each objective; stores nothing. */
+  estimateJob(input: unknown): JobEstimate {
+    const spec = this.checkedSpec(input);
+    return estimateJob(spec, newJobId(spec.name), this.options.clock.now(), {
+      resolveStage: (job, index) => this.data.resolveStage(job, index),
+      inputsOf: (job, task) => this.data.inputsOf(job, task),
+      dryRun: (requests) => this.scheduling.dryRun(requests),
+    });
+  }
+
+  /** A job spec parsed, its data resolved and its placement checked against the policies in force. */
+  private checkedSpec(input: unknown): JobSpec {
+    // Data is named in full at submit, so every task reads what existed when the job was accepted.
+    const spec = this.data.resolveInputs(parseJobSpec(input));
+    // Jurisdiction names resolve against the table the policies extend (`DACH`), so check them here.
+    const regions = new Set([...this.hot.nodes.values()].map((n) => n.record.region));
+    const compliance = this.currentCompliance();
+    spec.stages.forEach((stage, i) => compliance.validatePlacement(stage, regions, spec.stages.length === 1 ? '' : `stages[${i}].`));
+    return spec;
   }
 
   /** The job's transfer ledger summed up by boundary and route (from its `transfer.completed` events). */

@@ -8,6 +8,7 @@ import { clientFrom } from '../connection.js';
 import { printObject } from '../output.js';
 import { renderProgress } from '../progress.js';
 import { jobSummary } from './jobs-command.js';
+import { describeEstimate } from './estimate-output.js';
 
 /** The progress line is redrawn at most this often, however fast events arrive. */
 const REDRAW_MS = 200;
@@ -40,9 +41,15 @@ export async function waitForJob(client: AtollClient, jobId: string, onProgress:
 export function registerRunCommand(program: Command): void {
   withConnection(program.command('run').argument('<file>', 'job spec, YAML or JSON').description('submit a job'))
     .option('-w, --wait', 'show live progress until the job ends; exit 0 only if it succeeded')
-    .action(action(async (file: string, flags: CommonFlags & { wait?: boolean }) => {
+    .option('--estimate', 'run nothing: where the work would go now, its cost and the bytes it would move, for each objective')
+    .action(action(async (file: string, flags: CommonFlags & { wait?: boolean; estimate?: boolean }) => {
       const client = clientFrom(flags);
       const spec = await readSpecFile(file);
+      if (flags.estimate) {
+        const estimate = await client.estimateJob(spec);
+        printObject(flags.output, estimate, () => describeEstimate(estimate));
+        return;
+      }
       const submitted = await client.submitJob(spec);
       for (const warning of submitted.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
       if (!flags.wait) {

@@ -15,8 +15,9 @@ import { age, printObject, renderTable, type Column } from '../output.js';
 /** Largest price book file read; the server refuses bodies over 1 MiB anyway. */
 const MAX_BOOK_FILE_BYTES = 1024 * 1024;
 
-/** Dollars with enough places to see a cent's fraction on small test runs. */
+/** Dollars with enough places to see what a short test run costs. */
 export function formatDollars(value: number): string {
+  if (value > 0 && value < 0.0001) return `$${value.toPrecision(2)}`;
   return `$${value < 10 ? value.toFixed(4) : value.toFixed(2)}`;
 }
 

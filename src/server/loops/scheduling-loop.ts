@@ -159,20 +159,34 @@ export class SchedulingLoop {
       const job = this.hot.jobs.get(task.jobId)!.record;
       return requestFromJob(job, task, readsData(stageOf(job.spec, task.stage)) ? this.options.inputsOf?.(job, task) : undefined);
     });
-    const pricing = this.hot.pricing;
-    const nodes = [...this.hot.nodes.values()].map((n) =>
-      snapshotNodeFrom(n.record, { cpuMillis: n.allocatedCpuMillis, memoryBytes: n.allocatedMemoryBytes }, pricing.node(n.record).hour),
-    );
-    const policies = this.currentPolicies();
-    const snapshot: SchedulerSnapshot = {
-      now, nodes, policies, pricing: pricing.transfer, placed: this.spreadPlacements(requests), fleetVersion: this.fleetVersionOf(nodes, policies, pricing),
-    };
+    const snapshot = this.snapshot(requests, now);
     // The seed orders equal nodes; keeping it while the fleet is unchanged lets the engine keep
     // its per-class heaps from round to round (they are built in that order).
     const plan = schedule(snapshot, requests, { seed: snapshot.fleetVersion as number, cache: this.cache });
     // Defence in depth: a plan that breaks a hard rule is a bug and must never be committed.
     verifyPlan(snapshot, requests, plan);
     return plan;
+  }
+
+  /**
+   * What a round would do with these requests now, committing nothing: the same snapshot and seed
+   * as a real round, so it places as a real round would unless the fleet changes first (or scores
+   * tie, where the seed decides among equals).
+   */
+  dryRun(requests: readonly PlacementRequest[]): { readonly plan: Plan; readonly snapshot: SchedulerSnapshot } {
+    const snapshot = this.snapshot(requests, this.options.clock.now());
+    return { plan: schedule(snapshot, requests, { seed: snapshot.fleetVersion as number }), snapshot };
+  }
+
+  private snapshot(requests: readonly PlacementRequest[], now: number): SchedulerSnapshot {
+    const pricing = this.hot.pricing;
+    const nodes = [...this.hot.nodes.values()].map((n) =>
+      snapshotNodeFrom(n.record, { cpuMillis: n.allocatedCpuMillis, memoryBytes: n.allocatedMemoryBytes }, pricing.node(n.record).hour),
+    );
+    const policies = this.currentPolicies();
+    return {
+      now, nodes, policies, pricing: pricing.transfer, placed: this.spreadPlacements(requests), fleetVersion: this.fleetVersionOf(nodes, policies, pricing),
+    };
   }
 
   /**

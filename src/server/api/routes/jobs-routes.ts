@@ -22,6 +22,12 @@ export function registerJobRoutes(app: FastifyInstance, plane: ControlPlane): vo
     return reply.status(201).send(job);
   });
 
+  // A dry run: where the job would go now and what it would cost, for each objective; nothing is stored.
+  app.post('/v1/jobs/estimate', async (request) => {
+    parseQuery(noQuery, request.query);
+    return plane.estimateJob(request.body);
+  });
+
   app.get('/v1/jobs', async (request) => plane.listJobs(parseQuery(jobListQuery, request.query)));
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (request) => {
