@@ -10,7 +10,7 @@ export interface BudgetStatus {
   /** The policy that sets it (the strictest, when several bind the namespace). */
   readonly policy: string;
   readonly monthly: number;
-  readonly whenExceeded: 'refuse';
+  readonly whenExceeded: 'refuse' | 'queue';
   /** Spent this calendar month (UTC), running attempts' accrued compute included. */
   readonly spent: number;
   readonly share: number;

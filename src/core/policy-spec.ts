@@ -29,8 +29,8 @@ export const policySpecSchema = z
     budget: z
       .strictObject({
         monthly: z.number({ error: 'expected a monthly amount in US dollars, like 500' }).positive().max(1e12),
-        /** At 100%: new jobs of the namespace are refused (running work carries on). */
-        whenExceeded: z.enum(['refuse']).default('refuse'),
+        /** At 100%: refuse new jobs of the namespace, or accept them and hold their tasks until there is budget again. Running work carries on either way. */
+        whenExceeded: z.enum(['refuse', 'queue']).default('refuse'),
       })
       .optional(),
   })

@@ -80,6 +80,11 @@ export interface JobRecord {
   readonly finishedAt: number | null;
   /** Why the job failed or was cancelled. */
   readonly reason: string | null;
+  /**
+   * The budget policy holding the job's tasks back: it was accepted while its namespace was over
+   * a budget that queues (`whenExceeded: queue`). Null once there is budget again.
+   */
+  readonly heldBy: string | null;
 }
 
 /** Where one stage of a job stands. */
@@ -192,7 +197,9 @@ export type EventType =
   | 'transfer.completed'
   | 'pricing.updated'
   | 'budget.warning'
-  | 'budget.exceeded';
+  | 'budget.exceeded'
+  | 'job.held'
+  | 'job.released';
 
 export interface EventRecord {
   readonly seq: number;

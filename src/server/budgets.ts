@@ -9,7 +9,8 @@ import type { StateMachine } from './state/state-machine.js';
 
 // Budgets from cluster policies: each bound namespace may spend `monthly` dollars per calendar
 // month (UTC). At 80% new work gets a warning and the namespace a `budget.warning` event; at
-// 100% new jobs are refused with the budget named (`budget.exceeded`). Running work is never
+// 100% (`budget.exceeded`) new jobs are refused with the budget named, or, for a budget that
+// queues, accepted and held until the month ends or the budget is raised. Running work is never
 // stopped: a budget decides what starts, not what is killed.
 
 export class Budgets {
@@ -26,16 +27,16 @@ export class Budgets {
 
   /** The namespace's budget and spend this month, or undefined when no policy budgets it. */
   async status(namespace: string): Promise<BudgetStatus | undefined> {
-    let rule: { policy: string; monthly: number } | undefined;
+    let rule: { policy: string; monthly: number; whenExceeded: 'refuse' | 'queue' } | undefined;
     for (const { name, spec } of this.hot.policies.values()) {
       if (spec.budget === undefined || !bindsNamespace(spec, namespace)) continue;
-      if (rule === undefined || spec.budget.monthly < rule.monthly) rule = { policy: name, monthly: spec.budget.monthly };
+      if (rule === undefined || spec.budget.monthly < rule.monthly) rule = { policy: name, ...spec.budget };
     }
     if (rule === undefined) return undefined;
     const month = monthOf(this.clock.now());
     const spent = (await this.spend.report({ since: month.start, namespace })).total.total;
     const share = spent / rule.monthly;
-    return { namespace, policy: rule.policy, monthly: rule.monthly, whenExceeded: 'refuse', spent, share, state: budgetState(share), month: month.name, resetsAt: month.end };
+    return { namespace, policy: rule.policy, monthly: rule.monthly, whenExceeded: rule.whenExceeded, spent, share, state: budgetState(share), month: month.name, resetsAt: month.end };
   }
 
   /** Every budgeted namespace that is named by a policy or has spent this month. */
@@ -57,18 +58,38 @@ export class Budgets {
   }
 
   /**
-   * Before a job of `namespace` is accepted: refuses it when the budget is spent, and otherwise
-   * returns the warnings to show its submitter. Crossing 80% or 100% is announced once a month.
+   * Before a job of `namespace` is accepted: refuses it when the budget is spent and refuses, and
+   * otherwise says what to tell its submitter and which budget policy holds it back (one that
+   * queues, when spent). Crossing 80% or 100% is announced once a month.
    */
-  async admit(namespace: string): Promise<string[]> {
+  async admit(namespace: string): Promise<{ readonly warnings: string[]; readonly heldBy: string | null }> {
     const status = await this.status(namespace);
-    if (status === undefined || status.state === 'ok') return [];
+    if (status === undefined || status.state === 'ok') return { warnings: [], heldBy: null };
     this.announce(status);
     const message = describeBudget(status);
-    if (status.state === 'exceeded') {
-      throw new AtollError('forbidden', `${message}; new jobs are refused until ${new Date(status.resetsAt).toISOString()} or until the budget is raised (running work carries on)`);
+    const until = `until ${new Date(status.resetsAt).toISOString()} or until the budget is raised (running work carries on)`;
+    if (status.state === 'warning') return { warnings: [`${message}; at 100% new jobs will be ${status.whenExceeded === 'queue' ? 'held' : 'refused'}`], heldBy: null };
+    if (status.whenExceeded === 'refuse') throw new AtollError('forbidden', `${message}; new jobs are refused ${until}`);
+    return { warnings: [`${message}; the job is accepted but held ${until}`], heldBy: status.policy };
+  }
+
+  /** Releases held jobs whose namespace has budget again (a new month, a raised or removed budget). */
+  async releaseHeld(): Promise<number> {
+    const held = [...this.hot.jobs.values()].filter((live) => live.record.heldBy !== null);
+    let released = 0;
+    for (const namespace of new Set(held.map((live) => live.record.namespace))) {
+      const status = await this.status(namespace);
+      if (status !== undefined && status.state === 'exceeded' && status.whenExceeded === 'queue') continue;
+      const why = status === undefined ? 'no budget binds the namespace any more' : `the namespace has budget again (${describeBudget(status)})`;
+      for (const live of held) {
+        // Looked up again: the job may have been cancelled or released while this awaited.
+        if (live.record.namespace === namespace && this.hot.jobs.get(live.record.id) === live && live.record.heldBy !== null) {
+          this.sm.releaseJob(live, why);
+          released += 1;
+        }
+      }
     }
-    return [`${message}; at 100% new jobs will be refused`];
+    return released;
   }
 
   private announce(status: BudgetStatus): void {

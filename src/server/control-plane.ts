@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import { newJobRecord } from '../core/job-record.js';
 import { AtollError, notFound } from '../core/errors.js';
 import { parsePriceBook, type PriceBook } from '../core/price-book.js';
 import type { SpendGroup, SpendReport } from '../core/spend.js';
@@ -58,6 +59,8 @@ export interface ControlPlaneOptions {
 }
 
 export type { AgentLink } from './agent-links.js';
+/** How often jobs held by a budget are looked at again (a month ended, a budget was raised). */
+const BUDGET_CHECK_MS = 60_000;
 /** How often a node's last-seen time and usage are written through while it is healthy. */
 const NODE_SEEN_PERSIST_MS = 30_000;
 /** A reported round trip replaces the recorded one only when it moved by more than both of these. */
@@ -81,6 +84,7 @@ export class ControlPlane {
   readonly budgets: Budgets;
   private readonly dataPublicKey: string;
   private liveness: LivenessLoop | undefined;
+  private budgetTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** The policies in force, compiled; dropped whenever one is applied or deleted. */
   private compliance: Compliance | undefined;
@@ -110,6 +114,10 @@ export class ControlPlane {
     const plane = new ControlPlane(store, options);
     await plane.rebuild();
     plane.liveness = new LivenessLoop(plane.hot, plane.sm, plane.links, options, () => plane.requestSchedule());
+    await plane.releaseHeldJobs();
+    // Months end and budgets are raised while jobs wait: held jobs are looked at again now and then.
+    plane.budgetTimer = setInterval(() => void plane.releaseHeldJobs(), BUDGET_CHECK_MS);
+    plane.budgetTimer.unref();
     plane.requestSchedule();
     return plane;
   }
@@ -160,6 +168,7 @@ export class ControlPlane {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.budgetTimer);
     this.liveness?.close();
     this.data.close();
     this.relay.close();
@@ -175,14 +184,12 @@ export class ControlPlane {
   async submitJob(input: unknown): Promise<JobView> {
     const spec = this.checkedSpec(input);
     const now = this.options.clock.now();
-    const job: JobRecord = {
-      id: newJobId(spec.name), name: spec.name, namespace: spec.namespace, state: 'pending', spec, taskCount: 0,
-      stages: spec.stages.map((stage) => ({ name: stage.name, state: 'waiting', firstTask: null, tasks: 0, startedAt: null, finishedAt: null, reason: null })),
-      createdAt: now, startedAt: null, finishedAt: null, reason: null,
-    };
     // Refused here when the namespace's budget is spent; nothing is written for a refused job.
-    const warnings = await this.budgets.admit(spec.namespace);
+    const { warnings, heldBy } = await this.budgets.admit(spec.namespace);
+    const job = newJobRecord(newJobId(spec.name), spec, now, heldBy);
     this.sm.submitJob(job);
+    const live = this.hot.jobs.get(job.id);
+    if (heldBy !== null && live !== undefined) this.sm.holdJob(live, warnings[0] ?? `held by budget policy ${heldBy}`);
     await this.sm.committed();
     this.requestSchedule();
     const view = await this.jobView(job.id);
@@ -242,6 +249,19 @@ export class ControlPlane {
     return { book: this.hot.pricing.book, updatedAt: this.hot.pricing.updatedAt };
   }
 
+  /** Jobs held by a budget that queues go on once their namespace has budget again. */
+  async releaseHeldJobs(): Promise<void> {
+    try {
+      if ((await this.budgets.releaseHeld()) > 0) {
+        await this.sm.committed();
+        this.requestSchedule();
+      }
+    } catch (error) {
+      // A store read failed: the jobs stay held until the next look, nothing else is affected.
+      this.options.onSchedulerError?.(error);
+    }
+  }
+
   /** Validates and puts a new price book in force; placement uses it from the next round. */
   async setPriceBook(input: unknown): Promise<{ readonly book: PriceBook; readonly updatedAt: number }> {
     const book = parsePriceBook(input);
@@ -287,6 +307,8 @@ export class ControlPlane {
       this.compliance = undefined;
       await this.sm.committed();
       this.sendResidencyClasses();
+      // A raised or removed budget may release held jobs.
+      await this.releaseHeldJobs();
       // Pending tasks are placed again under the new rules (a loosened policy may free them).
       this.requestSchedule();
     }
@@ -312,6 +334,7 @@ export class ControlPlane {
     this.compliance = undefined;
     await this.sm.committed();
     this.sendResidencyClasses();
+    await this.releaseHeldJobs();
     this.requestSchedule();
     return { policy, dryRun: false, created: false, impact, message: describeChange(`policy "${name}" was deleted`, impact) };
   }

@@ -1,4 +1,5 @@
 import { AtollError } from '../core/errors.js';
+import { newJobRecord } from '../core/job-record.js';
 import type { JobSpec } from '../core/job-spec.js';
 import { OBJECTIVES, type Objective } from '../core/placement-spec.js';
 import { reservedShare } from '../core/price-book.js';
@@ -26,11 +27,7 @@ export interface EstimateSources {
 export function estimateJob(spec: JobSpec, jobId: string, now: number, sources: EstimateSources): JobEstimate {
   const later: { stage: string; reason: string }[] = [];
   const roots: { index: number; stage: JobSpec['stages'][number]; firstTask: number }[] = [];
-  let job: JobRecord = {
-    id: jobId, name: spec.name, namespace: spec.namespace, state: 'pending', spec, taskCount: 0,
-    stages: spec.stages.map((stage) => ({ name: stage.name, state: 'waiting', firstTask: null, tasks: 0, startedAt: null, finishedAt: null, reason: null })),
-    createdAt: now, startedAt: null, finishedAt: null, reason: null,
-  };
+  let job: JobRecord = newJobRecord(jobId, spec, now);
   // Numbered as the state machine numbers them: root stages start at submit, in order.
   spec.stages.forEach((declared, index) => {
     if (declared.dependsOn.length > 0) {

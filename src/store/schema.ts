@@ -52,6 +52,7 @@ export interface JobsTable {
   startedAt: number | null;
   finishedAt: number | null;
   reason: string | null;
+  heldBy: string | null;
 }
 
 export interface TasksTable {

@@ -165,6 +165,25 @@ describe('spend', () => {
     expect((await server.client.listBudgets()).items).toEqual([expect.objectContaining({ namespace: 'team', state: 'exceeded', policy: 'team-budget' })]);
   });
 
+  it('holds a job accepted over a budget that queues, and runs it once the budget is raised', async () => {
+    const job = { name: 'queued', namespace: 'team', command: ['true'], placement: { require: [{ key: 'pool', operator: 'In', values: ['cloud'] }] } };
+    const spent = (await server.client.listBudgets()).items.find((b) => b.namespace === 'team')!.spent;
+    await server.client.applyPolicy('team-budget', { namespaces: ['team'], budget: { monthly: spent / 2, whenExceeded: 'queue' } });
+    const held = await server.client.submitJob(job);
+    expect(held.heldBy).toBe('team-budget');
+    expect(held.warnings).toEqual([expect.stringContaining('the job is accepted but held until')]);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const task = await server.client.getTask(`${held.id}.0`);
+    expect(task.state).toBe('pending');
+    expect(task.reason).toContain('held: namespace team has spent');
+    expect((await runCli(server, 'job', held.id)).stdout).toContain('held:       by budget policy team-budget');
+    await server.client.applyPolicy('team-budget', { namespaces: ['team'], budget: { monthly: spent * 10, whenExceeded: 'queue' } });
+    const done = await waitForJobEnd(server.client, held.id, 30_000);
+    expect(done).toMatchObject({ state: 'succeeded', heldBy: null });
+    const events = (await server.client.listEvents({ job: held.id, limit: 1000 })).items.map((e) => e.type);
+    expect(events.filter((t) => t.startsWith('job.'))).toEqual(['job.submitted', 'job.held', 'job.released', 'job.started', 'job.finished']);
+  });
+
   it('refuses a bad price book naming the field and changes nothing; a good one reprices nodes at once', async () => {
     const bad = await server.client.setPriceBook({ ...BOOK, compute: [{ match: { provider: 'aws' }, perNodeHour: -1 }] }).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(ApiError);

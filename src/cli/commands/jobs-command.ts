@@ -47,6 +47,7 @@ export function jobSummary(job: JobView): string {
     `job:        ${job.id}`,
     `name:       ${job.name} (namespace ${job.namespace})`,
     `state:      ${job.state}${job.reason ? ` — ${job.reason}` : ''}`,
+    ...(job.heldBy === null || job.heldBy === undefined ? [] : [`held:       by budget policy ${job.heldBy}: its tasks start when the namespace has budget again`]),
     `tasks:      ${job.taskCount} ${job.stages.some((s) => s.state === 'waiting') ? 'so far' : 'total'}: ${c.succeeded} succeeded, ${c.failed} failed, ${c.running} running, ${c.assigned} starting, ${c.pending} pending, ${c.cancelled} cancelled`,
   ];
   const [only] = job.spec.stages;

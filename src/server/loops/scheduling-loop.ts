@@ -107,7 +107,10 @@ export class SchedulingLoop {
     let earliestRetry = Number.POSITIVE_INFINITY;
     const { pending } = this.hot;
     const ids = pending.take(this.options.maxTasksPerRound, (id) => {
-      const notBefore = this.hot.tasks.get(id)?.notBefore ?? 0;
+      const task = this.hot.tasks.get(id);
+      // Held by a budget that queues: released (and scheduled) when there is budget again.
+      if (task !== undefined && this.hot.jobs.get(task.jobId)?.record.heldBy != null) return false;
+      const notBefore = task?.notBefore ?? 0;
       if (notBefore <= now) return true;
       earliestRetry = Math.min(earliestRetry, notBefore);
       return false;

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { newJobRecord } from '../../core/job-record.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../core/clock.js';
 import { AtollError } from '../../core/errors.js';
@@ -82,11 +83,7 @@ class Harness {
     const spec = parseJobSpec({ name: 'demo', ...('stages' in input ? {} : { command: ['true'] }), ...input });
     this.jobCounter += 1;
     const now = this.clock.now();
-    const job: JobRecord = {
-      id: `${spec.name}-${this.jobCounter}`, name: spec.name, namespace: spec.namespace, state: 'pending', spec, taskCount: 0,
-      stages: spec.stages.map((stage) => ({ name: stage.name, state: 'waiting', firstTask: null, tasks: 0, startedAt: null, finishedAt: null, reason: null })),
-      createdAt: now, startedAt: null, finishedAt: null, reason: null,
-    };
+    const job = newJobRecord(`${spec.name}-${this.jobCounter}`, spec, now);
     this.sm.submitJob(job);
     return { job: this.hot.jobs.get(job.id)?.record ?? job, tasks: this.sm.tasksOfJob(job.id) };
   }

@@ -72,6 +72,20 @@ export class StateMachine {
     this.maybeFinishJob(live);
   }
 
+  /** A job accepted over a budget that queues: its tasks wait, saying why, until releaseJob. */
+  holdJob(live: LiveJob, message: string): void {
+    this.event('job.held', { jobId: live.record.id }, { policy: live.record.heldBy, namespace: live.record.namespace, reason: message });
+    for (const task of this.tasksOfJob(live.record.id)) if (task.state === 'pending') this.hot.waitingReasons.set(task.id, `held: ${message}`);
+  }
+
+  /** The job's namespace has budget again: its tasks may be placed. */
+  releaseJob(live: LiveJob, why: string): void {
+    live.record = { ...live.record, heldBy: null };
+    this.queue.changes.patchJob({ id: live.record.id, heldBy: null });
+    this.event('job.released', { jobId: live.record.id }, { namespace: live.record.namespace, reason: why });
+    for (const task of this.tasksOfJob(live.record.id)) this.hot.waitingReasons.delete(task.id);
+  }
+
   /** Names a stage's data as it starts (outputs of earlier stages); throws an AtollError when it cannot start. */
   resolveStage: (job: JobRecord, index: number) => StageSpec = (job, index) => stageOf(job.spec, index);
 

@@ -13,7 +13,7 @@ function aJob(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
   return {
     id, name: 'demo', namespace: 'default', state: 'pending', spec, taskCount: 3,
     stages: [{ name: 'main', state: 'running', firstTask: 0, tasks: 3, startedAt: 1000, finishedAt: null, reason: null }],
-    createdAt: 1000, startedAt: null, finishedAt: null, reason: null, ...overrides,
+    createdAt: 1000, startedAt: null, finishedAt: null, reason: null, heldBy: null, ...overrides,
   };
 }
 
@@ -66,6 +66,14 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       const counts = (await store.countTasksByState([job.id])).get(job.id);
       expect(counts).toMatchObject({ pending: 2, succeeded: 1, failed: 0 });
       expect(await store.getTask('demo-1.1')).toMatchObject({ state: 'succeeded', exitCode: 0, finishedAt: 2000, index: 1 });
+    });
+
+    it('keeps a job held by a budget across loads, and releases it with a patch', async () => {
+      const job = aJob('held-1', { heldBy: 'team-budget' });
+      await store.write({ jobs: [job] });
+      expect((await store.loadActiveState()).jobs).toEqual([job]);
+      await store.write({ jobPatches: [{ id: job.id, heldBy: null }] });
+      expect((await store.getJob(job.id))?.heldBy).toBeNull();
     });
 
     it('keeps stage progress on jobs and counts tasks per stage', async () => {
