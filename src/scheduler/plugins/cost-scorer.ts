@@ -1,11 +1,12 @@
 import type { ScorePlugin } from '../framework/plugin.js';
 import type { CycleState } from '../framework/cycle-state.js';
 import type { PlacementRequest, SnapshotNode } from '../framework/snapshot.js';
+import { reservedShare } from '../../core/price-book.js';
 import { LIST_TRANSFER_PRICING } from './transfer-pricing.js';
 
-// What running the task on the node is expected to cost: the node's hourly price times the share
-// of the node the task reserves (the larger of its cpu and memory shares) times the expected
-// duration, plus moving its inputs from where they live. Lower is better.
+// What running the task on the node is expected to cost: the node's hourly price (from the price
+// book) times the share of the node the task reserves (the larger of its cpu and memory shares)
+// times the expected duration, plus moving its inputs from where they live. Lower is better.
 
 const MS_PER_HOUR = 3_600_000;
 const BYTES_PER_GB = 1e9;
@@ -28,11 +29,7 @@ export const costScorer: ScorePlugin = {
 };
 
 export function computeCost(cycle: CycleState, task: PlacementRequest, node: SnapshotNode): { compute: number; transfer: number; total: number } {
-  const share = Math.max(
-    task.resources.cpuMillis / Math.max(1, node.capacity.cpuMillis),
-    task.resources.memoryBytes / Math.max(1, node.capacity.memoryBytes),
-  );
-  const compute = node.priceHour * Math.min(1, share) * (task.expectedDurationMs / MS_PER_HOUR);
+  const compute = node.priceHour * reservedShare(task.resources, node.capacity) * (task.expectedDurationMs / MS_PER_HOUR);
   let transfer = 0;
   if (task.inputs !== undefined && task.inputs.length > 0) {
     const pricing = cycle.snapshot.pricing ?? LIST_TRANSFER_PRICING;
