@@ -31,6 +31,10 @@ run() {
 across_sites() {
   atoll job "$1" --transfers -o json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const t=JSON.parse(s).transfers;console.log(t.bytes-t.byRoute["same-site"])})'
 }
+# What a job cost, from the price book: total, and the part that was moving data.
+cost_of() {
+  atoll job "$1" -o json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const c=JSON.parse(s).cost;console.log(`$${c.total.toFixed(6)} ($${c.transfer.toFixed(6)} of it moving data)`)})'
+}
 # The task that prints a job's result: the first task of its last stage.
 result_task() {
   atoll job "$1" -o json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log(`${j.id}.${j.stages.at(-1).firstTask}`)})'
@@ -47,6 +51,6 @@ central_bytes=$(across_sites "$central")
 echo
 atoll logs "$edge_result" | head -2
 echo "same anomalies found both ways"
-echo "edge-first:  $edge_bytes bytes across sites (job $edge)"
-echo "centralized: $central_bytes bytes across sites (job $central)"
+echo "edge-first:  $edge_bytes bytes across sites, cost $(cost_of "$edge") (job $edge)"
+echo "centralized: $central_bytes bytes across sites, cost $(cost_of "$central") (job $central)"
 node -e "console.log('ratio: ' + ($central_bytes / Math.max(1, $edge_bytes)).toFixed(0) + 'x fewer bytes edge-first')"

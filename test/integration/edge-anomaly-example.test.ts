@@ -33,4 +33,8 @@ it('runs the edge-first and the centralized pipeline to the same anomalies, edge
   expect(central).toBeGreaterThan(9_000_000);
   expect(edge).toBeGreaterThan(0);
   expect(central / edge).toBeGreaterThanOrEqual(20);
+  // Priced with examples/pricing.yaml: shipping raw readings out of the shops costs more.
+  const edgeTransfer = Number(/edge-first: .*\(\$(\d+\.\d+) of it moving data\)/.exec(stdout)?.[1]);
+  const centralTransfer = Number(/centralized: .*\(\$(\d+\.\d+) of it moving data\)/.exec(stdout)?.[1]);
+  expect(centralTransfer).toBeGreaterThan(edgeTransfer);
 }, 120_000);

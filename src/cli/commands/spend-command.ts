@@ -17,7 +17,8 @@ const MAX_BOOK_FILE_BYTES = 1024 * 1024;
 
 /** Dollars with enough places to see what a short test run costs. */
 export function formatDollars(value: number): string {
-  if (value > 0 && value < 0.0001) return `$${value.toPrecision(2)}`;
+  // Two significant digits of a tiny amount, without an exponent: $0.0000051.
+  if (value > 0 && value < 0.0001) return `$${value.toFixed(Math.min(20, 1 - Math.floor(Math.log10(value))))}`;
   return `$${value < 10 ? value.toFixed(4) : value.toFixed(2)}`;
 }
 
@@ -32,7 +33,7 @@ export function describeSpend(spend: SpendSummary): string {
 
 type Row = SpendReport['rows'][number];
 const columns = (by: string): readonly Column<Row>[] => [
-  { header: by.toUpperCase(), value: (r) => r.key || '-' },
+  { header: by.toUpperCase(), value: (r) => r.key || '(none)' },
   { header: 'TOTAL', value: (r) => formatDollars(r.total), right: true },
   { header: 'COMPUTE', value: (r) => formatDollars(r.compute), right: true },
   { header: 'TRANSFER', value: (r) => formatDollars(r.transfer), right: true },
