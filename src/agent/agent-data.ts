@@ -29,8 +29,8 @@ export interface AgentDataOptions {
   readonly advertise?: string;
   readonly log: Logger;
   readonly send: (message: AgentMessage) => void;
-  /** Sends a binary frame of a relayed transfer on the control-plane connection. */
-  readonly sendFrame: (frame: Buffer) => void;
+  /** Sends a binary frame of a relayed transfer on the control-plane connection; resolves once it has left. */
+  readonly sendFrame: (frame: Buffer) => Promise<void>;
 }
 
 type DataMessage = Extract<ServerMessage, { type: `data.${string}` | `relay.${string}` }>;

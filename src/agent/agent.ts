@@ -117,9 +117,11 @@ export class Agent {
       listen: this.options.data === null ? null : (this.options.data?.listen ?? { host: '127.0.0.1', port: 0 }),
       ...(this.options.data?.advertise === undefined ? {} : { advertise: this.options.data.advertise }),
       send: (message) => this.send(message),
-      sendFrame: (frame) => {
-        if (this.connected && this.ws?.readyState === WebSocket.OPEN) this.ws.send(frame);
-      },
+      sendFrame: (frame) => new Promise<void>((resolve) => {
+        // A frame that cannot go (the connection dropped) resolves too: the stream is torn down on close.
+        if (!this.connected || this.ws?.readyState !== WebSocket.OPEN) return resolve();
+        this.ws.send(frame, () => resolve());
+      }),
     });
     const probes = this.options.node.probes ?? {};
     if (Object.keys(probes).length > 0) {

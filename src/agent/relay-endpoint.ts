@@ -18,13 +18,15 @@ type RelayMessage = Extract<ServerMessage, { type: 'relay.open' | 'relay.credit'
 export interface RelayEndpointOptions {
   readonly access: PartitionAccess;
   readonly send: (message: AgentMessage) => void;
-  readonly sendFrame: (frame: Buffer) => void;
+  /** Resolves once the frame has left for the socket, so reads go at the link's pace and heartbeats are not queued behind megabytes of data. */
+  readonly sendFrame: (frame: Buffer) => Promise<void>;
   readonly log: Logger;
 }
 
 interface OutgoingRead {
   readonly kind: 'read';
-  readonly file: FileHandle;
+  /** Undefined while the file is being opened. */
+  file: FileHandle | undefined;
   remaining: number;
   credit: number;
   pumping: boolean;
@@ -93,9 +95,15 @@ export class RelayEndpoint {
     const claims = access.authorize(message.authorization, ref, message.op);
     if (message.op === 'read') {
       const entry = access.readable(ref, claims);
-      const file = await open(access.objectPath(entry), 'r');
-      const stream: OutgoingRead = { kind: 'read', file, remaining: entry.bytes, credit: RELAY_WINDOW_BYTES, pumping: false, closed: false };
+      // Registered before the open, so a cancel that arrives meanwhile finds it and closes the file.
+      const stream: OutgoingRead = { kind: 'read', file: undefined, remaining: entry.bytes, credit: RELAY_WINDOW_BYTES, pumping: false, closed: false };
       this.streams.set(message.stream, stream);
+      const file = await open(access.objectPath(entry), 'r');
+      if (stream.closed) {
+        await file.close();
+        return;
+      }
+      stream.file = file;
       this.options.send({ type: 'relay.reply', stream: message.stream, status: 200, sha256: entry.sha256, bytes: entry.bytes });
       await this.pump(message.stream, stream);
       return;
@@ -118,8 +126,9 @@ export class RelayEndpoint {
     if (stream.pumping) return;
     stream.pumping = true;
     try {
-      while (!stream.closed && stream.remaining > 0 && stream.credit > 0) {
-        const size = Math.min(RELAY_CHUNK_BYTES, stream.remaining);
+      while (!stream.closed && stream.file !== undefined && stream.remaining > 0 && stream.credit > 0) {
+        // Never more than the credit left: a short read earlier leaves it off the chunk grid.
+        const size = Math.min(RELAY_CHUNK_BYTES, stream.remaining, stream.credit);
         const frame = Buffer.allocUnsafe(RELAY_FRAME_HEADER_BYTES + size);
         frame.writeUInt32BE(id, 0);
         const { bytesRead } = await stream.file.read(frame, RELAY_FRAME_HEADER_BYTES, size, null);
@@ -127,7 +136,7 @@ export class RelayEndpoint {
         if (stream.closed) return;
         stream.remaining -= bytesRead;
         stream.credit -= bytesRead;
-        this.options.sendFrame(bytesRead === size ? frame : frame.subarray(0, RELAY_FRAME_HEADER_BYTES + bytesRead));
+        await this.options.sendFrame(bytesRead === size ? frame : frame.subarray(0, RELAY_FRAME_HEADER_BYTES + bytesRead));
       }
       if (!stream.closed && stream.remaining === 0) {
         this.options.send({ type: 'relay.end', stream: id });
@@ -164,7 +173,7 @@ export class RelayEndpoint {
     this.streams.delete(id);
     if (stream.kind === 'read') {
       stream.closed = true;
-      void stream.file.close().catch((error: unknown) => this.options.log.warn({ err: error }, 'could not close a relayed partition file'));
+      void stream.file?.close().catch((error: unknown) => this.options.log.warn({ err: error }, 'could not close a relayed partition file'));
     } else if (reason !== undefined) {
       stream.body.destroy(new AtollError('unavailable', `the upload was cancelled: ${reason}`));
     }

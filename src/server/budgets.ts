@@ -79,7 +79,8 @@ export class Budgets {
     let released = 0;
     for (const namespace of new Set(held.map((live) => live.record.namespace))) {
       const status = await this.status(namespace);
-      if (status !== undefined && status.state === 'exceeded' && status.whenExceeded === 'queue') continue;
+      // Still over budget: held, whatever the strictest budget now says about new jobs.
+      if (status !== undefined && status.state === 'exceeded') continue;
       const why = status === undefined ? 'no budget binds the namespace any more' : `the namespace has budget again (${describeBudget(status)})`;
       for (const live of held) {
         // Looked up again: the job may have been cancelled or released while this awaited.

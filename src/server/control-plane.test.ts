@@ -115,6 +115,30 @@ describe('ControlPlane policies', () => {
       const ignored = (await f.store.listEvents({ afterSeq: 0, limit: 1000 })).filter((e) => e.type === 'partition.report_ignored');
       expect(ignored.map((e) => e.node)).toEqual(['us-1', 'us-1']);
     });
+
+    it('records and charges a transfer only for an input the attempt was given, from its holder at its size, and only once', async () => {
+      const registered = f.plane.data.register({ dataset: 'readings', partition: 'fra', node: 'de-1', path: '/data/fra.csv' });
+      const ask = f.links.get('de-1')!.sent.find((m) => m.type === 'data.register');
+      if (ask?.type !== 'data.register') throw new Error('test: no register request sent');
+      f.plane.agentMessage('de-1', f.links.get('de-1')!, { type: 'data.stored', requestId: ask.requestId, namespace: 'default', dataset: 'readings', partition: 'fra', sha256: 'b'.repeat(64), bytes: 2_000_000_000, residencyClass: null, createdBy: 'register' });
+      await registered;
+      const job = await submit({ name: 'reader', inputs: [{ dataset: 'readings', partitions: ['fra'] }], placement: { residency: ['US'] } });
+      await taskState(f, `${job.id}.0`, 'assigned');
+      const attemptId = `${job.id}.0.1`;
+      const report = { type: 'data.transferred', namespace: 'default', dataset: 'readings', partition: 'fra', attemptId, from: 'de-1', bytes: 2_000_000_000, durationMs: 5 } as const;
+      const us = f.links.get('us-1')!;
+      f.plane.agentMessage('us-1', us, { ...report, partition: 'other' });
+      f.plane.agentMessage('us-1', us, { ...report, bytes: 9 });
+      f.plane.agentMessage('us-1', us, { ...report, from: 'us-1' });
+      f.plane.agentMessage('us-1', us, report);
+      f.plane.agentMessage('us-1', us, report);
+      await until(async () => ((await f.store.sumSpend({ jobId: job.id })).length > 0 ? true : undefined), 'the transfer charge');
+      // 2 GB from a hetzner node to an aws node: the list price to another provider, $0.09/GB.
+      expect(await f.store.sumSpend({ jobId: job.id })).toEqual([{ key: '', compute: 0, transfer: 0.18, total: 0.18, waste: 0, transferBytes: 2_000_000_000 }]);
+      const events = await f.store.listEvents({ afterSeq: 0, limit: 1000 });
+      expect(events.filter((e) => e.type === 'transfer.completed')).toHaveLength(1);
+      expect(events.filter((e) => e.type === 'partition.report_ignored' && e.node === 'us-1')).toHaveLength(3);
+    });
   });
 
   describe('impact', () => {

@@ -152,6 +152,9 @@ export class ControlPlane {
       this.hot.tasks.set(task.id, task);
       if (task.state === 'pending') this.hot.pending.add(task);
     }
+    for (const live of this.hot.jobs.values()) {
+      if (live.record.heldBy !== null) this.sm.explainHold(live, `namespace ${live.record.namespace} is over its monthly budget (policy ${live.record.heldBy}); the job starts when there is budget again`);
+    }
     for (const attempt of active.attempts) {
       this.hot.attempts.set(attempt.id, attempt);
       const node = this.hot.nodes.get(attempt.node);
@@ -562,6 +565,8 @@ export class ControlPlane {
   agentMessage(nodeName: string, link: AgentLink, message: AgentMessage): void {
     const live = this.hot.nodes.get(nodeName);
     if (!live || this.links.get(nodeName) !== link) return;
+    // Anything the agent sends shows it is alive: a heartbeat may queue behind relayed data on a slow uplink.
+    live.lastHeartbeatAt = Math.max(live.lastHeartbeatAt, this.options.clock.now());
     switch (message.type) {
       case 'hello':
         throw new AtollError('invalid_request', 'hello may only be the first message');
@@ -600,7 +605,10 @@ export class ControlPlane {
 
   /** A binary frame on the agent's connection: bytes of a relayed read. */
   agentFrame(nodeName: string, link: AgentLink, frame: Buffer): void {
-    if (this.links.get(nodeName) === link) this.relay.onFrame(nodeName, frame);
+    const live = this.hot.nodes.get(nodeName);
+    if (!live || this.links.get(nodeName) !== link) return;
+    live.lastHeartbeatAt = Math.max(live.lastHeartbeatAt, this.options.clock.now());
+    this.relay.onFrame(nodeName, frame);
   }
 
   private onHeartbeat(live: LiveNode, usage: NodeRecord['usage'], rttMs: NodeRecord['rttMs'] | undefined): void {

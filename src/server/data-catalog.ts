@@ -338,8 +338,17 @@ export class DataCatalog {
     // Only for an attempt this node runs: the ledger is not open to any agent's say-so.
     const attempt = this.hot.attempts.get(message.attemptId);
     const to = this.hot.nodes.get(node)?.record;
-    if (attempt?.node !== node || to === undefined) return;
+    const job = attempt === undefined ? undefined : this.hot.jobs.get(attempt.jobId)?.record;
+    const task = attempt === undefined ? undefined : this.hot.tasks.get(attempt.taskId);
+    if (attempt?.node !== node || to === undefined || job === undefined || task === undefined) return;
     const { namespace, dataset, partition, bytes, durationMs, from } = message;
+    // Only one of the inputs the attempt was given, from its holder, at its catalogued size: the
+    // ledger and the bill are not open to whatever an agent reports.
+    const input = namespace === job.namespace ? this.inputsOf(job, task).find((i) => i.dataset === dataset && i.partition === partition) : undefined;
+    if (input === undefined || input.node !== from || input.bytes !== bytes) {
+      this.sm.noteDataReportIgnored(node, { namespace, dataset, partition, reason: `a transfer of ${bytes} bytes from ${from} for attempt ${attempt.id}, which was given no such input` });
+      return;
+    }
     this.sm.noteTransfer(attempt, to, { namespace, dataset, partition, bytes, durationMs, from });
   }
 

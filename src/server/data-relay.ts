@@ -14,8 +14,8 @@ import type { AgentLink, AgentLinks } from './agent-links.js';
 // The token is checked here, so a stranger cannot open streams to an agent, and again by the
 // agent, which alone knows what it holds and decides residency (defence in depth).
 
-/** How long the holder has to answer an opened stream before the request fails. */
-const REPLY_TIMEOUT_MS = 15_000;
+/** How long the holder has to answer an opened stream, and the longest a stream may then go without a byte or a credit, before it fails. */
+const IDLE_TIMEOUT_MS = 15_000;
 /** Relayed transfers open at once per node: each holds a file or an upload open on the agent. */
 export const MAX_RELAYED_PER_NODE = 32;
 
@@ -94,20 +94,23 @@ export class DataRelay {
   /** A relay message from `node`'s agent; one about a stream it does not carry is ignored. */
   onMessage(node: string, message: RelayReply): void {
     const stream = this.streams.get(message.stream);
-    if (stream === undefined || stream.target.node !== node) return;
+    if (stream === undefined || stream.target.node !== node) {
+      // A stream this side gave up on (timed out, client gone): the holder stops its end too.
+      if (message.type !== 'relay.cancel' && stream === undefined) this.links.get(node)?.send({ type: 'relay.cancel', stream: message.stream, reason: 'no such relayed transfer here' });
+      return;
+    }
+    this.touch(message.stream, stream);
     switch (message.type) {
       case 'relay.reply':
         return this.onReply(message.stream, stream, message);
       case 'relay.credit':
         if (stream.op !== 'write') return this.fail(message.stream, 'credit for a read');
-        // The first credit says the holder accepted the upload; from then on the body may take its time.
-        clearTimeout(stream.timer);
         stream.credit += message.bytes;
         if (stream.credit > 0) stream.req?.resume();
         return;
       case 'relay.end':
-        if (stream.op !== 'read' || stream.relayed !== stream.expected) return this.fail(message.stream, `the holder ended after ${stream.relayed} of ${stream.expected} bytes`);
-        this.streams.delete(message.stream);
+        if (stream.op !== 'read' || !stream.answered || stream.relayed !== stream.expected) return this.fail(message.stream, `the holder ended after ${stream.relayed} of ${stream.expected} bytes`);
+        this.forget(message.stream, stream);
         stream.res.end();
         return;
       case 'relay.cancel':
@@ -121,6 +124,7 @@ export class DataRelay {
     const stream = frame === undefined ? undefined : this.streams.get(frame.stream);
     if (frame === undefined || stream === undefined || stream.target.node !== node) return;
     const { payload } = frame;
+    this.touch(frame.stream, stream);
     if (stream.op !== 'read' || !stream.answered) return this.fail(frame.stream, 'bytes before the holder accepted the read');
     if (payload.length > stream.credit) return this.fail(frame.stream, 'the holder sent more than its credit');
     if (stream.relayed + payload.length > stream.expected) return this.fail(frame.stream, `the holder sent more than the ${stream.expected} bytes it announced`);
@@ -130,6 +134,7 @@ export class DataRelay {
     stream.res.write(payload, (error) => {
       if (error === undefined || error === null) {
         if (this.streams.get(frame.stream) !== stream) return;
+        this.touch(frame.stream, stream);
         stream.credit += payload.length;
         stream.target.link.send({ type: 'relay.credit', stream: frame.stream, bytes: payload.length });
       }
@@ -149,21 +154,26 @@ export class DataRelay {
     const id = this.nextId;
     this.nextId = this.nextId >= 2 ** 32 - 1 ? 1 : this.nextId + 1;
     const stream: RelayedStream = { target, ...init, expected: 0, relayed: 0, answered: false, timer: undefined };
-    stream.timer = setTimeout(() => {
-      if (!stream.answered) this.fail(id, `node ${target.node} did not answer within ${REPLY_TIMEOUT_MS / 1000} s`, false);
-    }, REPLY_TIMEOUT_MS);
     this.streams.set(id, stream);
+    this.touch(id, stream);
     return id;
   }
 
-  private onReply(id: number, stream: RelayedStream, message: Extract<RelayReply, { type: 'relay.reply' }>): void {
+  /** The stream moved: its idle deadline starts again. */
+  private touch(id: number, stream: RelayedStream): void {
     clearTimeout(stream.timer);
+    stream.timer = setTimeout(() => this.fail(id, `node ${stream.target.node} sent nothing for ${IDLE_TIMEOUT_MS / 1000} s`), IDLE_TIMEOUT_MS);
+  }
+
+  private onReply(id: number, stream: RelayedStream, message: Extract<RelayReply, { type: 'relay.reply' }>): void {
     if (message.error !== undefined || message.status >= 300) {
-      this.streams.delete(id);
+      this.forget(id, stream);
+      // After a 200 the body was under way: cutting it short is all that is left to say.
+      if (stream.res.headersSent) stream.res.destroy();
       return answer(stream, message.status, { error: message.error ?? { code: 'internal', message: `the holder answered ${message.status}` } });
     }
     if (stream.op === 'write') {
-      this.streams.delete(id);
+      this.forget(id, stream);
       return answer(stream, 201, { sha256: message.sha256, bytes: message.bytes });
     }
     if (stream.answered || message.bytes === undefined || message.sha256 === undefined) return this.fail(id, 'the holder\'s answer to a read lacks its size or checksum');
@@ -171,7 +181,7 @@ export class DataRelay {
     stream.expected = message.bytes;
     stream.res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(message.bytes), 'x-atoll-sha256': message.sha256 });
     if (message.bytes === 0) {
-      this.streams.delete(id);
+      this.forget(id, stream);
       stream.res.end();
     }
   }
@@ -180,6 +190,7 @@ export class DataRelay {
   private forward(id: number, chunk: Buffer): void {
     const stream = this.streams.get(id);
     if (stream === undefined) return;
+    this.touch(id, stream);
     for (let offset = 0; offset < chunk.length; offset += RELAY_CHUNK_BYTES) {
       stream.target.link.sendFrame(relayFrame(id, chunk.subarray(offset, offset + RELAY_CHUNK_BYTES)));
     }
@@ -194,6 +205,12 @@ export class DataRelay {
     this.fail(id, reason);
   }
 
+  /** Forgets a finished stream and its timer. */
+  private forget(id: number, stream: RelayedStream): void {
+    this.streams.delete(id);
+    clearTimeout(stream.timer);
+  }
+
   /**
    * Ends the stream: a request not yet answered gets 502/503 with the reason, one mid-body is cut
    * short (the reader's checksum catches it); the holder is told unless it is the one that quit.
@@ -201,8 +218,7 @@ export class DataRelay {
   private fail(id: number, reason: string, tellHolder = true): void {
     const stream = this.streams.get(id);
     if (stream === undefined) return;
-    this.streams.delete(id);
-    clearTimeout(stream.timer);
+    this.forget(id, stream);
     if (tellHolder) stream.target.link.send({ type: 'relay.cancel', stream: id, reason });
     if (stream.res.headersSent) stream.res.destroy();
     else answer(stream, HTTP_STATUS.unavailable, { error: { code: 'unavailable', message: `relayed transfer from node ${stream.target.node} failed: ${reason}` } });

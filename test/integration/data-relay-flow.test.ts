@@ -51,7 +51,7 @@ beforeEach(async () => {
   const toServer = (message: AgentMessage) => setImmediate(() => relay.onMessage('edge-lyon', agentMessage.parse(JSON.parse(JSON.stringify(message))) as Parameters<DataRelay['onMessage']>[1]));
   endpoint = new RelayEndpoint({
     access, log: pino({ level: 'silent' }), send: toServer,
-    sendFrame: (frame) => {
+    sendFrame: async (frame) => {
       sentByHolder += frame.length - 4;
       setImmediate(() => relay.onFrame('edge-lyon', frame));
     },

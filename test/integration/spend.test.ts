@@ -177,6 +177,9 @@ describe('spend', () => {
     expect(task.state).toBe('pending');
     expect(task.reason).toContain('held: namespace team has spent');
     expect((await runCli(server, 'job', held.id)).stdout).toContain('held:       by budget policy team-budget');
+    // Still over budget, though new jobs would now be refused: the held job stays held.
+    await server.client.applyPolicy('team-budget', { namespaces: ['team'], budget: { monthly: spent / 2, whenExceeded: 'refuse' } });
+    expect((await server.client.getJob(held.id)).heldBy).toBe('team-budget');
     await server.client.applyPolicy('team-budget', { namespaces: ['team'], budget: { monthly: spent * 10, whenExceeded: 'queue' } });
     const done = await waitForJobEnd(server.client, held.id, 30_000);
     expect(done).toMatchObject({ state: 'succeeded', heldBy: null });

@@ -48,6 +48,8 @@ export class HotState {
   readonly pending = new PendingQueue();
   /** Why a pending task could not be placed in the last round it was considered. */
   readonly waitingReasons = new Map<string, string>();
+  /** Charges of transfers already recorded per active attempt, so a repeated report costs nothing twice. */
+  readonly transfersNoted = new Map<string, Set<string>>();
   /** Log bytes stored per active attempt, to enforce the server-side cap. */
   readonly logBytes = new Map<string, number>();
   lastEventSeq = 0;

@@ -75,6 +75,11 @@ export class StateMachine {
   /** A job accepted over a budget that queues: its tasks wait, saying why, until releaseJob. */
   holdJob(live: LiveJob, message: string): void {
     this.event('job.held', { jobId: live.record.id }, { policy: live.record.heldBy, namespace: live.record.namespace, reason: message });
+    this.explainHold(live, message);
+  }
+
+  /** Each waiting task of a held job says why it waits (also after a restart, from `heldBy`). */
+  explainHold(live: LiveJob, message: string): void {
     for (const task of this.tasksOfJob(live.record.id)) if (task.state === 'pending') this.hot.waitingReasons.set(task.id, `held: ${message}`);
   }
 
@@ -464,6 +469,11 @@ export class StateMachine {
    * at the price the book gives the route (billed to the sender, as providers bill egress).
    */
   noteTransfer(attempt: AttemptRecord, to: NodeRecord, transfer: { namespace: string; dataset: string; partition: string; from: string; bytes: number; durationMs: number }): void {
+    const id = `transfer:${attempt.id}:${transfer.namespace}/${transfer.dataset}/${transfer.partition}`;
+    // One charge and one ledger entry per input of an attempt, however often it is reported.
+    const noted = this.hot.transfersNoted.get(attempt.id) ?? new Set<string>();
+    if (noted.has(id)) return;
+    this.hot.transfersNoted.set(attempt.id, noted.add(id));
     const source = this.hot.nodes.get(transfer.from)?.record;
     const book = this.hot.pricing.book;
     const price = source === undefined ? { perGb: book.transfer.default.internet, class: 'internet' as const } : this.hot.pricing.transferPrice(source, to);
@@ -475,7 +485,7 @@ export class StateMachine {
       from: where(source, transfer.from), to: where(to, to.name), priceClass: price.class, dollars,
     });
     this.queue.changes.charges.push({
-      id: `transfer:${attempt.id}:${transfer.dataset}/${transfer.partition}`, time: this.clock.now(), kind: 'transfer',
+      id, time: this.clock.now(), kind: 'transfer',
       namespace: this.hot.jobs.get(attempt.jobId)?.record.namespace ?? transfer.namespace, jobId: attempt.jobId, attemptId: attempt.id,
       node: transfer.from, provider: source?.provider ?? '', region: source?.region ?? '', site: source?.site ?? '',
       dollars, bytes: transfer.bytes, runtimeMs: 0, waste: false,
@@ -503,7 +513,11 @@ export class StateMachine {
     const node = this.hot.nodes.get(attempt.node)?.record;
     const job = this.hot.jobs.get(attempt.jobId);
     const task = this.hot.tasks.get(attempt.taskId);
-    const runtimeMs = attempt.startedAt === null ? 0 : Math.max(0, until - attempt.startedAt);
+    // Times from the agent's clock are held to what the control plane saw: no earlier than the
+    // placement, no later than now, so a skewed or lying agent cannot bill years of runtime.
+    const end = Math.min(until, this.clock.now());
+    const start = attempt.startedAt === null ? null : Math.min(Math.max(attempt.startedAt, attempt.createdAt), end);
+    const runtimeMs = start === null ? 0 : end - start;
     if (node === undefined || job === undefined || task === undefined || runtimeMs === 0) return { dollars: 0, runtimeMs, node };
     const { resources } = stageOf(job.record.spec, task.stage);
     const share = reservedShare({ cpuMillis: resources.cpu, memoryBytes: resources.memory }, node.capacity);
@@ -517,7 +531,7 @@ export class StateMachine {
     const { dollars, runtimeMs, node } = this.computeCost(attempt, attempt.finishedAt ?? this.clock.now());
     if (runtimeMs === 0 || node === undefined) return;
     this.queue.changes.charges.push({
-      id: `compute:${attempt.id}`, time: attempt.finishedAt ?? this.clock.now(), kind: 'compute',
+      id: `compute:${attempt.id}`, time: Math.min(attempt.finishedAt ?? this.clock.now(), this.clock.now()), kind: 'compute',
       namespace: this.hot.jobs.get(attempt.jobId)?.record.namespace ?? '', jobId: attempt.jobId, attemptId: attempt.id,
       node: node.name, provider: node.provider, region: node.region, site: node.site, dollars, bytes: 0, runtimeMs, waste,
     });
@@ -596,6 +610,7 @@ export class StateMachine {
     if (ATTEMPT_TRANSITIONS[to].length === 0) {
       this.chargeCompute(next);
       this.hot.attempts.delete(attempt.id);
+      this.hot.transfersNoted.delete(attempt.id);
       this.hot.logBytes.delete(attempt.id);
       this.releaseResources(attempt);
     } else {

@@ -1,9 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { SqlDialectName } from './index.js';
 
-// Spend: the charges ledger (one row per attempt's compute and per transfer made for it),
-// cluster settings (the price book) that every control-plane replica must share, and jobs held
-// back by a budget that queues.
+// Spend: the charges ledger (one row per attempt's compute and per transfer made for it) and
+// cluster settings (the price book) that every control-plane replica must share.
 
 export async function up(db: Kysely<unknown>, _dialect: SqlDialectName): Promise<void> {
   await db.schema
@@ -26,7 +25,6 @@ export async function up(db: Kysely<unknown>, _dialect: SqlDialectName): Promise
   await db.schema.createIndex('charges_time').on('charges').columns(['time']).execute();
   await db.schema.createIndex('charges_job').on('charges').columns(['job_id']).execute();
   await db.schema.createIndex('charges_attempt').on('charges').columns(['attempt_id']).execute();
-  await db.schema.alterTable('jobs').addColumn('held_by', 'text').execute();
   await db.schema
     .createTable('settings')
     .addColumn('name', 'text', (c) => c.primaryKey())

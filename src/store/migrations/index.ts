@@ -6,6 +6,7 @@ import * as nodeLifecycle from './004-node-lifecycle.js';
 import * as dataCatalog from './005-data-catalog.js';
 import * as stages from './006-stages.js';
 import * as spend from './007-spend.js';
+import * as jobHold from './008-job-hold.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
 
@@ -22,6 +23,7 @@ const MIGRATIONS: Readonly<Record<string, DialectMigration>> = {
   '005-data-catalog': dataCatalog,
   '006-stages': stages,
   '007-spend': spend,
+  '008-job-hold': jobHold,
 };
 
 /** Kysely's migrator wants one provider per dialect; each migration learns which dialect it runs on. */
