@@ -6,8 +6,8 @@ import type { BlockHasher } from './hash-worker.js';
 // Received bytes go to disk in 1 MiB sequential writes from pooled buffers, each block hashed as it
 // is handed off: one write call and one hash update per MiB instead of one per socket read, and no
 // Node stream between the socket and the file. A chunk is copied into the block being filled; a
-// full block goes to the disk (writes in order, one at a time) and to the hasher at once, and
-// returns to the pool when both are done with it.
+// full block goes to the hasher, and to the disk (writes in order, one at a time) unless the
+// hasher writes it itself (the worker's does), and returns to the pool when both are done with it.
 
 /** Blocks handed off and not yet back: enough to keep the disk and the hasher busy while the next fills. */
 const MAX_IN_FLIGHT = 3;
@@ -140,14 +140,18 @@ export class BlockWriter {
     this.block = null;
     this.fill = 0;
     this.position += length;
+    const hasher = this.options.hasher;
     let hashed: Promise<void> | undefined;
     try {
-      hashed = this.options.hasher.update(block, length);
+      hashed = hasher.update(block, length, hasher.writes ? { fd: this.handle.fd, position } : undefined);
     } catch (error) {
       hashed = Promise.reject(error);
     }
-    const written = this.writes.then(() => (this.failure === undefined ? writeAll(this.handle, block, length, position) : undefined));
-    this.writes = written.catch(() => undefined);
+    let written: Promise<void> | undefined;
+    if (!hasher.writes) {
+      written = this.writes.then(() => (this.failure === undefined ? writeAll(this.handle, block, length, position) : undefined));
+      this.writes = written.catch(() => undefined);
+    }
     const done: Promise<void> = Promise.allSettled([hashed, written]).then((outcomes) => {
       // Back to the pool only when neither the disk nor the hasher can still be reading it.
       returnBlock(block);
