@@ -62,15 +62,36 @@ export class BlockWriter {
    * is and send nothing more. Throws `tooLarge()` past the limit and an earlier disk error.
    */
   write(chunk: Uint8Array): Promise<void> | undefined {
-    this.throwIfFailed();
-    if (this.closed) throw new Error(`${this.path} is already finished`);
-    this.received += chunk.length;
-    if (this.received > this.options.limit) {
-      const error = this.options.tooLarge();
-      this.failure = { error };
-      throw error;
-    }
+    this.accept(chunk.length);
     return this.copy(chunk, 0);
+  }
+
+  /**
+   * The free rest of the block being filled, for a reader to put bytes in directly (no copy), or
+   * null while every block is out (`ready` says when). The same space until `commit`.
+   */
+  reserve(): Buffer | null {
+    if (this.failure !== undefined) return null;
+    if (this.block === null) {
+      if (this.inFlight.size >= MAX_IN_FLIGHT) return null;
+      this.block = takeBlock();
+      this.fill = 0;
+    }
+    return this.block.subarray(this.fill);
+  }
+
+  /** `n` bytes were put at the start of what `reserve` returned. Throws as `write` does. */
+  commit(n: number): void {
+    this.accept(n);
+    this.fill += n;
+    if (this.fill === BLOCK_BYTES) this.handOff();
+  }
+
+  /** Settles once `reserve` can give space again; rejects if the writer failed. */
+  ready(): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure.error);
+    if (this.block !== null || this.inFlight.size < MAX_IN_FLIGHT) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => (this.waiter = { resolve, reject }));
   }
 
   /** Like `write` for every chunk of `source` (strings as UTF-8), waiting whenever the writer is full. */
@@ -115,17 +136,24 @@ export class BlockWriter {
     await rm(this.path, { force: true });
   }
 
+  /** Counts `n` more bytes in, failing past the limit. */
+  private accept(n: number): void {
+    this.throwIfFailed();
+    if (this.closed) throw new Error(`${this.path} is already finished`);
+    this.received += n;
+    if (this.received > this.options.limit) {
+      const error = this.options.tooLarge();
+      this.failure = { error };
+      throw error;
+    }
+  }
+
   private copy(chunk: Uint8Array, from: number): Promise<void> | undefined {
     while (from < chunk.length) {
-      if (this.block === null) {
-        if (this.inFlight.size >= MAX_IN_FLIGHT) {
-          return new Promise<void>((resolve, reject) => (this.waiter = { resolve, reject })).then(() => this.copy(chunk, from));
-        }
-        this.block = takeBlock();
-        this.fill = 0;
-      }
-      const n = Math.min(chunk.length - from, BLOCK_BYTES - this.fill);
-      this.block.set(n === chunk.length ? chunk : chunk.subarray(from, from + n), this.fill);
+      const space = this.reserve();
+      if (space === null) return this.ready().then(() => this.copy(chunk, from));
+      const n = Math.min(chunk.length - from, space.length);
+      space.set(n === chunk.length ? chunk : chunk.subarray(from, from + n));
       this.fill += n;
       from += n;
       if (this.fill === BLOCK_BYTES) this.handOff();

@@ -6,6 +6,15 @@
 export interface BodySink {
   /** Takes a chunk; a promise means the chunk is still in use and nothing more may come until it settles. */
   write(chunk: Uint8Array): Promise<void> | undefined;
+  /**
+   * Optional, for a client that can read straight into the sink's memory: the free space to fill
+   * next, or null while there is none. Asked again before each read; the same space until `commit`.
+   */
+  reserve?(): Uint8Array | null;
+  /** `n` bytes were read into the start of what `reserve` gave. */
+  commit?(n: number): void;
+  /** Settles once `reserve` has space again. */
+  ready?(): Promise<void>;
 }
 
 /** A response whose head has arrived; the body is read by one of `readBody` or `readText`. */
