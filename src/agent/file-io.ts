@@ -1,7 +1,15 @@
 import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-// File helpers the agent's durable stores share (the result journal, the partition store).
+// File helpers the agent's durable stores share (the result journal, the partition store), and
+// what serving and fetching partitions share about small files.
+
+/**
+ * Files up to this size are read or written whole, in memory, with synchronous calls: on the
+ * event loop that costs a few microseconds per call, while each asynchronous call is a round trip
+ * through the thread pool, which dominated serving and fetching thousands of small partitions.
+ */
+export const SMALL_FILE_BYTES = 64 * 1024;
 
 /** fsync of a file or a directory (so a rename in it survives a power cut). */
 export async function syncPath(path: string): Promise<void> {
