@@ -53,6 +53,14 @@ export function inlineHasher(): BlockHasher {
   };
 }
 
+/**
+ * How much of a block the worker hashes before writing it. Measured here: hashing 1 GiB and
+ * writing it in 1 MiB pieces cost 1.3-2.5 s of kernel time in the writes, in 128 KiB pieces
+ * 0.2-0.6 s (the writes alone, 0.3 s); the cliff was between 256 and 512 KiB. A piece that was
+ * just hashed is still in the core's cache when the kernel copies it into the page cache.
+ */
+const PIECE_BYTES = 128 * 1024;
+
 type ToWorker =
   | { readonly id: number; readonly op: 'update'; readonly memory: SharedArrayBuffer | ArrayBuffer; readonly offset: number; readonly length: number; readonly target: BlockTarget | undefined }
   | { readonly id: number; readonly op: 'digest' | 'drop' };
@@ -67,7 +75,7 @@ type FromWorker =
  * text (see spawn), so it must not use anything from this module's scope, and defines no named
  * functions (a bundler's name-keeping helper would not exist in the worker).
  */
-function hashWorkerMain(port: MessagePort, create: typeof createHash, write: typeof writeSync): void {
+function hashWorkerMain(port: MessagePort, create: typeof createHash, write: typeof writeSync, pieceBytes: number): void {
   const hashes = new Map<number, Hash>();
   port.on('message', (message: ToWorker) => {
     try {
@@ -78,10 +86,14 @@ function hashWorkerMain(port: MessagePort, create: typeof createHash, write: typ
           hashes.set(message.id, hash);
         }
         const bytes = new Uint8Array(message.memory, message.offset, message.length);
-        hash.update(bytes);
         const target = message.target;
-        // A write may be short (a signal, a nearly full disk): the rest follows.
-        for (let done = 0; target !== undefined && done < bytes.length; ) done += write(target.fd, bytes, done, bytes.length - done, target.position + done);
+        // Piece by piece, each written right after it is hashed (see PIECE_BYTES).
+        for (let at = 0; at < bytes.length; at += pieceBytes) {
+          const piece = bytes.subarray(at, Math.min(at + pieceBytes, bytes.length));
+          hash.update(piece);
+          // A write may be short (a signal, a nearly full disk): the rest follows.
+          for (let done = 0; target !== undefined && done < piece.length; ) done += write(target.fd, piece, done, piece.length - done, target.position + at + done);
+        }
         port.postMessage({ id: message.id, op: 'updated' } satisfies FromWorker);
       } else if (message.op === 'digest') {
         const hex = (hashes.get(message.id) ?? create('sha256')).digest('hex');
@@ -170,7 +182,7 @@ class HashWorkerThread {
     if (this.worker !== undefined) return this.worker;
     // From source text rather than a file: the same code runs from dist/ and from the TypeScript
     // sources under test, where no compiled hash-worker.js sits next to this module.
-    const source = `const { parentPort } = require('node:worker_threads');\nconst { createHash } = require('node:crypto');\nconst { writeSync } = require('node:fs');\n(${hashWorkerMain.toString()})(parentPort, createHash, writeSync);\n`;
+    const source = `const { parentPort } = require('node:worker_threads');\nconst { createHash } = require('node:crypto');\nconst { writeSync } = require('node:fs');\n(${hashWorkerMain.toString()})(parentPort, createHash, writeSync, ${PIECE_BYTES});\n`;
     const worker = new Worker(source, { eval: true, name: 'atoll-hash' });
     worker.unref();
     worker.on('message', (message: FromWorker) => {
