@@ -1,11 +1,11 @@
 import { open, rm, type FileHandle } from 'node:fs/promises';
-import { BLOCK_BYTES, returnBlock, takeBlock } from './buffer-pool.js';
+import { BLOCK_BYTES, returnBlock, takeBlock, WRITE_PIECE_BYTES } from './buffer-pool.js';
 import { writeAll } from './file-io.js';
 import type { BlockHasher } from './hash-worker.js';
 
-// Received bytes go to disk in 1 MiB sequential writes from pooled buffers, each block hashed as it
-// is handed off: one write call and one hash update per MiB instead of one per socket read, and no
-// Node stream between the socket and the file. A chunk is copied into the block being filled; a
+// Received bytes go to disk from pooled 1 MiB buffers in sequential writes (of WRITE_PIECE_BYTES),
+// each block hashed as it is handed off: one hash update per MiB instead of one per socket read,
+// and no Node stream between the socket and the file. A chunk is copied into the block being filled; a
 // full block goes to the hasher, and to the disk (writes in order, one at a time) unless the
 // hasher writes it itself (the worker's does), and returns to the pool when both are done with it.
 
@@ -177,7 +177,11 @@ export class BlockWriter {
     }
     let written: Promise<void> | undefined;
     if (!hasher.writes) {
-      written = this.writes.then(() => (this.failure === undefined ? writeAll(this.handle, block, length, position) : undefined));
+      written = this.writes.then(async () => {
+        for (let at = 0; at < length && this.failure === undefined; at += WRITE_PIECE_BYTES) {
+          await writeAll(this.handle, block.subarray(at, Math.min(at + WRITE_PIECE_BYTES, length)), undefined, position + at);
+        }
+      });
       this.writes = written.catch(() => undefined);
     }
     const done: Promise<void> = Promise.allSettled([hashed, written]).then((outcomes) => {

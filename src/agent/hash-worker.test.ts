@@ -54,7 +54,7 @@ describe('hash worker', () => {
     expect(await hashInBlocks(workerHasher(), data)).toBe(sha(data));
   });
 
-  it('writes each block where it is told, right after hashing it', async () => {
+  it('writes each block where it is told, while hashing it on the other thread', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'atoll-hash-worker-')), 'out');
     const fd = openSync(path, 'w');
     const data = randomBytes(2 * BLOCK_BYTES + 5);
@@ -82,7 +82,7 @@ describe('hash worker', () => {
     closeSync(openSync(path, 'w'));
     const fd = openSync(path, 'r');
     try {
-      await expect(hasher.update(Buffer.from('x'), 1, { fd, position: 0 })).rejects.toThrow(/writing a block failed: EBADF/);
+      await expect(hasher.update(Buffer.from('x'), 1, { fd, position: 0 })).rejects.toThrow(/write failed on a block: EBADF/);
     } finally {
       closeSync(fd);
       hasher.dispose();
