@@ -43,8 +43,8 @@ export async function readIfExists(file: string): Promise<Buffer | null> {
   }
 }
 
-/** Replaces `file` with `data` so that a crash leaves the old or the new content, never a mix: aside, fsync, rename, fsync of the directory. */
-export async function replaceFile(file: string, data: Uint8Array, mode = 0o600): Promise<void> {
+/** Writes `data` to `<file>.tmp` and fsyncs it, ready to be renamed over `file`; returns that path. Nothing is left on failure. */
+export async function writeAside(file: string, data: Uint8Array, mode = 0o600): Promise<string> {
   const temp = `${file}.tmp`;
   const handle = await open(temp, 'w', mode);
   try {
@@ -56,6 +56,11 @@ export async function replaceFile(file: string, data: Uint8Array, mode = 0o600):
     throw error;
   }
   await handle.close();
-  await rename(temp, file);
+  return temp;
+}
+
+/** Replaces `file` with `data` so that a crash leaves the old or the new content, never a mix: aside, fsync, rename, fsync of the directory. */
+export async function replaceFile(file: string, data: Uint8Array, mode = 0o600): Promise<void> {
+  await rename(await writeAside(file, data, mode), file);
   await syncPath(dirname(file));
 }
