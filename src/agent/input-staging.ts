@@ -86,10 +86,11 @@ const MAX_ERROR_BODY_BYTES = 4096;
 const LEAN_GET_MIN_BYTES = 8 << 20;
 
 /**
- * Streams the partition into `dest`, checking its size and sha256 as it comes; nothing is left at
- * `dest` unless both match. Redirects are refused, so the token goes to the holder and nowhere
- * else. Large partitions are hashed on a worker thread and come over a lean HTTP client; the bytes
- * go to disk in 1 MiB writes (block-writer.ts).
+ * Fetches the partition into `dest`, checking its size and sha256; nothing is left at `dest` unless
+ * both match. Redirects are refused, so the token goes to the holder and nowhere else. Three paths
+ * by size: a small one is checked in memory and written whole; a larger one goes through the block
+ * writer, hashed as it comes; from 8 MiB on it comes over the lean client, straight into the
+ * writer's blocks, hashed on one worker thread and written from another.
  */
 export async function fetchTo(url: string, token: string, dest: string, expected: { readonly sha256: string; readonly bytes: number }, signal: AbortSignal): Promise<number> {
   const limitMs = Math.ceil(FETCH_BASE_MS + (expected.bytes / 1e6) * FETCH_MS_PER_MB);

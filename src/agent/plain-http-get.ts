@@ -1,7 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { AtollError } from '../core/errors.js';
-import type { BodySink, HttpGet, HttpGetResponse } from './http-get.js';
-import { cutShort, unreachable } from './node-http-get.js';
+import { cutShort, unreachable, type BodySink, type HttpGet, type HttpGetResponse } from './http-get.js';
 
 // A GET for large partitions on a raw TCP socket: one request per connection (`Connection: close`),
 // a body framed by Content-Length only (no chunked encoding), no redirects. It reads the status
@@ -81,8 +80,8 @@ class PlainGet implements HttpGetResponse {
 
   async readText(limit: number): Promise<string> {
     // Without a Content-Length the body runs to the connection's end (asked for with `Connection: close`);
-    // a chunked one is read with room for its framing, then unframed.
-    const want = this.chunked ? 2 * limit : Math.min(limit, this.contentLength ?? limit);
+    // a chunked one is unframed after: its framing counts against the limit too.
+    const want = Math.min(limit, this.contentLength ?? limit);
     const chunks: Buffer[] = [];
     await this.read({ write: (chunk) => void chunks.push(Buffer.from(chunk)) }, want, this.contentLength === null);
     this.close();
