@@ -30,6 +30,7 @@ function heldHasher(): BlockHasher & { release(): void; readonly waiting: number
   const inner = inlineHasher();
   const held: (() => void)[] = [];
   return {
+    writes: false,
     update(block, length) {
       inner.update(block, length);
       return new Promise<void>((resolve) => held.push(resolve));
@@ -117,7 +118,7 @@ describe('BlockWriter', () => {
 
   it('fails the transfer when the hasher fails', async () => {
     const path = file();
-    const failing: BlockHasher = { update: () => Promise.reject(new Error('hash worker died')), digest: () => Promise.resolve(''), dispose: () => undefined };
+    const failing: BlockHasher = { writes: false, update: () => Promise.reject(new Error('hash worker died')), digest: () => Promise.resolve(''), dispose: () => undefined };
     const writer = await BlockWriter.create(path, { hasher: failing, limit: 10 * BLOCK_BYTES, tooLarge });
     await writer.writeFrom(Readable.from([randomBytes(BLOCK_BYTES)]));
     await expect(writer.finish()).rejects.toThrow('hash worker died');

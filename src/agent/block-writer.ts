@@ -1,13 +1,13 @@
 import { open, rm, type FileHandle } from 'node:fs/promises';
-import { BLOCK_BYTES, returnBlock, takeBlock } from './buffer-pool.js';
+import { BLOCK_BYTES, returnBlock, takeBlock, WRITE_PIECE_BYTES } from './buffer-pool.js';
 import { writeAll } from './file-io.js';
 import type { BlockHasher } from './hash-worker.js';
 
-// Received bytes go to disk in 1 MiB sequential writes from pooled buffers, each block hashed as it
-// is handed off: one write call and one hash update per MiB instead of one per socket read, and no
-// Node stream between the socket and the file. A chunk is copied into the block being filled; a
-// full block goes to the disk (writes in order, one at a time) and to the hasher at once, and
-// returns to the pool when both are done with it.
+// Received bytes go to disk from pooled 1 MiB buffers in sequential writes (of WRITE_PIECE_BYTES),
+// each block hashed as it is handed off: one hash update per MiB instead of one per socket read,
+// and no Node stream between the socket and the file. A chunk is copied into the block being filled; a
+// full block goes to the hasher, and to the disk (writes in order, one at a time) unless the
+// hasher writes it itself (the worker's does), and returns to the pool when both are done with it.
 
 /** Blocks handed off and not yet back: enough to keep the disk and the hasher busy while the next fills. */
 const MAX_IN_FLIGHT = 3;
@@ -62,15 +62,36 @@ export class BlockWriter {
    * is and send nothing more. Throws `tooLarge()` past the limit and an earlier disk error.
    */
   write(chunk: Uint8Array): Promise<void> | undefined {
-    this.throwIfFailed();
-    if (this.closed) throw new Error(`${this.path} is already finished`);
-    this.received += chunk.length;
-    if (this.received > this.options.limit) {
-      const error = this.options.tooLarge();
-      this.failure = { error };
-      throw error;
-    }
+    this.accept(chunk.length);
     return this.copy(chunk, 0);
+  }
+
+  /**
+   * The free rest of the block being filled, for a reader to put bytes in directly (no copy), or
+   * null while every block is out (`ready` says when). The same space until `commit`.
+   */
+  reserve(): Buffer | null {
+    if (this.failure !== undefined) return null;
+    if (this.block === null) {
+      if (this.inFlight.size >= MAX_IN_FLIGHT) return null;
+      this.block = takeBlock();
+      this.fill = 0;
+    }
+    return this.block.subarray(this.fill);
+  }
+
+  /** `n` bytes were put at the start of what `reserve` returned. Throws as `write` does. */
+  commit(n: number): void {
+    this.accept(n);
+    this.fill += n;
+    if (this.fill === BLOCK_BYTES) this.handOff();
+  }
+
+  /** Settles once `reserve` can give space again; rejects if the writer failed. */
+  ready(): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure.error);
+    if (this.block !== null || this.inFlight.size < MAX_IN_FLIGHT) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => (this.waiter = { resolve, reject }));
   }
 
   /** Like `write` for every chunk of `source` (strings as UTF-8), waiting whenever the writer is full. */
@@ -115,17 +136,24 @@ export class BlockWriter {
     await rm(this.path, { force: true });
   }
 
+  /** Counts `n` more bytes in, failing past the limit. */
+  private accept(n: number): void {
+    this.throwIfFailed();
+    if (this.closed) throw new Error(`${this.path} is already finished`);
+    this.received += n;
+    if (this.received > this.options.limit) {
+      const error = this.options.tooLarge();
+      this.failure = { error };
+      throw error;
+    }
+  }
+
   private copy(chunk: Uint8Array, from: number): Promise<void> | undefined {
     while (from < chunk.length) {
-      if (this.block === null) {
-        if (this.inFlight.size >= MAX_IN_FLIGHT) {
-          return new Promise<void>((resolve, reject) => (this.waiter = { resolve, reject })).then(() => this.copy(chunk, from));
-        }
-        this.block = takeBlock();
-        this.fill = 0;
-      }
-      const n = Math.min(chunk.length - from, BLOCK_BYTES - this.fill);
-      this.block.set(n === chunk.length ? chunk : chunk.subarray(from, from + n), this.fill);
+      const space = this.reserve();
+      if (space === null) return this.ready().then(() => this.copy(chunk, from));
+      const n = Math.min(chunk.length - from, space.length);
+      space.set(n === chunk.length ? chunk : chunk.subarray(from, from + n));
       this.fill += n;
       from += n;
       if (this.fill === BLOCK_BYTES) this.handOff();
@@ -140,14 +168,22 @@ export class BlockWriter {
     this.block = null;
     this.fill = 0;
     this.position += length;
+    const hasher = this.options.hasher;
     let hashed: Promise<void> | undefined;
     try {
-      hashed = this.options.hasher.update(block, length);
+      hashed = hasher.update(block, length, hasher.writes ? { fd: this.handle.fd, position } : undefined);
     } catch (error) {
       hashed = Promise.reject(error);
     }
-    const written = this.writes.then(() => (this.failure === undefined ? writeAll(this.handle, block, length, position) : undefined));
-    this.writes = written.catch(() => undefined);
+    let written: Promise<void> | undefined;
+    if (!hasher.writes) {
+      written = this.writes.then(async () => {
+        for (let at = 0; at < length && this.failure === undefined; at += WRITE_PIECE_BYTES) {
+          await writeAll(this.handle, block.subarray(at, Math.min(at + WRITE_PIECE_BYTES, length)), undefined, position + at);
+        }
+      });
+      this.writes = written.catch(() => undefined);
+    }
     const done: Promise<void> = Promise.allSettled([hashed, written]).then((outcomes) => {
       // Back to the pool only when neither the disk nor the hasher can still be reading it.
       returnBlock(block);

@@ -4,6 +4,12 @@
 
 /** The size of every pooled buffer: large enough that one disk write or socket write per MiB suffices. */
 export const BLOCK_BYTES = 1 << 20;
+/**
+ * The most one write to a file takes from a block. Measured on this machine, 1 GiB written from
+ * blocks another thread had just filled: in 1 MiB writes the kernel's copy took 2.8 s, in 128 or
+ * 256 KiB writes 0.3-0.4 s (the cliff lies between 256 and 512 KiB).
+ */
+export const WRITE_PIECE_BYTES = 128 * 1024;
 /** Free buffers kept for reuse; more than this many go back to the garbage collector. */
 const MAX_FREE = 32;
 

@@ -1,7 +1,15 @@
 import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-// File helpers the agent's durable stores share (the result journal, the partition store).
+// File helpers the agent's durable stores share (the result journal, the partition store), and
+// what serving and fetching partitions share about small files.
+
+/**
+ * Files up to this size are read or written whole, in memory, with synchronous calls: on the
+ * event loop that costs a few microseconds per call, while each asynchronous call is a round trip
+ * through the thread pool, which dominated serving and fetching thousands of small partitions.
+ */
+export const SMALL_FILE_BYTES = 64 * 1024;
 
 /** fsync of a file or a directory (so a rename in it survives a power cut). */
 export async function syncPath(path: string): Promise<void> {
@@ -35,8 +43,8 @@ export async function readIfExists(file: string): Promise<Buffer | null> {
   }
 }
 
-/** Replaces `file` with `data` so that a crash leaves the old or the new content, never a mix: aside, fsync, rename, fsync of the directory. */
-export async function replaceFile(file: string, data: Uint8Array, mode = 0o600): Promise<void> {
+/** Writes `data` to `<file>.tmp` and fsyncs it, ready to be renamed over `file`; returns that path. Nothing is left on failure. */
+export async function writeAside(file: string, data: Uint8Array, mode = 0o600): Promise<string> {
   const temp = `${file}.tmp`;
   const handle = await open(temp, 'w', mode);
   try {
@@ -48,6 +56,11 @@ export async function replaceFile(file: string, data: Uint8Array, mode = 0o600):
     throw error;
   }
   await handle.close();
-  await rename(temp, file);
+  return temp;
+}
+
+/** Replaces `file` with `data` so that a crash leaves the old or the new content, never a mix: aside, fsync, rename, fsync of the directory. */
+export async function replaceFile(file: string, data: Uint8Array, mode = 0o600): Promise<void> {
+  await rename(await writeAside(file, data, mode), file);
   await syncPath(dirname(file));
 }

@@ -78,7 +78,7 @@ describe('sendFile', () => {
     expect(got.body.equals(data)).toBe(true);
   });
 
-  it('cuts the response short when the file is shorter than claimed', async () => {
+  it('cuts the response short when a large file is shorter than claimed', async () => {
     const data = randomBytes(BLOCK_BYTES + 100);
     const url = await serving(file(data), data.length + 500);
     const got = await fetchBody(url);
@@ -87,12 +87,18 @@ describe('sendFile', () => {
     await Promise.all(sent);
   });
 
-  it('sends no more than claimed of a longer file', async () => {
+  it('fails a small file shorter than claimed before sending anything', async () => {
+    const url = await serving(file(Buffer.from('short')), 100);
+    expect(await fetchBody(url)).toMatchObject({ status: 500, complete: true });
+    await expect(sent[0]).rejects.toThrow('holds 5 of its 100 bytes');
+  });
+
+  it.each([1000, BLOCK_BYTES + 1])('sends no more than claimed of a longer file (%i bytes claimed)', async (claimed) => {
     const data = randomBytes(2 * BLOCK_BYTES);
-    const url = await serving(file(data), BLOCK_BYTES + 1);
+    const url = await serving(file(data), claimed);
     const got = await fetchBody(url);
     expect(got.complete).toBe(true);
-    expect(got.body.equals(data.subarray(0, BLOCK_BYTES + 1))).toBe(true);
+    expect(got.body.equals(data.subarray(0, claimed))).toBe(true);
   });
 
   it('finishes when the reader hangs up mid-body', async () => {

@@ -1,4 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BLOCK_BYTES, returnBlock, takeBlock } from './buffer-pool.js';
 import { hasherFor, inlineHasher, terminateHashWorker, workerHasher, WORKER_HASH_MIN_BYTES, type BlockHasher } from './hash-worker.js';
@@ -49,6 +52,41 @@ describe('hash worker', () => {
     returnBlock(block);
     const data = randomBytes(1000);
     expect(await hashInBlocks(workerHasher(), data)).toBe(sha(data));
+  });
+
+  it('writes each block where it is told, while hashing it on the other thread', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'atoll-hash-worker-')), 'out');
+    const fd = openSync(path, 'w');
+    const data = randomBytes(2 * BLOCK_BYTES + 5);
+    const hasher = workerHasher();
+    expect(hasher.writes).toBe(true);
+    const block = takeBlock();
+    try {
+      for (let at = 0; at < data.length; at += BLOCK_BYTES) {
+        const length = Math.min(BLOCK_BYTES, data.length - at);
+        data.copy(block, 0, at, at + length);
+        await hasher.update(block, length, { fd, position: at });
+      }
+      expect(await hasher.digest()).toBe(sha(data));
+    } finally {
+      returnBlock(block);
+      closeSync(fd);
+    }
+    expect(readFileSync(path).equals(data)).toBe(true);
+  });
+
+  it('fails the update when the write fails', async () => {
+    const hasher = workerHasher();
+    // A descriptor open for reading only: the write is refused.
+    const path = join(mkdtempSync(join(tmpdir(), 'atoll-hash-worker-')), 'read-only');
+    closeSync(openSync(path, 'w'));
+    const fd = openSync(path, 'r');
+    try {
+      await expect(hasher.update(Buffer.from('x'), 1, { fd, position: 0 })).rejects.toThrow(/write failed on a block: EBADF/);
+    } finally {
+      closeSync(fd);
+      hasher.dispose();
+    }
   });
 
   it('refuses a hash given up', async () => {

@@ -1,11 +1,23 @@
+import { AtollError } from '../core/errors.js';
+
 // The seam between fetching a partition and the HTTP client that does it: node:http for small
 // partitions (its kept-alive connections save a handshake per file), a lean client on a raw socket
-// for large ones (node-http-get.ts, plain-http-get.ts). Neither follows redirects.
+// for large ones (node-http-get.ts, plain-http-get.ts). Neither follows redirects. Both describe a
+// failed connection the same way (the helpers at the end).
 
 /** Where a body goes: the block writer. */
 export interface BodySink {
   /** Takes a chunk; a promise means the chunk is still in use and nothing more may come until it settles. */
   write(chunk: Uint8Array): Promise<void> | undefined;
+  /**
+   * Optional, for a client that can read straight into the sink's memory: the free space to fill
+   * next, or null while there is none. Asked again before each read; the same space until `commit`.
+   */
+  reserve?(): Uint8Array | null;
+  /** `n` bytes were read into the start of what `reserve` gave. */
+  commit?(n: number): void;
+  /** Settles once `reserve` has space again. */
+  ready?(): Promise<void>;
 }
 
 /** A response whose head has arrived; the body is read by one of `readBody` or `readText`. */
@@ -25,3 +37,15 @@ export interface HttpGetResponse {
 
 /** Sends a GET with `headers`; resolves once the response head is in. `signal` stops it at any point, body included. */
 export type HttpGet = (url: URL, headers: Readonly<Record<string, string>>, signal: AbortSignal) => Promise<HttpGetResponse>;
+
+/** The connection failed; says where to. */
+export function unreachable(url: URL, error: Error): AtollError {
+  return new AtollError('unavailable', `could not fetch from ${url.origin}: ${error.message}`, { cause: error });
+}
+
+/** The connection ended before the body was complete. */
+export function cutShort(url: URL, received: number, expected: number | null, cause?: unknown): AtollError {
+  const of = expected === null ? '' : ` of ${expected}`;
+  const why = cause instanceof Error ? ` (${cause.message})` : '';
+  return new AtollError('unavailable', `the connection to ${url.origin} ended after ${received}${of} bytes of the body${why}`, { cause });
+}

@@ -143,10 +143,12 @@ describe('withStagedInputs', () => {
 });
 
 
-// fetchTo on both paths: a small partition (node:http, inline hash) and a large one (the lean
-// client, hashed on the worker thread), against a holder whose answer each test sets.
+// fetchTo on its three paths: a small partition (node:http, checked in memory, written whole), a
+// medium one (node:http, block writer, inline hash) and a large one (the lean client, hashed and
+// written on the worker thread), against a holder whose answer each test sets.
 describe.each([
   ['small', 20_000],
+  ['medium', 1024 * 1024 + 1],
   ['large', 9 * 1024 * 1024],
 ])('fetchTo, %s partition', (_name, size) => {
   const content = randomBytes(size);

@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { constants, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AtollError } from '../core/errors.js';
 import type { AttemptAssignment, AttemptInput } from '../protocol/messages.js';
 import { BlockWriter } from './block-writer.js';
+import { SMALL_FILE_BYTES } from './file-io.js';
 import type { RunningAttempt } from './drivers/driver.js';
 import { notStarted } from './drivers/exec-driver.js';
 import { hasherFor } from './hash-worker.js';
@@ -87,10 +88,11 @@ const MAX_ERROR_BODY_BYTES = 4096;
 const LEAN_GET_MIN_BYTES = 8 << 20;
 
 /**
- * Streams the partition into `dest`, checking its size and sha256 as it comes; nothing is left at
- * `dest` unless both match. Redirects are refused, so the token goes to the holder and nowhere
- * else. Large partitions are hashed on a worker thread and come over a lean HTTP client; the bytes
- * go to disk in 1 MiB writes (block-writer.ts).
+ * Fetches the partition into `dest`, checking its size and sha256; nothing is left at `dest` unless
+ * both match. Redirects are refused, so the token goes to the holder and nowhere else. Three paths
+ * by size: a small one is checked in memory and written whole; a larger one goes through the block
+ * writer, hashed as it comes; from 8 MiB on it comes over the lean client, straight into the
+ * writer's blocks, hashed on one worker thread and written from another.
  */
 export async function fetchTo(url: string, token: string, dest: string, expected: { readonly sha256: string; readonly bytes: number }, signal: AbortSignal): Promise<number> {
   const limitMs = Math.ceil(FETCH_BASE_MS + (expected.bytes / 1e6) * FETCH_MS_PER_MB);
@@ -104,13 +106,14 @@ export async function fetchTo(url: string, token: string, dest: string, expected
     response = await get(target, { authorization: `Bearer ${token}` }, stop);
     if (response.status !== 200) throw await refusal(response);
     if (response.contentLength !== null && response.contentLength > expected.bytes) throw tooLarge();
+    if (expected.bytes <= SMALL_FILE_BYTES) return await keepSmall(response, dest, expected, tooLarge);
     const partial = `${dest}.${randomBytes(4).toString('hex')}.partial`;
     const writer = await BlockWriter.create(partial, { hasher: hasherFor(expected.bytes), limit: expected.bytes, tooLarge });
     let kept = false;
     try {
       await response.readBody(writer);
       const { bytes, sha256 } = await writer.finish();
-      if (sha256 !== expected.sha256) throw new AtollError('conflict', `checksum mismatch: expected sha256 ${expected.sha256}, got ${sha256}; the bytes were altered or cut on the way`);
+      if (sha256 !== expected.sha256) throw mismatch(expected.sha256, sha256);
       await writer.close();
       await rename(partial, dest);
       kept = true;
@@ -126,6 +129,35 @@ export async function fetchTo(url: string, token: string, dest: string, expected
   } finally {
     response?.close();
   }
+}
+
+/** A small partition's body, read into memory and checked before any byte reaches the disk, then written whole (see SMALL_FILE_BYTES). */
+async function keepSmall(response: HttpGetResponse, dest: string, expected: { readonly sha256: string; readonly bytes: number }, tooLarge: () => AtollError): Promise<number> {
+  const body = Buffer.allocUnsafe(expected.bytes);
+  let size = 0;
+  await response.readBody({
+    write(chunk) {
+      if (size + chunk.length > body.length) throw tooLarge();
+      body.set(chunk, size);
+      size += chunk.length;
+      return undefined;
+    },
+  });
+  const sha256 = createHash('sha256').update(body.subarray(0, size)).digest('hex');
+  if (sha256 !== expected.sha256) throw mismatch(expected.sha256, sha256);
+  const partial = `${dest}.${randomBytes(4).toString('hex')}.partial`;
+  try {
+    writeFileSync(partial, body.subarray(0, size), { flag: 'wx' });
+    renameSync(partial, dest);
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw error;
+  }
+  return size;
+}
+
+function mismatch(expected: string, got: string): AtollError {
+  return new AtollError('conflict', `checksum mismatch: expected sha256 ${expected}, got ${got}; the bytes were altered or cut on the way`);
 }
 
 /** Why the holder did not send the partition, in its own words where it gave them. */

@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { AtollError } from '../core/errors.js';
-import type { BodySink, HttpGet, HttpGetResponse } from './http-get.js';
+import { cutShort, unreachable, type BodySink, type HttpGet, type HttpGetResponse } from './http-get.js';
 
 // GET with node:http(s) and the global agent, whose kept-alive connections make a run of small
 // partitions from one holder cost one handshake. Redirects are never followed (node:http does not).
@@ -14,18 +14,6 @@ export const nodeHttpGet: HttpGet = (url, headers, signal) =>
     req.on('error', (error) => reject(unreachable(url, error)));
     req.end();
   });
-
-/** The connection failed; says where to. */
-export function unreachable(url: URL, error: Error): AtollError {
-  return new AtollError('unavailable', `could not fetch from ${url.origin}: ${error.message}`, { cause: error });
-}
-
-/** The connection ended before the body was complete. */
-export function cutShort(url: URL, received: number, expected: number | null, cause?: unknown): AtollError {
-  const of = expected === null ? '' : ` of ${expected}`;
-  const why = cause instanceof Error ? ` (${cause.message})` : '';
-  return new AtollError('unavailable', `the connection to ${url.origin} ended after ${received}${of} bytes of the body${why}`, { cause });
-}
 
 class NodeHttpResponse implements HttpGetResponse {
   readonly status: number;

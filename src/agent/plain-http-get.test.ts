@@ -1,5 +1,11 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BlockWriter } from './block-writer.js';
+import { inlineHasher, type BlockHasher } from './hash-worker.js';
 import type { BodySink } from './http-get.js';
 import { plainHttpGet } from './plain-http-get.js';
 
@@ -47,6 +53,36 @@ describe('plainHttpGet', () => {
     response.close();
     expect(sink.text()).toBe('hello world');
     expect(requests[0]).toBe(`GET /v1/data/default/readings/berlin?x=1 HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\nauthorization: Bearer t\r\n\r\n`);
+  });
+
+  it.each([
+    ['as fast as it can', 0],
+    ['through pauses while every block is out', 2],
+  ])('reads a body straight into the memory of a sink that offers it, %s', async (_how, slowMs) => {
+    const body = randomBytes(6 * 1024 * 1024 + 3);
+    const url = await answering([Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body.subarray(0, 1000)]), body.subarray(1000), Buffer.from('trailing junk')]);
+    const path = join(mkdtempSync(join(tmpdir(), 'atoll-plain-get-')), 'out');
+    const inline = inlineHasher();
+    // With slowMs, each block's hash settles later, so the writer fills up and the socket must wait.
+    const hasher: BlockHasher = { ...inline, update: (block, length) => (inline.update(block, length), slowMs > 0 ? new Promise((resolve) => setTimeout(resolve, slowMs)) : undefined) };
+    const writer = await BlockWriter.create(path, { hasher, limit: body.length, tooLarge: () => new Error('too large') });
+    let copied = 0;
+    let inPlace = 0;
+    const sink: BodySink = {
+      write: (chunk) => ((copied += chunk.length), writer.write(chunk)),
+      reserve: () => writer.reserve(),
+      commit: (n) => ((inPlace += n), writer.commit(n)),
+      ready: () => writer.ready(),
+    };
+    const response = await plainHttpGet(url, {}, never);
+    expect(await response.readBody(sink)).toBe(body.length);
+    response.close();
+    expect(await writer.finish()).toEqual({ bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
+    await writer.close();
+    expect(readFileSync(path).equals(body)).toBe(true);
+    expect(copied + inPlace).toBe(body.length);
+    // Only what came with the head, and the first read after each pause, is copied.
+    expect(inPlace).toBeGreaterThan(body.length / 2);
   });
 
   it('stops at the Content-Length even if more comes', async () => {

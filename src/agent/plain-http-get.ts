@@ -1,17 +1,18 @@
 import { connect, type Socket } from 'node:net';
 import { AtollError } from '../core/errors.js';
-import { returnBlock, takeBlock } from './buffer-pool.js';
-import type { BodySink, HttpGet, HttpGetResponse } from './http-get.js';
-import { cutShort, unreachable } from './node-http-get.js';
+import { cutShort, unreachable, type BodySink, type HttpGet, type HttpGetResponse } from './http-get.js';
 
 // A GET for large partitions on a raw TCP socket: one request per connection (`Connection: close`),
 // a body framed by Content-Length only (no chunked encoding), no redirects. It reads the status
-// line and the two headers it needs and hands the body on straight from one reused 1 MiB read
-// buffer: node:http's parser, stream and per-chunk allocations cost more CPU than moving the bytes.
-// http: only; https goes through node-http-get.ts.
+// line and the few headers it needs, then has the kernel put the body straight into the sink's
+// blocks (the socket's `onread` buffer is asked for before each read), so the bytes are copied once
+// on their way to the block writer: node:http's parser, stream and per-chunk allocations cost more
+// CPU than moving the bytes. http: only; https goes through node-http-get.ts.
 
 /** The most a response head may take; a holder's is a few hundred bytes. */
 const MAX_HEAD_BYTES = 16 * 1024;
+/** Reads that do not go into the sink's memory (the head, an error text) land here. */
+const SCRATCH_BYTES = 64 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 export const plainHttpGet: HttpGet = (url, headers, signal) => {
@@ -39,7 +40,7 @@ class PlainGet implements HttpGetResponse {
   private chunked = false;
   private phase: Phase;
   private readonly socket: Socket;
-  private readonly buffer = takeBlock();
+  private readonly scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
   /** Body bytes that came with the head, handed on once the body is asked for. */
   private early: Buffer | null = null;
   private received = 0;
@@ -62,13 +63,11 @@ class PlainGet implements HttpGetResponse {
       host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: Number(url.port || 80),
       noDelay: true,
-      onread: { buffer: this.buffer, callback: (n) => this.onRead(n) },
+      onread: { buffer: () => this.nextReadTarget(), callback: (n, target) => this.onRead(n, target) },
     });
     this.socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     this.socket.on('end', () => this.onEnd());
     this.socket.on('error', (error) => this.fail(unreachable(url, error)));
-    // The pooled read buffer goes back only once the socket can no longer read into it.
-    this.socket.on('close', () => returnBlock(this.buffer));
     if (signal.aborted) this.onAbort();
     else signal.addEventListener('abort', this.onAbort, { once: true });
   }
@@ -81,8 +80,8 @@ class PlainGet implements HttpGetResponse {
 
   async readText(limit: number): Promise<string> {
     // Without a Content-Length the body runs to the connection's end (asked for with `Connection: close`);
-    // a chunked one is read with room for its framing, then unframed.
-    const want = this.chunked ? 2 * limit : Math.min(limit, this.contentLength ?? limit);
+    // a chunked one is unframed after: its framing counts against the limit too.
+    const want = Math.min(limit, this.contentLength ?? limit);
     const chunks: Buffer[] = [];
     await this.read({ write: (chunk) => void chunks.push(Buffer.from(chunk)) }, want, this.contentLength === null);
     this.close();
@@ -110,12 +109,47 @@ class PlainGet implements HttpGetResponse {
     });
   }
 
-  /** Socket data, in `this.buffer`; false pauses the socket. */
-  private onRead(n: number): boolean {
-    const data = this.buffer.subarray(0, n);
-    if (this.phase.name === 'head') return this.onHeadBytes(this.phase, data);
-    if (this.phase.name === 'body') return this.take(data);
+  /** Where the next socket read goes: the sink's free space while a body is read into a sink that offers it, else the scratch buffer. */
+  private nextReadTarget(): Uint8Array {
+    const phase = this.phase;
+    if (phase.name === 'body' && phase.sink.reserve !== undefined) {
+      const space = phase.sink.reserve();
+      const left = phase.limit - this.received;
+      // Never more than the body has left: bytes past it must not land in the sink.
+      if (space !== null && left > 0) return space.length > left ? space.subarray(0, left) : space;
+    }
+    return this.scratch;
+  }
+
+  /** `n` bytes came, into `target` (from nextReadTarget); false pauses the socket. */
+  private onRead(n: number, target: Uint8Array): boolean {
+    const phase = this.phase;
+    if (target !== this.scratch) return phase.name === 'body' ? this.tookInPlace(phase, n) : false;
+    const data = this.scratch.subarray(0, n);
+    if (phase.name === 'head') return this.onHeadBytes(phase, data);
+    if (phase.name === 'body') return this.take(data);
     // Nobody is reading (the body was not asked for yet, or is done).
+    return false;
+  }
+
+  /** `n` body bytes were read into the sink's own space. */
+  private tookInPlace(phase: Extract<Phase, { name: 'body' }>, n: number): boolean {
+    try {
+      phase.sink.commit!(n);
+    } catch (error) {
+      this.fail(error as Error);
+      return false;
+    }
+    this.received += n;
+    if (this.received >= phase.limit) {
+      this.finish();
+      return false;
+    }
+    if (phase.sink.reserve!() !== null) return true;
+    // Every block is out: pause until one is back (the read after that goes to scratch once).
+    phase.sink.ready!().then(() => {
+      if (this.phase === phase) this.socket.resume();
+    }, (error: Error) => this.fail(error));
     return false;
   }
 
@@ -160,7 +194,7 @@ class PlainGet implements HttpGetResponse {
     }
     this.received += wanted;
     if (full !== undefined) {
-      // The sink still reads from the read buffer: no more socket reads into it until it is done.
+      // The sink still reads from the scratch buffer: no more socket reads into it until it is done.
       full.then(() => {
         if (this.phase !== phase) return;
         if (this.received >= phase.limit) this.finish();

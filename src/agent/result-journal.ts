@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { AtollError } from '../core/errors.js';
 import { attemptResultSchema, type AttemptResult } from '../protocol/messages.js';
-import { readIfExists, syncPath, writeAll } from './file-io.js';
+import { readIfExists, syncPath, writeAll, writeAside } from './file-io.js';
 
 // The agent's durable record of results the control plane has not acknowledged yet
 // (invariant 3: an agent keeps a result on disk until the control plane acknowledges it).
@@ -246,18 +246,8 @@ export class ResultJournal {
   }
 
   private async rewrite(): Promise<void> {
-    const temp = tempFile(this.file);
     const results = [...this.entries.values()];
-    const tempHandle = await open(temp, 'w');
-    try {
-      await writeAll(tempHandle, Buffer.from(results.map((result) => `${JSON.stringify(result)}\n`).join(''), 'utf8'));
-      await tempHandle.datasync();
-    } catch (error) {
-      await tempHandle.close();
-      await rm(temp, { force: true });
-      throw error;
-    }
-    await tempHandle.close();
+    const temp = await writeAside(this.file, Buffer.from(results.map((result) => `${JSON.stringify(result)}\n`).join(''), 'utf8'), 0o666);
     await rename(temp, this.file);
     // From here the open handle points at the replaced file; any failure leaves memory and disk
     // out of step, so it is fatal.
