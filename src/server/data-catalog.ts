@@ -7,10 +7,6 @@ import { MAX_TASK_INPUTS, MAX_TASKS_PER_JOB, stageOf, type JobSpec, type StageSp
 import { taskIndexOfAttempt } from '../core/ids.js';
 import { writersOf } from '../core/stage-graph.js';
 import type { AttemptRecord, JobRecord, NodeRecord, TaskRecord } from '../core/types.js';
-
-/** Which task: its index in the job and its stage. */
-type TaskRef = Pick<TaskRecord, 'index' | 'stage'>;
-type DataRead = { readonly dataset: string; readonly partitions?: string[] | undefined };
 import { isConnectedNodeState } from '../core/states.js';
 import { parseOrThrow } from '../core/validation.js';
 import { signDataToken, type DataSigningKeys } from '../protocol/data-token.js';
@@ -19,6 +15,18 @@ import type { Compliance, TaskInput } from '../scheduler/engine.js';
 import type { AgentLinks } from './agent-links.js';
 import type { HotState, LiveNode } from './state/hot-state.js';
 import type { StateMachine } from './state/state-machine.js';
+
+/** Which task: its index in the job and its stage. */
+type TaskRef = Pick<TaskRecord, 'index' | 'stage'>;
+type DataRead = { readonly dataset: string; readonly partitions?: string[] | undefined };
+
+/** A spec's partition lists as sets, made once per list (specs are immutable once accepted). */
+const partitionSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+function partitionSet(partitions: readonly string[]): ReadonlySet<string> {
+  let set = partitionSets.get(partitions);
+  if (set === undefined) partitionSets.set(partitions, (set = new Set(partitions)));
+  return set;
+}
 
 // The control plane's side of data: the catalog of which partition lives where, the grants that
 // let a client or a node move bytes (signed tokens the agents check), and the residency rule that
@@ -170,6 +178,20 @@ export class DataCatalog {
         ? { dataset, partition, node: '', bytes: 0, sha256: '', residencyClass: null, missing: true }
         : { dataset, partition, node: held.node, bytes: held.bytes, sha256: held.sha256, residencyClass: held.residencyClass };
     });
+  }
+
+  /**
+   * One of the task's inputs, if it has it: what a transfer report is checked against. Looks the
+   * partition up in sets kept per spec, so a task with thousands of inputs is not rescanned per report.
+   */
+  inputOf(job: JobRecord, task: TaskRef, dataset: string, partition: string): TaskInput | undefined {
+    const stage = stageOf(job.spec, task.stage);
+    const local = task.index - (job.stages[task.stage]?.firstTask ?? 0);
+    const listed = stage.inputs.some((input) => input.dataset === dataset && input.partitions !== undefined && partitionSet(input.partitions).has(partition))
+      || (stage.forEach?.dataset === dataset && stage.forEach.partitions?.[local] === partition);
+    const held = listed ? this.hot.partitions.get(partitionId({ namespace: job.namespace, dataset, partition })) : undefined;
+    return held === undefined ? undefined
+      : { dataset, partition, node: held.node, bytes: held.bytes, sha256: held.sha256, residencyClass: held.residencyClass };
   }
 
   /**
@@ -344,7 +366,7 @@ export class DataCatalog {
     const { namespace, dataset, partition, bytes, durationMs, from } = message;
     // Only one of the inputs the attempt was given, from its holder, at its catalogued size: the
     // ledger and the bill are not open to whatever an agent reports.
-    const input = namespace === job.namespace ? this.inputsOf(job, task).find((i) => i.dataset === dataset && i.partition === partition) : undefined;
+    const input = namespace === job.namespace ? this.inputOf(job, task, dataset, partition) : undefined;
     if (input === undefined || input.node !== from || input.bytes !== bytes) {
       this.sm.noteDataReportIgnored(node, { namespace, dataset, partition, reason: `a transfer of ${bytes} bytes from ${from} for attempt ${attempt.id}, which was given no such input` });
       return;
