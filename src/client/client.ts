@@ -48,6 +48,8 @@ export class ApiError extends Error {
 export interface ClientOptions {
   readonly server: string;
   readonly token: string;
+  /** The fetch to use; left out, the global one. Node callers pass tls-fetch's fetchTrusting(ca) to trust the cluster CA. */
+  readonly fetch?: typeof fetch;
 }
 
 type Query = Readonly<Record<string, string | number | boolean | undefined>>;
@@ -219,7 +221,7 @@ export class AtollClient {
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
-      response = await fetch(this.url(path, options.query), {
+      response = await (this.options.fetch ?? fetch)(this.url(path, options.query), {
         method,
         headers,
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
@@ -236,7 +238,7 @@ export class AtollClient {
   private async *stream(path: string, query: Query, signal?: AbortSignal): AsyncGenerator<SseMessage> {
     let response: Response;
     try {
-      response = await fetch(this.url(path, query), {
+      response = await (this.options.fetch ?? fetch)(this.url(path, query), {
         headers: { authorization: `Bearer ${this.options.token}`, accept: 'text/event-stream' },
         ...(signal ? { signal } : {}),
       });
@@ -265,7 +267,13 @@ function errorFrom(status: number, body: unknown, text: string): ApiError {
   return new ApiError(status, error?.code ?? 'http_error', error?.message ?? `HTTP ${status}: ${text.slice(0, 200)}`, error?.problems ?? []);
 }
 
+/** TLS verification failures, as Node names them: the server's certificate is not from the CA we trust. */
+const UNTRUSTED_CERT_CODES = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_SIGNATURE_FAILURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED']);
+
 function describeFetchError(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  if (cause?.code !== undefined && UNTRUSTED_CERT_CODES.has(cause.code)) {
+    return `the server's TLS certificate is not trusted (${cause.code}): it is not signed by the cluster CA given (--ca, ATOLL_CA or .atoll/ca.crt), or it does not name this address; check you reach the right server and pass its ca.crt`;
+  }
   return cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
 }

@@ -22,6 +22,10 @@ import { ControlPlane } from './control-plane.js';
 import { defaultPriceBookFile, readPriceBookFile } from './pricing.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { AgentGateway } from './gateway/agent-gateway.js';
+import { registerIdentityRoutes } from './api/routes/identity-routes.js';
+import { CA_CERT_FILE } from './tls/certificate-authority.js';
+import { NodeIdentity } from './tls/node-identity.js';
+import { prepareServerTls, type ServingTls, type TlsOptions } from './tls/server-tls.js';
 import { ServerMetrics } from './metrics.js';
 
 export interface ServerOptions {
@@ -37,6 +41,10 @@ export interface ServerOptions {
   readonly clock?: Clock;
   /** A price book file to put in force at start; left out, the stored book, or on first start examples/pricing.yaml. */
   readonly pricingFile?: string;
+  /** TLS: on by default with the data dir's own CA; `insecure` serves plain HTTP. */
+  readonly tls?: TlsOptions;
+  /** Lifetime of the client certificates nodes get on join and renewal (default 24 h). */
+  readonly nodeCertLifetimeMs?: number;
   /** Where fatal store errors go; the CLI exits the process. */
   readonly onFatal?: (error: unknown) => void;
 }
@@ -47,6 +55,10 @@ export interface RunningServer {
   readonly plane: ControlPlane;
   readonly metrics: ServerMetrics;
   readonly tokens: BootstrapFiles;
+  /** True when serving HTTPS/WSS. */
+  readonly tls: boolean;
+  /** The cluster CA certificate file clients trust (<data-dir>/ca.crt). */
+  readonly caFile: string;
   readonly routes: readonly { method: string; url: string }[];
   close(): Promise<void>;
 }
@@ -78,7 +90,9 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   const clock = options.clock ?? systemClock;
   const store = openSqliteStore(join(dataDir, 'atoll.db'));
   await store.migrate();
-  const tokens = await bootstrapTokens(store, dataDir, clock);
+  const serving = await prepareServerTls(dataDir, options.host, options.tls ?? {});
+  if (serving.https === undefined) log.warn('INSECURE: serving plain HTTP (--insecure): tokens, node credentials and data cross the network readable by anyone on the path; use only on loopback for local development');
+  const tokens = await bootstrapTokens(store, dataDir, clock, serving.ca.fingerprint);
   const heartbeatMs = options.heartbeatMs ?? 1000;
   const fileBook = options.pricingFile === undefined ? undefined : await readPriceBookFile(options.pricingFile);
   const metrics = new ServerMetrics({ processMetrics: true });
@@ -107,17 +121,23 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   const stopMetrics = metrics.watch(plane);
   const auth = new Authenticator(store);
   const routes: { method: string; url: string }[] = [];
-  const app = buildApp(plane, metrics, auth, log, routes, clock);
-  const gateway = new AgentGateway(plane, auth, log);
+  const identity = new NodeIdentity(store, plane, serving.ca, {
+    tls: serving.https !== undefined, certLifetimeMs: options.nodeCertLifetimeMs ?? 24 * 3_600_000, clock, log,
+  });
+  await identity.start();
+  const app = buildApp(plane, metrics, auth, log, routes, clock, identity, serving.https);
+  const gateway = new AgentGateway(plane, auth, log, identity);
+  identity.onRevoked((node) => gateway.disconnect(node, 'node revoked'));
   gateway.attach(app.server);
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
-  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  const url = `${serving.https ? 'https' : 'http'}://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
   return {
-    url, app, plane, metrics, tokens, routes,
+    url, app, plane, metrics, tokens, routes, tls: serving.https !== undefined, caFile: join(dataDir, CA_CERT_FILE),
     async close() {
       gateway.close();
+      identity.close();
       stopMetrics();
       await plane.close();
       await app.close();
@@ -127,10 +147,11 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   };
 }
 
-function buildApp(plane: ControlPlane, metrics: ServerMetrics, auth: Authenticator, log: Logger, routes: { method: string; url: string }[], clock: Clock): FastifyInstance {
-  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true,
+function buildApp(plane: ControlPlane, metrics: ServerMetrics, auth: Authenticator, log: Logger, routes: { method: string; url: string }[], clock: Clock, identity: NodeIdentity, https: ServingTls['https']): FastifyInstance {
+  // Typed as the plain-HTTP instance: routes and hooks are the same, only the listener differs.
+  const app = Fastify({ ...(https === undefined ? {} : { https }), loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true,
     // Live event streams never end on their own; without this, shutdown would wait for them.
-    forceCloseConnections: true });
+    forceCloseConnections: true }) as unknown as FastifyInstance;
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
@@ -152,7 +173,8 @@ function buildApp(plane: ControlPlane, metrics: ServerMetrics, auth: Authenticat
   registerPolicyRoutes(app, plane);
   registerEventRoutes(app, plane);
   registerSpendRoutes(app, plane, () => clock.now());
-  registerAgentRoutes(app, plane, auth);
+  registerAgentRoutes(app, plane, auth, identity);
+  registerIdentityRoutes(app, identity);
   registerMetricsRoutes(app, metrics);
   return app;
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -7,13 +8,15 @@ import { parseOrThrow } from '../../core/validation.js';
 import { agentMessage, helloMessage, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, type ServerMessage } from '../../protocol/messages.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { AgentLink, ControlPlane } from '../control-plane.js';
+import type { NodeIdentity } from '../tls/node-identity.js';
 
 export const AGENT_CONNECT_PATH = '/v1/agents/connect';
 /** An agent that connects but says nothing is dropped after this long. */
 const HELLO_TIMEOUT_MS = 10_000;
 
 /**
- * Accepts the agents' outbound WebSockets. The node credential is checked at upgrade time, so an
+ * Accepts the agents' outbound WebSockets. The node's identity is checked at upgrade time (its
+ * verified client certificate over TLS; its bearer credential with --insecure), so an
  * unauthenticated peer never gets a socket; the first message must be a hello for that node.
  */
 export class AgentGateway {
@@ -23,7 +26,13 @@ export class AgentGateway {
     private readonly plane: ControlPlane,
     private readonly auth: Authenticator,
     private readonly log: Logger,
+    private readonly identity: NodeIdentity,
   ) {}
+
+  /** Closes the node's live connection (revoked); the agent learns why from the close reason. */
+  disconnect(node: string, reason: string): void {
+    this.plane.disconnectNode(node, reason);
+  }
 
   attach(server: Server): void {
     server.on('upgrade', (request, socket, head) => void this.upgrade(request, socket, head));
@@ -45,10 +54,18 @@ export class AgentGateway {
     if (path !== AGENT_CONNECT_PATH) return refuse(socket, 404, 'Not Found');
     let node: string;
     try {
-      const token = await this.auth.authenticate(request.headers.authorization, ['node']);
-      node = token.node as string;
+      if (this.identity.tls) {
+        node = await this.identity.nodeFromCertificate(socket as TLSSocket);
+      } else {
+        const token = await this.auth.authenticate(request.headers.authorization, ['node']);
+        node = token.node as string;
+        this.identity.checkNotRevoked(node);
+      }
     } catch (error) {
-      if (isAtollError(error) && error.code === 'unauthorized') return refuse(socket, 401, 'Unauthorized');
+      if (isAtollError(error) && (error.code === 'unauthorized' || error.code === 'forbidden')) {
+        this.log.warn({ reason: error.message }, 'agent connection refused');
+        return error.code === 'forbidden' ? refuse(socket, 403, 'Forbidden') : refuse(socket, 401, 'Unauthorized');
+      }
       this.log.error({ err: error }, 'agent authentication failed');
       return refuse(socket, 500, 'Internal Server Error');
     }
@@ -78,7 +95,15 @@ export class AgentGateway {
         const json: unknown = JSON.parse(data.toString());
         if (!greeted) {
           const hello = parseOrThrow(helloMessage, json, 'hello message');
-          if (hello.node.name !== node) throw new Error(`this credential speaks for node ${node}, not ${hello.node.name}`);
+          if (hello.node.name !== node) {
+            void this.identity.noteRefusal(node, `hello names node ${hello.node.name}`).catch((error: unknown) => this.log.error({ err: error }, 'could not record a refusal'));
+            throw new Error(`this credential speaks for node ${node}, not ${hello.node.name}`);
+          }
+          const claim = this.identity.claimProblem(node, hello.node.labels);
+          if (claim !== undefined) {
+            void this.identity.noteRefusal(node, claim).catch((error: unknown) => this.log.error({ err: error }, 'could not record a refusal'));
+            throw new Error(claim);
+          }
           if (hello.protocol !== PROTOCOL_VERSION) throw new Error(`protocol ${hello.protocol} is not supported; this server speaks ${PROTOCOL_VERSION}`);
           greeted = true;
           clearTimeout(helloTimer);
