@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { fetchTrusting, fetchUnverified } from '../client/tls-fetch.js';
 import { AtollError } from '../core/errors.js';
 import { parseOrThrow } from '../core/validation.js';
-import { createCsr, newKeyPair } from '../protocol/certificate-request.js';
+import { CLOCK_SLACK_MS, createCsr, newKeyPair } from '../protocol/certificate-request.js';
 import { certificateFingerprint, parseJoinToken } from '../protocol/join-token.js';
 import { joinResponseSchema } from '../protocol/messages.js';
 
@@ -102,7 +102,7 @@ export async function renew(serverUrl: string, credential: NodeCredential, dataD
 /** When to renew: 60% into the certificate's life, so a renewal failing for a while still has time. */
 export function renewAt(certificatePem: string): number {
   const cert = new X509Certificate(certificatePem);
-  const from = Date.parse(cert.validFrom);
+  const from = Date.parse(cert.validFrom) + CLOCK_SLACK_MS;
   const to = Date.parse(cert.validTo);
   return from + (to - from) * 0.6;
 }

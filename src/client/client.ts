@@ -45,6 +45,30 @@ export class ApiError extends Error {
   }
 }
 
+/** A join token as the API lists it (never its secret, which only its creation returns). */
+export interface JoinTokenInfo {
+  readonly id: string;
+  readonly pool: string | null;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly expiresAt: number | null;
+  readonly singleUse: boolean;
+  readonly usedAt: number | null;
+  readonly usedBy: string | null;
+  readonly createdAt: number;
+  readonly revokedAt: number | null;
+}
+
+export interface NodeIdentityInfo {
+  readonly node: string;
+  readonly tokenId: string;
+  readonly pool: string | null;
+  readonly labels: Readonly<Record<string, string>> | null;
+  readonly serial: string | null;
+  readonly notAfter: number | null;
+  readonly joinedAt: number;
+  readonly revokedAt: number | null;
+}
+
 export interface ClientOptions {
   readonly server: string;
   readonly token: string;
@@ -129,6 +153,28 @@ export class AtollClient {
   /** Takes the node out of placement; what runs there carries on. */
   cordonNode(name: string): Promise<NodeRecord> {
     return this.request('POST', `/v1/nodes/${encodeURIComponent(name)}/cordon`);
+  }
+
+  /** A join token, optionally scoped; the answer is the only place its secret (`token`) appears. */
+  createJoinToken(scope: { pool?: string; labels?: Readonly<Record<string, string>>; expiresIn?: string; singleUse?: boolean } = {}): Promise<JoinTokenInfo & { readonly token: string }> {
+    return this.request('POST', '/v1/join-tokens', { body: scope });
+  }
+
+  listJoinTokens(): Promise<Listing<JoinTokenInfo>> {
+    return this.request('GET', '/v1/join-tokens');
+  }
+
+  revokeJoinToken(id: string): Promise<JoinTokenInfo> {
+    return this.request('DELETE', `/v1/join-tokens/${encodeURIComponent(id)}`);
+  }
+
+  /** Revokes the node's certificate and credential; its connection closes and it cannot rejoin without a newer token. */
+  revokeNode(name: string): Promise<NodeIdentityInfo> {
+    return this.request('POST', `/v1/nodes/${encodeURIComponent(name)}/revoke`);
+  }
+
+  listNodeIdentities(): Promise<Listing<NodeIdentityInfo>> {
+    return this.request('GET', '/v1/node-identities');
   }
 
   uncordonNode(name: string): Promise<NodeRecord> {

@@ -1,6 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import forge from 'node-forge';
 
+/** Certificates start this long before they are issued, for clocks that differ a little between server and node. */
+export const CLOCK_SLACK_MS = 60_000;
+
 // Key pairs and certificate signing requests, shared by the agent (which makes its own key and
 // asks for a certificate) and the server's CA (which makes its own keys the same way).
 

@@ -134,7 +134,8 @@ export async function startServer(options: { dataDir?: string; port?: number; ex
   const caFile = join(dataDir, 'ca.crt');
   const ca = await waitFor(() => {
     if (proc.child.exitCode !== null) throw new Error(`server exited early:\n${proc.output()}`);
-    return existsSync(caFile) ? readFileSync(caFile, 'utf8') : undefined;
+    const pem = existsSync(caFile) ? readFileSync(caFile, 'utf8') : '';
+    return pem.includes('END CERTIFICATE') ? pem : undefined;
   }, 20_000, 'server to make its CA');
   trustGlobally(ca);
   await waitFor(async () => {

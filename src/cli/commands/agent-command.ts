@@ -158,12 +158,12 @@ export function registerAgentCommand(program: Command): void {
     .option('--no-data-server', 'listen for no peers (behind NAT): transfers to and from this node are relayed through its control-plane connection')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .action(action(async (flags: AgentFlags) => {
-      const node = await nodeSpecFromFlags(flags);
-      const data = dataOptions(flags);
-      const probeEvery = probeIntervalMs(flags.probeInterval);
       if (flags.server.startsWith('http:') && flags.insecure !== true) {
         throw new AtollError('invalid_request', `--server: ${flags.server} is plain HTTP, which would send the join token and all traffic unencrypted; use the https:// address, or pass --insecure for a local development server started with --insecure`);
       }
+      const node = await nodeSpecFromFlags(flags);
+      const data = dataOptions(flags);
+      const probeEvery = probeIntervalMs(flags.probeInterval);
       const joinToken = await joinTokenFrom(flags);
       const log = pino({ level: flags.logLevel, base: { node: node.name } }, pino.destination(2));
       const agent = new Agent({

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import { AtollError } from '../../core/errors.js';
-import { newKeyPair } from '../../protocol/certificate-request.js';
+import { CLOCK_SLACK_MS, newKeyPair } from '../../protocol/certificate-request.js';
 import { certificateFingerprint } from '../../protocol/join-token.js';
 
 // The cluster's own certificate authority, made on first start in the data dir. It signs the
@@ -65,7 +65,9 @@ export async function loadOrCreateCa(dataDir: string, now = Date.now()): Promise
   cert.sign(forge.pki.privateKeyFromPem(keys.privateKeyPem), forge.md.sha256.create());
   const certPem = forge.pki.certificateToPem(cert);
   await writeFile(keyFile, keys.privateKeyPem, { mode: 0o600 });
-  await writeFile(certFile, certPem, { mode: 0o644 });
+  // Written aside and renamed: clients (and tests) read ca.crt as soon as it appears.
+  await writeFile(`${certFile}.tmp`, certPem, { mode: 0o644 });
+  await rename(`${certFile}.tmp`, certFile);
   return { certPem, keyPem: keys.privateKeyPem, fingerprint: certificateFingerprint(certPem) };
 }
 
@@ -118,8 +120,7 @@ function signed(ca: CertificateAuthority, publicKeyPem: string, subject: forge.p
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
   cert.serialNumber = newSerial();
-  // A minute's slack for clocks that differ a little between server and node.
-  cert.validity.notBefore = new Date(now - 60_000);
+  cert.validity.notBefore = new Date(now - CLOCK_SLACK_MS);
   cert.validity.notAfter = new Date(now + lifetimeMs);
   cert.setSubject(subject);
   cert.setIssuer(caCert.subject.attributes);

@@ -5,6 +5,7 @@ import type { Clock } from '../../core/clock.js';
 import { AtollError } from '../../core/errors.js';
 import { randomSuffix } from '../../core/ids.js';
 import { NAME_PATTERN } from '../../core/job-spec.js';
+import { CLOCK_SLACK_MS } from '../../protocol/certificate-request.js';
 import type { JoinRequest, JoinResponse } from '../../protocol/messages.js';
 import type { IdentityStore, JoinTokenRecord, NodeIdentityRecord } from '../../store/identity-store.js';
 import type { Store } from '../../store/store.js';
@@ -61,15 +62,17 @@ export class NodeIdentity {
   }
 
   /** Exchanges a join token (and, with TLS, a CSR) for the node's certificate or bearer credential. */
-  async join(authorization: string | undefined, request: JoinRequest): Promise<JoinResponse> {
+  async join(authorization: string | undefined, readRequest: () => JoinRequest): Promise<JoinResponse> {
+    // The token is checked before the body is read, so a caller without one learns nothing more.
+    const secret = bearerSecret(authorization);
+    if (!secret) throw await this.refuseJoin(null, 'unauthorized', 'missing join token: send `Authorization: Bearer <join token>`');
+    const token = await this.findJoinToken(secret);
+    if (!token) throw await this.refuseJoin(null, 'unauthorized', 'unknown or revoked join token');
+    const request = readRequest();
     const { node } = request;
     if (!NAME_PATTERN.test(node)) {
       throw new AtollError('invalid_request', `node: expected a name of lowercase letters, digits and dashes, got ${JSON.stringify(node)}`);
     }
-    const secret = bearerSecret(authorization);
-    if (!secret) throw await this.refuseJoin(node, 'unauthorized', 'missing join token: send `Authorization: Bearer <join token>`');
-    const token = await this.findJoinToken(secret);
-    if (!token) throw await this.refuseJoin(node, 'unauthorized', 'unknown or revoked join token');
     const now = this.options.clock.now();
     if (token.revokedAt !== null) throw await this.refuseJoin(node, 'unauthorized', `join token ${token.id} was revoked at ${iso(token.revokedAt)}; ask an admin for a new one (\`atoll join-token create\`)`, token.id);
     if (token.expiresAt !== null && now >= token.expiresAt) {
@@ -114,9 +117,9 @@ export class NodeIdentity {
   }
 
   /** A new certificate for the node behind a verified client certificate. */
-  async renew(socket: TLSSocket | undefined, csr: string): Promise<JoinResponse> {
+  async renew(socket: TLSSocket | undefined, readCsr: () => string): Promise<JoinResponse> {
     const node = await this.nodeFromCertificate(socket);
-    const issued = signNodeCsr(this.ca, csr, node, this.options.certLifetimeMs, this.options.clock.now());
+    const issued = signNodeCsr(this.ca, readCsr(), node, this.options.certLifetimeMs, this.options.clock.now());
     const identity = this.identities.get(node)!;
     await this.putIdentity({ ...identity, serial: issued.serial, notAfter: issued.notAfter });
     await this.plane.noteIdentity('node.certificate_issued', node, { via: 'renewal', serial: issued.serial, notAfter: issued.notAfter });
@@ -147,7 +150,7 @@ export class NodeIdentity {
       await this.plane.noteIdentity('node.identity_refused', node, { reason: 'revoked', serial: cert.serialNumber.toLowerCase() });
       throw new AtollError('forbidden', `node ${node} was revoked at ${iso(identity.revokedAt)}`);
     }
-    if (Date.parse(cert.validFrom) + 60_000 < identity.joinedAt - 1000) {
+    if (Date.parse(cert.validFrom) + CLOCK_SLACK_MS < identity.joinedAt - 1000) {
       throw new AtollError('unauthorized', `this certificate for ${node} predates its latest join; use the one that join issued`);
     }
     return node;
@@ -232,7 +235,7 @@ export class NodeIdentity {
     return this.ids.findJoinToken(hash);
   }
 
-  private async refuseJoin(node: string, code: 'unauthorized' | 'forbidden', message: string, tokenId?: string): Promise<AtollError> {
+  private async refuseJoin(node: string | null, code: 'unauthorized' | 'forbidden', message: string, tokenId?: string): Promise<AtollError> {
     await this.plane.noteIdentity('node.join_refused', null, { claimedNode: node, reason: message, ...(tokenId ? { tokenId } : {}) });
     return new AtollError(code, message);
   }

@@ -16,20 +16,20 @@ export function registerAgentRoutes(app: FastifyInstance, _plane: ControlPlane, 
   // Exchanges a join token (and a CSR) for a certificate that speaks for one node only. The
   // token is checked here rather than in the auth hook: scoped tokens live in their own table.
   app.post('/v1/agents/join', { config: { auth: 'none' } }, async (request, reply) => {
-    const body = await identity.join(request.headers.authorization, parseBody(joinRequestSchema, request.body));
+    const body = await identity.join(request.headers.authorization, () => parseBody(joinRequestSchema, request.body));
     auth.invalidate();
     return reply.status(201).send(body);
   });
 
   // Authenticated by the node's current client certificate, not by a token.
   app.post('/v1/agents/renew', { config: { auth: 'none' } }, async (request, reply) => {
-    const { csr } = parseBody(renewRequestSchema, request.body);
     const socket = request.raw.socket as TLSSocket;
-    return reply.status(201).send(await identity.renew(socket.encrypted ? socket : undefined, csr));
+    // The certificate is checked before the body is read: an unauthenticated caller learns nothing.
+    return reply.status(201).send(await identity.renew(socket.encrypted ? socket : undefined, () => parseBody(renewRequestSchema, request.body).csr));
   });
 
   // The WebSocket upgrade is handled by the agent gateway before routing; a plain GET lands here.
-  app.get('/v1/agents/connect', { config: { auth: 'none' } }, async (_request, reply) =>
+  app.get('/v1/agents/connect', { config: { auth: ['node'] } }, async (_request, reply) =>
     reply.status(426).send({ error: { code: 'invalid_request', message: 'this endpoint takes a WebSocket upgrade from `atoll agent`' } }),
   );
 }
