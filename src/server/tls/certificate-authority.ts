@@ -106,7 +106,14 @@ export function signNodeCsr(ca: CertificateAuthority, csrPem: string, node: stri
   } catch (error) {
     throw new AtollError('invalid_request', `csr: expected a PEM certificate signing request (RSA), got one that does not parse: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (!csr.verify()) throw new AtollError('invalid_request', 'csr: its signature does not match its public key');
+  let verified: boolean;
+  try {
+    verified = csr.verify();
+  } catch {
+    // node-forge throws on a signature it cannot even decode: that is a mismatch too.
+    verified = false;
+  }
+  if (!verified) throw new AtollError('invalid_request', 'csr: its signature does not match its public key');
   if (!csr.publicKey) throw new AtollError('invalid_request', 'csr: it carries no public key');
   return signed(ca, forge.pki.publicKeyToPem(csr.publicKey), [{ name: 'commonName', value: node }, { name: 'organizationalUnitName', value: 'atoll node' }], now, lifetimeMs, [
     { name: 'basicConstraints', cA: false },
