@@ -125,6 +125,18 @@ describe('TLS and node identity', () => {
     await waitForReadyNodes(s.client, 1);
     expect((await s.client.listNodes()).items.map((n) => n.name)).toEqual(['shop-box']);
     expect(fine.child.exitCode).toBeNull();
+    // Restarted on its certificate alone (no token) claiming another pool: the hello is refused.
+    await fine.kill('SIGTERM');
+    const moved = agent(s, '', 'shop-box', { pool: 'cloud', site: 'shop-1' }, fine.dataDir);
+    const refused = await waitFor(async () => {
+      const events = await eventsOf(s, 'node.identity_refused');
+      return events.length > 0 ? events : undefined;
+    }, 20_000, 'the hello to be refused');
+    expect(refused[0]!.node).toBe('shop-box');
+    expect(String(refused[0]!.data.reason)).toContain('expected label pool=edge, got pool=cloud');
+    expect((await s.client.getNode('shop-box')).labels).toEqual({ pool: 'edge', site: 'shop-1' });
+    expect((await s.client.getNode('shop-box')).state).not.toBe('ready');
+    await moved.kill('SIGTERM');
   });
 
   it('a revoked node is disconnected and cannot come back, not even with the old join token', async () => {
