@@ -115,7 +115,7 @@ export class Agent {
       throw new Error(`data dir ${this.options.dataDir} belongs to node ${this.credential.node}, not ${this.nodeName}; use another --data-dir`);
     }
     this.data = await AgentData.start({
-      dataDir: this.options.dataDir, nodeName: this.nodeName, serverUrl: this.options.serverUrl, log: this.options.log,
+      dataDir: this.options.dataDir, nodeName: this.nodeName, serverUrl: this.options.serverUrl, serverCa: () => this.credential?.ca, log: this.options.log,
       listen: this.options.data === null ? null : (this.options.data?.listen ?? { host: '127.0.0.1', port: 0 }),
       ...(this.options.data?.advertise === undefined ? {} : { advertise: this.options.data.advertise }),
       send: (message) => this.send(message),

@@ -99,15 +99,20 @@ export interface ServerProc extends Proc {
 }
 
 const trustedCas = new Set<string>();
+let caBundle: string | undefined;
 
 /**
  * Lets this test process's global fetch trust a server's CA (tests that speak raw HTTP use it),
- * next to the CAs of servers started before. The harness's clients get their own fetch.
+ * next to the CAs of servers started before, and points ATOLL_CA at a bundle of them all, so a
+ * CLI a test spawns itself trusts them too. The harness's clients get their own fetch.
  */
 export function trustGlobally(caPem: string): void {
   if (trustedCas.has(caPem)) return;
   trustedCas.add(caPem);
   setGlobalDispatcher(new UndiciAgent({ connect: { ca: [...trustedCas] } }));
+  caBundle ??= join(tempDir('ca-bundle'), 'ca-bundle.crt');
+  writeFileSync(caBundle, [...trustedCas].join(''));
+  process.env.ATOLL_CA = caBundle;
 }
 
 let listPriceBook: string | undefined;
