@@ -9,6 +9,8 @@ import { registerJoinTokenCommands } from './commands/join-token-command.js';
 import { registerPolicyCommands } from './commands/policy-command.js';
 import { registerDataCommands } from './commands/data-command.js';
 import { registerSpendCommands } from './commands/spend-command.js';
+import { registerTokenCommands } from './commands/token-command.js';
+import { registerAuditCommand } from './commands/audit-command.js';
 import { registerRunCommand } from './commands/run-command.js';
 import { registerSchemaCommand } from './commands/schema-command.js';
 import { registerServerCommand } from './commands/server-command.js';
@@ -33,6 +35,8 @@ registerJoinTokenCommands(program);
 registerPolicyCommands(program);
 registerDataCommands(program);
 registerSpendCommands(program);
+registerTokenCommands(program);
+registerAuditCommand(program);
 registerSchemaCommand(program);
 
 try {

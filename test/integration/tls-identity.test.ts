@@ -78,7 +78,7 @@ describe('TLS and node identity', () => {
       ws.on('close', (code) => resolve(code));
       ws.on('error', () => undefined);
     });
-    expect(closed).toBe(1008);
+    expect(closed).toBe(4403);
     const identityRefused = await waitFor(async () => {
       const events = await eventsOf(s, 'node.identity_refused');
       return events.length > 0 ? events : undefined;

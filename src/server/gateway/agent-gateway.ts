@@ -6,6 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { isAtollError } from '../../core/errors.js';
 import { parseOrThrow } from '../../core/validation.js';
 import { agentMessage, helloMessage, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, type ServerMessage } from '../../protocol/messages.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { AgentLink, ControlPlane } from '../control-plane.js';
 import type { NodeIdentity } from '../tls/node-identity.js';
@@ -26,6 +27,7 @@ export class AgentGateway {
     private readonly plane: ControlPlane,
     private readonly auth: Authenticator,
     private readonly log: Logger,
+    private readonly audit: AuditLog,
     private readonly identity: NodeIdentity,
   ) {}
 
@@ -63,16 +65,30 @@ export class AgentGateway {
       }
     } catch (error) {
       if (isAtollError(error) && (error.code === 'unauthorized' || error.code === 'forbidden')) {
-        this.log.warn({ reason: error.message }, 'agent connection refused');
-        return error.code === 'forbidden' ? refuse(socket, 403, 'Forbidden') : refuse(socket, 401, 'Unauthorized');
+        // 403: a known node that was revoked; 401: anyone without a valid node certificate or credential.
+        const status = error.code === 'forbidden' ? 403 : 401;
+        this.audit.record({
+          actor: 'anonymous', actorKind: 'anonymous', role: null, action: 'agent.connect', target: null, namespace: null,
+          outcome: 'denied', status, reason: error.message, remote: request.socket.remoteAddress ?? null,
+        });
+        return status === 403 ? refuse(socket, 403, 'Forbidden') : refuse(socket, 401, 'Unauthorized');
       }
       this.log.error({ err: error }, 'agent authentication failed');
       return refuse(socket, 500, 'Internal Server Error');
     }
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.serve(ws, node));
+    const remote = request.socket.remoteAddress ?? null;
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.serve(ws, node, remote));
   }
 
-  private serve(ws: WebSocket, node: string): void {
+  /** Refuses a hello: audited, recorded as an identity event, an error frame, close 4403. */
+  private refuseHello(ws: WebSocket, link: AgentLink, node: string, target: string, reason: string, remote: string | null): void {
+    this.audit.record({ actor: node, actorKind: 'node', role: null, action: 'agent.hello', target, namespace: null, outcome: 'denied', status: 403, reason, remote });
+    void this.identity.noteRefusal(node, reason).catch((error: unknown) => this.log.error({ err: error }, 'could not record a refusal'));
+    link.send({ type: 'error', code: 'forbidden', message: reason });
+    ws.close(4403, 'forbidden');
+  }
+
+  private serve(ws: WebSocket, node: string, remote: string | null): void {
     const link: AgentLink = {
       send: (message: ServerMessage) => {
         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
@@ -96,14 +112,12 @@ export class AgentGateway {
         if (!greeted) {
           const hello = parseOrThrow(helloMessage, json, 'hello message');
           if (hello.node.name !== node) {
-            void this.identity.noteRefusal(node, `hello names node ${hello.node.name}`).catch((error: unknown) => this.log.error({ err: error }, 'could not record a refusal'));
-            throw new Error(`this credential speaks for node ${node}, not ${hello.node.name}`);
+            // Node identity: a credential speaks for its own node only (403, audited, connection closed).
+            return this.refuseHello(ws, link, node, hello.node.name, `this credential speaks for node ${node}, not ${hello.node.name}`, remote);
           }
+          // A node that joined with a scoped token may claim only the pool and labels it allows.
           const claim = this.identity.claimProblem(node, hello.node.labels);
-          if (claim !== undefined) {
-            void this.identity.noteRefusal(node, claim).catch((error: unknown) => this.log.error({ err: error }, 'could not record a refusal'));
-            throw new Error(claim);
-          }
+          if (claim !== undefined) return this.refuseHello(ws, link, node, node, claim, remote);
           if (hello.protocol !== PROTOCOL_VERSION) throw new Error(`protocol ${hello.protocol} is not supported; this server speaks ${PROTOCOL_VERSION}`);
           greeted = true;
           clearTimeout(helloTimer);

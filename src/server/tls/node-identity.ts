@@ -111,7 +111,7 @@ export class NodeIdentity {
       return { node, certificate: issued.certPem, ca: this.ca.certPem };
     }
     // --insecure: a bearer credential, as before TLS.
-    const credential = newToken('node', now, node);
+    const credential = newToken('node', now, { node });
     await this.plane.replaceNodeCredential(node, credential.record);
     return { node, credential: credential.secret };
   }
