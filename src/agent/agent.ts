@@ -222,7 +222,10 @@ export class Agent {
         this.credential = undefined;
         this.retryLater(new Error('credential refused'));
       } else if (refused) {
-        this.options.log.fatal('node credential refused and no --join-token given; cannot connect');
+        const expired = credential.certificate !== undefined && Date.parse(new X509Certificate(credential.certificate).validTo) <= Date.now();
+        this.options.log.fatal(expired
+          ? `the node certificate expired at ${new X509Certificate(credential.certificate!).validTo} (the agent was off for longer than its lifetime, so it could not renew it); start the agent once with a join token to join again`
+          : `node credential refused (HTTP ${response.statusCode}) and no --join-token given; cannot connect`);
         process.exitCode = 2;
         void this.stop();
       } else {
