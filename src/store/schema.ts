@@ -55,6 +55,12 @@ export interface JobsTable {
   heldBy: string | null;
 }
 
+export interface JobSecretsTable {
+  jobId: string;
+  /** SealedSecrets as JSON: per stage, secret name -> sealed value. */
+  sealed: string;
+}
+
 export interface TasksTable {
   id: string;
   jobId: string;
@@ -160,6 +166,7 @@ export interface Database {
   tokens: TokensTable;
   nodes: NodesTable;
   jobs: JobsTable;
+  jobSecrets: JobSecretsTable;
   tasks: TasksTable;
   attempts: AttemptsTable;
   events: EventsTable;
