@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 import { REDACTED_SECRET } from '../../src/core/secret-spec.js';
 import type { EventRecord } from '../../src/core/types.js';
-import { type Proc, runCli, type ServerProc, startAgent, startServer, tempDir, waitForJobEnd, waitForReadyNodes } from '../harness/processes.js';
+import { type Proc, runCli, type ServerProc, startAgent, startServer, tempDir, waitFor, waitForJobEnd, waitForReadyNodes } from '../harness/processes.js';
 
 // Job secrets end to end, with a real control plane and agent on loopback: a task gets an env
 // secret and a file secret and prints only their sha256, so the test can check it got the right
@@ -132,6 +132,24 @@ describe('job secrets, end to end', () => {
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('secrets.db-password: give exactly one of env');
     answers.push(refused.stdout, refused.stderr);
+    // A hand-written body that is not JSON, broken right at a secret: JSON.parse's own message
+    // quotes the text there, and must reach neither the answer nor the audit log (Fastify's does not).
+    const broken = await fetch(`${server.url}/v1/jobs`, {
+      method: 'POST', headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' },
+      body: `{"name": "broken", "command": ["true"], "secrets": {"db": {"value": ${DB_PASSWORD}, "env": "DB"}}}`,
+    });
+    expect(broken.status).toBe(400);
+    const brokenText = await broken.text();
+    expect(brokenText).toContain('request body is not valid JSON');
+    // V8 would quote the ten characters from the unquoted value on: its start.
+    expect(brokenText).not.toContain(DB_PASSWORD.slice(0, 8));
+    answers.push(brokenText);
+    // The refusal and the submissions are in the audit log (after its batch is written): by name, never by value.
+    const audit = await waitFor(async () => {
+      const { items } = await server!.client.listAudit({ limit: 1000 });
+      return items.filter((e) => e.outcome === 'refused').length >= 2 ? items : undefined;
+    }, 10_000, 'the refusal in the audit log');
+    answers.push(JSON.stringify(audit), (await runCli(server, 'audit', '-o', 'json')).stdout);
     expectNoSecret('an API or CLI answer', answers.join('\n'));
 
     // The database while the server runs (atoll.db, its -wal and -shm), and every other file it keeps.
