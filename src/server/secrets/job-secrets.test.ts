@@ -149,6 +149,25 @@ describe('job secrets in the control plane', () => {
     expect(link.assignments()).toEqual([]);
   });
 
+  it('gives each stage its own merged secrets, the stage\'s winning over the job\'s', async () => {
+    const p = await open('e.db', new SecretCipher(randomBytes(32)));
+    const job = await p.submitJob({
+      name: 'staged', secrets: { shared: { value: 'shared-value', env: 'SHARED' }, token: { value: 'job-token', env: 'TOKEN' } },
+      stages: [
+        { name: 'first', command: ['true'] },
+        { name: 'second', dependsOn: ['first'], command: ['true'], secrets: { token: { value: 'stage-token', file: 'token' } } },
+      ],
+    });
+    const link = join(p, 'node-1');
+    const [first] = await until(() => (link.assignments().length > 0 ? link.assignments() : undefined), 'the first stage');
+    expect(first!.secrets).toEqual([{ name: 'shared', value: 'shared-value', env: 'SHARED' }, { name: 'token', value: 'job-token', env: 'TOKEN' }]);
+    p.agentMessage('node-1', link, { type: 'attempts.results', results: [{ attemptId: first!.attemptId, epoch: first!.epoch, outcome: 'succeeded', exitCode: 0, reason: null, startedAt: Date.now(), finishedAt: Date.now() }] });
+    const [, second] = await until(() => (link.assignments().length > 1 ? link.assignments() : undefined), 'the second stage');
+    expect(second!.stage).toBe('second');
+    expect(second!.secrets).toEqual([{ name: 'shared', value: 'shared-value', env: 'SHARED' }, { name: 'token', value: 'stage-token', file: 'token' }]);
+    expect((await p.jobView(job.id)).spec.stages.map((stage) => Object.values(stage.secrets).map((s) => s.value))).toEqual([[REDACTED_SECRET, REDACTED_SECRET], [REDACTED_SECRET, REDACTED_SECRET]]);
+  });
+
   it('deletes the sealed values once the job is finished', async () => {
     const p = await open('d.db', new SecretCipher(randomBytes(32)));
     const job = await p.submitJob(SPEC);
