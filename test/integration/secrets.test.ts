@@ -170,6 +170,44 @@ describe('job secrets, end to end', () => {
   });
 });
 
+describe('job secrets on an agent that is killed mid-attempt', () => {
+  let server: ServerProc | undefined;
+  const agents: Proc[] = [];
+
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => a.kill('SIGKILL')));
+    await server?.kill('SIGKILL');
+  });
+
+  it('removes the secret files the killed process left when the agent starts again', async () => {
+    server = await startServer({ extraArgs: ['--heartbeat', '200ms', '--unreachable-after', '600ms', '--lost-after', '300ms'] });
+    const dataDir = tempDir('agent-killed');
+    const first = startAgent(server.url, server.joinToken, { name: 'killed-node' }, dataDir);
+    agents.push(first);
+    await waitForReadyNodes(server.client, 1);
+    const job = await server.client.submitJob({
+      name: 'long-with-secret', command: ['sh', '-c', 'cat "$ATOLL_SECRETS_DIR/tls.key" > /dev/null && sleep 30'],
+      secrets: { 'tls-key': { value: TLS_KEY, file: 'tls.key' } },
+    });
+    const attempt = `${job.id}.0.1`;
+    const secretsDir = join(dataDir, 'attempts', attempt, 'secrets');
+    await waitFor(async () => ((await server!.client.getTask(`${job.id}.0`)).state === 'running' && existsSync(secretsDir) ? true : undefined), 20_000, 'the task to run with its secret file');
+    // While it runs, the file is there for the task alone.
+    expect(statSync(join(secretsDir, 'tls.key')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(secretsDir, 'tls.key'), 'utf8')).toBe(TLS_KEY);
+
+    await first.kill('SIGKILL');
+    expect(existsSync(secretsDir), 'a killed agent cannot clean up').toBe(true);
+    // The restarted agent stops the task the killed one left, and removes its secrets.
+    const second = startAgent(server.url, '', { name: 'killed-node' }, dataDir);
+    agents.push(second);
+    await waitFor(() => (existsSync(secretsDir) ? undefined : true), 20_000, 'the restarted agent to remove the old secrets');
+    await server.client.cancelJob(job.id);
+    await waitFor(() => (readdirSync(join(dataDir, 'attempts')).some((a) => existsSync(join(dataDir, 'attempts', a, 'secrets'))) ? undefined : true), 20_000, 'no secrets dir left once the job is cancelled');
+    for (const file of filesUnder(dataDir)) expectNoSecret(file.path, file.text);
+  });
+});
+
 function writeSpec(value: Record<string, unknown>): string {
   const file = join(tempDir('secrets-spec'), 'job.yaml');
   writeFileSync(file, toYaml(value));
