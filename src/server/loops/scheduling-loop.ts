@@ -287,12 +287,18 @@ export class SchedulingLoop {
     }, Math.min(MAX_TIMER_MS, Math.max(1, earliest - now)));
   }
 
+  /** A task must never run without the secrets its spec names, so a loop that cannot open them refuses. */
+  private secretsFor(live: LiveJob, task: TaskRecord, stage: StageSpec): AttemptSecret[] {
+    if (this.options.secretsFor === undefined) throw new Error(`job ${live.record.id} has secrets, but this scheduling loop was given no way to open them`);
+    return this.options.secretsFor(live, task, stage);
+  }
+
   private assignmentFor(attempt: AttemptRecord): AttemptAssignment {
     const task = this.hot.tasks.get(attempt.taskId)!;
     const live = this.hot.jobs.get(attempt.jobId)!;
     const job = live.record;
     const stage = stageOf(job.spec, task.stage);
-    const secrets = Object.keys(stage.secrets).length === 0 ? [] : (this.options.secretsFor?.(live, task, stage) ?? []);
+    const secrets = Object.keys(stage.secrets).length === 0 ? [] : this.secretsFor(live, task, stage);
     return {
       attemptId: attempt.id, epoch: attempt.epoch, taskId: task.id, jobId: task.jobId, index: task.index,
       stage: stage.name, stageIndex: task.index - (job.stages[task.stage]?.firstTask ?? 0),

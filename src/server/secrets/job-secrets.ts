@@ -53,6 +53,7 @@ export class JobSecrets {
       spec.stages.forEach((stage, i) => this.forAttempt(sealed, jobId, i, stage));
       return undefined;
     } catch (error) {
+      // The caller decides what becomes of such a job (it is cancelled with this reason).
       return error instanceof Error ? error.message : String(error);
     }
   }
