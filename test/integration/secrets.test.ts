@@ -70,9 +70,16 @@ describe('job secrets, end to end', () => {
     agent = startAgent(server.url, server.joinToken, { name: 'secrets-node', extraArgs: ['--log-level', 'debug'] }, tempDir('agent-secrets'));
     await waitForReadyNodes(server.client, 1);
 
-    // The second job goes through the CLI, from a YAML file, as a user would submit it.
-    const specFile = writeSpec(spec('via-cli'));
-    const submitted = await runCli(server, 'run', specFile, '-o', 'json');
+    // The second job goes through the CLI, from a YAML file, as a user would submit it; the key
+    // comes from a file of its own (--secret), so the spec file holds only the password.
+    const cliSpec = spec('via-cli') as { secrets: Record<string, Record<string, string>> };
+    delete cliSpec.secrets['tls-key']!['value'];
+    const specFile = writeSpec(cliSpec);
+    expect(readFileSync(specFile, 'utf8')).not.toContain('secret-marker-two');
+    const keyFile = join(tempDir('secrets-key'), 'tls.key');
+    writeFileSync(keyFile, TLS_KEY, { mode: 0o600 });
+    const secretFlags = ['--secret', `tls-key=file:${keyFile}`];
+    const submitted = await runCli(server, 'run', specFile, ...secretFlags, '-o', 'json');
     expect(submitted.code, submitted.stderr).toBe(0);
     const viaCli = JSON.parse(submitted.stdout) as { id: string };
 
@@ -124,7 +131,7 @@ describe('job secrets, end to end', () => {
     expect(events.some((e) => e.type === 'job.submitted')).toBe(true);
     answers.push(JSON.stringify(events));
     answers.push(JSON.stringify(await server.client.estimateJob(spec('estimated'))));
-    const estimated = await runCli(server, 'run', specFile, '--estimate', '-o', 'json');
+    const estimated = await runCli(server, 'run', specFile, ...secretFlags, '--estimate', '-o', 'json');
     expect(estimated.code, estimated.stderr).toBe(0);
     answers.push(estimated.stdout, estimated.stderr);
     // A refusal echoes nothing either: the value is fine, something next to it is not.
