@@ -83,6 +83,7 @@ describe('job spec secrets: refusals name the field', () => {
     ['an ATOLL_ variable', { db: { value: VALUE, env: 'ATOLL_NODE' } }, 'secrets.db.env', /ATOLL_\* variables are set by atoll/],
     ['a list instead of a map', [{ value: VALUE, env: 'DB' }], 'secrets', /expected a map of secret name to/],
     ['a string instead of an object', { db: VALUE }, 'secrets.db', /expected an object like/],
+    ['an object as value', { db: { value: { from: 'vault' }, env: 'DB' } }, 'secrets.db.value', /expected the secret value as a string, got an object/],
   ];
   it.each(table)('refuses %s', (_what, secrets, path, message) => {
     const problems = problemsOf(job(secrets));

@@ -44,7 +44,7 @@ function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
 function valueProblem(value: unknown): string | undefined {
   if (value === undefined) return 'missing; give the secret value as a string';
   if (typeof value !== 'string') {
-    const kind = value === null ? 'null' : Array.isArray(value) ? 'a list' : `a ${typeof value}`;
+    const kind = value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
     return `expected the secret value as a string, got ${kind} (quote numbers and booleans in YAML: "1234")`;
   }
   if (value.length === 0) return 'the secret value is empty';
