@@ -39,7 +39,8 @@ export class JobSecrets {
     const values = sealed?.[stageIndex] ?? {};
     return names.map((name) => {
       const delivery = stage.secrets[name]!;
-      const value = values[name];
+      // Own keys only: a secret may be called `constructor`, which every object inherits.
+      const value = Object.hasOwn(values, name) ? values[name] : undefined;
       // Checked for every active job at start-up (firstUnreadable), so this is a broken invariant.
       if (value === undefined) throw new Error(`job ${jobId} stage ${stageIndex} has no sealed value for secret ${name}`);
       const plaintext = this.cipher.open(value, context(jobId, stageIndex, name));
