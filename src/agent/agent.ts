@@ -21,6 +21,7 @@ import { join, JoinRefused, loadCredential, saveCredential, type NodeCredential 
 import type { Driver, LogStream, RunningAttempt } from './drivers/driver.js';
 import { attemptDirs, ExecDriver } from './drivers/exec-driver.js';
 import { ProcessGroupLedger } from './drivers/process-groups.js';
+import { removeLeftoverSecrets } from './drivers/secret-files.js';
 import { ResultJournal } from './result-journal.js';
 import { AgentData } from './agent-data.js';
 import { withStagedInputs } from './input-staging.js';
@@ -102,6 +103,9 @@ export class Agent {
     const { ledger, reaped } = await ProcessGroupLedger.open(workRoot);
     this.groups = ledger;
     if (reaped.length > 0) this.options.log.warn({ attempts: reaped }, `stopped ${reaped.length} task(s) left running by a previous agent process`);
+    // Their tasks are stopped, so the secret files a killed agent process left serve nobody now.
+    const leftover = await removeLeftoverSecrets(workRoot);
+    if (leftover.length > 0) this.options.log.warn({ attempts: leftover }, `removed the secret files of ${leftover.length} attempt(s) a previous agent process left behind`);
     this.driver = this.options.driver ?? new ExecDriver({
       workRoot,
       groups: ledger,

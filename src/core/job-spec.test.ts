@@ -60,6 +60,7 @@ describe('parseJobSpec: defaults', () => {
         inputs: [],
         retry: { attempts: 0, backoff: 1000, nodeLosses: 5 },
         killGrace: 5000,
+        secrets: {},
       }],
     });
   });

@@ -5,6 +5,7 @@ import { dataNameSchema } from './data-spec.js';
 import { AtollError, type FieldProblem } from './errors.js';
 import { stageGraphProblems } from './stage-graph.js';
 import { parseOrThrow } from './validation.js';
+import { secretsSchema, stageSecretProblems } from './secret-spec.js';
 
 // The job spec users write (YAML or JSON): the short form (one stage at the top level) or a DAG
 // of `stages`. Both normalise to the same JobSpec: a list of complete stages.
@@ -93,7 +94,7 @@ export const SINGLE_STAGE_NAME = 'main';
 
 /**
  * Settings a staged job may give once for all its stages; a stage that gives one replaces the
- * job's value whole, except `env`, which is merged (the stage's variables win).
+ * job's value whole, except `env` and `secrets`, which are merged by name (the stage's win).
  */
 const sharedSettings = {
   env: envSchema.default({}),
@@ -104,6 +105,8 @@ const sharedSettings = {
   timeout: timeoutSchema.optional(),
   /** After a timeout or cancel, how long the process group has between SIGTERM and SIGKILL. */
   killGrace: durationSchema.default(5000),
+  /** Named secrets the task gets as env variables or files; sealed at submit, never shown again. */
+  secrets: secretsSchema.default({}),
 };
 
 /** The short form: one stage, written at the top level. */
@@ -137,6 +140,8 @@ const stageSchema = z.strictObject({
   retry: retrySchema.optional(),
   timeout: timeoutSchema.optional(),
   killGrace: durationSchema.optional(),
+  /** Merged with the job-level secrets by name (the stage's win), as env is. */
+  secrets: secretsSchema.optional(),
   /** As in the short form; a dataset another stage of the job writes is read once that stage is done. */
   inputs: z.array(inputSchema).max(MAX_INPUT_DATASETS).default([]),
   forEach: forEachSchema.optional(),
@@ -198,6 +203,7 @@ function fromStaged(parsed: z.output<typeof stagedJobSchema>, written: Record<st
       ...rest,
       tasks: stage.tasks ?? 1,
       env: { ...shared.env, ...stage.env },
+      secrets: { ...shared.secrets, ...stage.secrets },
       resources: stage.resources ?? shared.resources,
       placement: stage.placement ?? shared.placement,
       tolerations: stage.tolerations ?? shared.tolerations,
@@ -219,6 +225,7 @@ function sizeProblems(spec: JobSpec, staged: boolean): FieldProblem[] {
     if (bytes > MAX_COMMAND_AND_ENV_BYTES) {
       problems.push({ path: at(i, 'env'), message: `command and env together are ${bytes} bytes; at most ${MAX_COMMAND_AND_ENV_BYTES} are allowed (put large inputs in files)` });
     }
+    problems.push(...stageSecretProblems(stage.secrets, stage.env, (field) => at(i, field)));
   });
   const counted = spec.stages.reduce((sum, stage) => sum + (stage.forEach === undefined ? stage.tasks : 0), 0);
   if (counted > MAX_TASKS_PER_JOB) problems.push({ path: 'stages', message: `the stages have ${counted} tasks in all; a job has at most ${MAX_TASKS_PER_JOB}` });

@@ -5,6 +5,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { AttemptAssignment } from '../../protocol/messages.js';
 import type { Driver, DriverHooks, DriverOutcome, LogStream, RunningAttempt } from './driver.js';
 import type { GroupRecorder } from './process-groups.js';
+import { removeSecretFiles, secretEnvironment, SECRETS_DIR_NAME, writeSecretFiles } from './secret-files.js';
 
 // Runs a task's command as a plain process in its own process group and working directory.
 // See README.md in this folder for the lifecycle and why it is built this way.
@@ -44,6 +45,8 @@ export interface AttemptDirs {
   readonly output: string;
   /** The task's TMPDIR; removed with work/, so temp files never pile up on the node. */
   readonly tmp: string;
+  /** ATOLL_SECRETS_DIR: the job's file secrets; always removed when the attempt ends. */
+  readonly secrets: string;
 }
 
 /** Where an attempt's directories live: `<workRoot>/<attemptId>/{work,input,output,tmp}`. */
@@ -55,6 +58,7 @@ export function attemptDirs(workRoot: string, attemptId: string): AttemptDirs {
     input: path.join(root, 'input'),
     output: path.join(root, 'output'),
     tmp: path.join(root, 'tmp'),
+    secrets: path.join(root, SECRETS_DIR_NAME),
   };
 }
 
@@ -154,12 +158,15 @@ class ExecAttempt implements RunningAttempt {
     let outcome: DriverOutcome;
     try {
       await prepareDirs(dirs);
+      await writeSecretFiles(dirs.secrets, this.assignment.secrets);
       outcome = this.cancelReason !== null ? notStarted('cancelled', this.cancelReason) : await this.runProcess(dirs);
     } catch (error) {
       // Only prepareDirs can reject (runProcess never does): a full disk or a read-only data dir.
       outcome = notStarted('failed', `could not prepare the working directory ${dirs.root}: ${errorText(error)}`);
     }
     if (!this.settings.keepWorkDirs) await this.removeScratchDirs(dirs);
+    // Secrets go even when work dirs are kept for debugging: a kept dir must not hold one.
+    await removeSecretFiles(dirs.secrets).catch((error: unknown) => this.warn(`could not remove the secrets of attempt ${this.attemptId} (${dirs.secrets}): ${errorText(error)}; remove it by hand`));
     return outcome;
   }
 
@@ -295,6 +302,8 @@ class ExecAttempt implements RunningAttempt {
       ATOLL_INPUT_DIR: dirs.input,
       ATOLL_OUTPUT_DIR: dirs.output,
       ...assignment.env,
+      // The spec refuses a secret whose variable is also in env or is an ATOLL_* one.
+      ...secretEnvironment(assignment.secrets, dirs.secrets),
     };
   }
 
