@@ -226,6 +226,15 @@ export const attemptInputSchema = z.strictObject({
 });
 export type AttemptInput = z.infer<typeof attemptInputSchema>;
 
+/** The spec's `limits` (bytes, milliseconds, counts); what is left out the agent derives from the resources. */
+export const attemptLimitsSchema = z.strictObject({
+  memory: z.number().int().min(1).optional(),
+  cpuTime: z.number().int().min(1).optional(),
+  processes: z.number().int().min(1).optional(),
+  openFiles: z.number().int().min(1).optional(),
+});
+export type AttemptLimits = z.infer<typeof attemptLimitsSchema>;
+
 export const attemptAssignmentSchema = z.strictObject({
   attemptId: z.string(),
   epoch: z.number().int(),
@@ -245,6 +254,9 @@ export const attemptAssignmentSchema = z.strictObject({
   inputs: z.array(attemptInputSchema).max(MAX_TASK_INPUTS).optional(),
   /** Take the files the task writes to $ATOLL_OUTPUT_DIR in as partitions once it succeeds. */
   output: attemptOutputSchema.optional(),
+  /** The spec asked for the network; left out (older servers too), a sandboxed task has none. */
+  network: z.boolean().optional(),
+  limits: attemptLimitsSchema.optional(),
 });
 export type AttemptAssignment = z.infer<typeof attemptAssignmentSchema>;
 
