@@ -48,6 +48,8 @@ export interface AgentOptions {
   readonly data?: { readonly listen: { readonly host: string; readonly port: number }; readonly advertise?: string } | null;
   /** Without bubblewrap, run tasks as plain processes instead of refusing them. */
   readonly allowUnsandboxed?: boolean;
+  /** Run tasks as plain processes even where bubblewrap works (development; tests that watch task processes from the host). */
+  readonly unsandboxed?: boolean;
   /** Files tasks must not see besides the data dir (the join token file). */
   readonly hideFromTasks?: readonly string[];
 }
@@ -145,6 +147,10 @@ export class Agent {
 
   /** bwrap when it works here; otherwise plain processes if allowed, else refusal (said loudly now, and in each attempt's reason). */
   private async chooseSandbox(workRoot: string): Promise<SandboxMode> {
+    if (this.options.unsandboxed) {
+      this.options.log.warn('tasks run WITHOUT a sandbox (--unsandboxed): a task can read and change everything this agent can, including its credential');
+      return { kind: 'none' };
+    }
     const probe = await probeSandbox({ hide: [this.options.dataDir, ...(this.options.hideFromTasks ?? [])], scratchDir: joinPath(workRoot, '.sandbox-probe') });
     const { log } = this.options;
     if (probe.ok) {

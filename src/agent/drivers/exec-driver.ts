@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { access, chown, mkdir, rm, stat } from 'node:fs/promises';
+import { access, chown, lchown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
@@ -175,8 +175,12 @@ class ExecAttempt implements RunningAttempt {
     let outcome: DriverOutcome;
     try {
       await prepareDirs(dirs);
-      // Root hands sandboxed tasks to TASK_UID, which must be able to write its own dirs.
-      if (sandbox.kind === 'bwrap' && sandbox.host.setpriv !== null) await Promise.all([dirs.work, dirs.tmp, dirs.output].map((dir) => chown(dir, TASK_UID, TASK_GID)));
+      // Root hands sandboxed tasks to TASK_UID, which must be able to write its own dirs and read
+      // its inputs (staged as the store's 0600 copies; the store itself is never touched).
+      if (sandbox.kind === 'bwrap' && sandbox.host.setpriv !== null) {
+        await Promise.all([dirs.work, dirs.tmp, dirs.output].map((dir) => chown(dir, TASK_UID, TASK_GID)));
+        await chownTree(dirs.input, TASK_UID, TASK_GID);
+      }
     } catch (error) {
       // A full disk, a read-only data dir.
       if (!this.settings.keepWorkDirs) await this.removeScratchDirs(dirs);
@@ -399,6 +403,13 @@ async function prepareDirs(dirs: AttemptDirs): Promise<void> {
   await freshDir(dirs.work);
   // input/ and output/ may already hold files staged for this attempt, so they are not emptied.
   await Promise.all([freshDir(dirs.tmp), mkdir(dirs.input, { recursive: true }), mkdir(dirs.output, { recursive: true })]);
+}
+
+/** lchown a directory and everything under it (links themselves, never what they point to). */
+async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
+  const entries = await readdir(dir, { recursive: true });
+  await lchown(dir, uid, gid);
+  for (const entry of entries) await lchown(path.join(dir, entry), uid, gid);
 }
 
 /** Create an empty directory, emptying one left by an earlier run of the same attempt (agent restart). */

@@ -33,6 +33,7 @@ interface AgentFlags {
   /** commander's --no-data-server sets this false. */
   dataServer: boolean;
   allowUnsandboxed?: boolean;
+  unsandboxed?: boolean;
   logLevel: string;
 }
 
@@ -156,6 +157,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--data-url <url>', 'the URL peers reach the data server on, if not the listening address (NAT mapping, proxy)')
     .option('--no-data-server', 'listen for no peers (behind NAT): transfers to and from this node are relayed through its control-plane connection')
     .option('--allow-unsandboxed', 'run tasks as plain processes when bubblewrap (bwrap) is missing or unusable, instead of refusing them (a task can then read this agent\'s credential)')
+    .option('--unsandboxed', 'run tasks as plain processes even where bubblewrap works: for development and tests that watch task processes from the host')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .action(action(async (flags: AgentFlags) => {
       const node = await nodeSpecFromFlags(flags);
@@ -172,6 +174,7 @@ export function registerAgentCommand(program: Command): void {
         ...(probeEvery === undefined ? {} : { probeIntervalMs: probeEvery }),
         data,
         allowUnsandboxed: flags.allowUnsandboxed === true,
+        unsandboxed: flags.unsandboxed === true,
         ...(flags.joinTokenFile === undefined ? {} : { hideFromTasks: [flags.joinTokenFile] }),
       });
       await agent.start();
