@@ -1,14 +1,17 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobSpecInput } from '../../src/core/job-spec.js';
-import { startAgent, startProcess, startServer, tempDir, waitFor, waitForJobEnd, waitForReadyNodes, type Proc, type ServerProc } from '../harness/processes.js';
+import { ATOLL_BIN, startAgent, startProcess, startServer, tempDir, waitFor, waitForJobEnd, waitForReadyNodes, type Proc, type ServerProc } from '../harness/processes.js';
 
 // Tasks under bubblewrap on a real agent: each test is a task trying something the sandbox must
 // stop, and asserts how it was stopped (the errno the task saw), not merely that it failed.
-// Needs Linux and bwrap (installed by .ci/run); the agent runs as root in CI, so tasks run as nobody.
+// Needs Linux and bwrap (installed by .ci/run). Run twice: by an agent running as root (tasks run
+// as nobody, bwrap makes no user namespace) and by one running as an unprivileged user (bwrap
+// makes a user namespace; tasks run as that user), the two ways the sandbox is built.
 
 const PACKAGE_ROOT = join(import.meta.dirname, '..', '..');
 
@@ -40,9 +43,40 @@ def attempt(action, path):
         return errno.errorcode.get(e.errno, str(e.errno))
 `;
 
-describe.skipIf(process.platform !== 'linux' || !existsSync('/usr/bin/bwrap'))('sandboxed tasks (bubblewrap)', () => {
+const UNPRIVILEGED = 65534;
+const canSandbox = process.platform === 'linux' && existsSync('/usr/bin/bwrap');
+const isRoot = process.getuid?.() === 0;
+
+/** An agent process running as an unprivileged user, its data dir and join token file its own. */
+function startUnprivilegedAgent(server: ServerProc, name: string, dataDir: string): Proc {
+  chownSync(dataDir, UNPRIVILEGED, UNPRIVILEGED);
+  const tokenFile = join(dataDir, 'join-token-for-test');
+  writeFileSync(tokenFile, `${server.joinToken}\n`, { mode: 0o600 });
+  chownSync(tokenFile, UNPRIVILEGED, UNPRIVILEGED);
+  const child = spawn(process.execPath, [ATOLL_BIN, 'agent', '--server', server.url, '--join-token-file', tokenFile, '--data-dir', dataDir,
+    '--name', name, '--provider', 'local', '--region', 'test', '--jurisdiction', 'DE', '--cpu', '4', '--memory', '8Gi', '--label', `name=${name}`, '--log-level', 'warn'],
+  { uid: UNPRIVILEGED, gid: UNPRIVILEGED, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dataDir } });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exit = new Promise<number | string>((r) => child.once('exit', (code, signal) => r(code ?? signal ?? 'unknown')));
+  return {
+    child, output: () => output, exited: () => exit,
+    kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exit;
+    },
+  };
+}
+
+// Root is needed to start the unprivileged agent and to see the root agent's way; CI runs as root.
+describe.skipIf(!canSandbox || !isRoot).each([
+  { user: 'root' },
+  { user: 'an unprivileged user' },
+])('sandboxed tasks (bubblewrap) of an agent running as $user', ({ user }) => {
+  const unprivileged = user !== 'root';
   let server: ServerProc;
-  let agent: Proc & { dataDir: string };
+  let agent: Proc;
   let listener: Server;
   let listenerPort = 0;
   let connections = 0;
@@ -60,7 +94,7 @@ describe.skipIf(process.platform !== 'linux' || !existsSync('/usr/bin/bwrap'))('
     await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
     listenerPort = (listener.address() as { port: number }).port;
     server = await startServer({ extraArgs: ['--heartbeat', '500ms'] });
-    agent = startAgent(server.url, server.joinToken, { name: 'boxed', labels: { name: 'boxed' } }, agentDir);
+    agent = unprivileged ? startUnprivilegedAgent(server, 'boxed', agentDir) : startAgent(server.url, server.joinToken, { name: 'boxed', labels: { name: 'boxed' } }, agentDir);
     await waitForReadyNodes(server.client, 1);
   });
 
@@ -74,6 +108,7 @@ describe.skipIf(process.platform !== 'linux' || !existsSync('/usr/bin/bwrap'))('
   it('says in its node labels that it sandboxes', async () => {
     const [node] = (await server.client.listNodes({})).items;
     expect(node?.labels['atoll.dev/sandbox']).toBe('bwrap');
+    expect(agent.output()).not.toContain('cannot sandbox');
   });
 
   it('hides the agent data dir: credential, journal, other attempts and the join token file', async () => {
@@ -87,10 +122,11 @@ print(json.dumps({'dataDirEntries': os.listdir(d) if os.access(d, os.R_OK) else 
     expect(done.state).toBe('succeeded');
     const lines = stdout.trim().split('\n');
     const tried = JSON.parse(lines[0]!) as Record<string, string>;
-    // The data dir is an empty tmpfs only root may enter: nothing in it exists for the task.
-    for (const [path, result] of Object.entries(tried)) expect([path, result]).toEqual([path, expect.stringMatching(/^(ENOENT|EACCES)$/)]);
+    // The data dir is an empty read-only tmpfs: nothing in it exists for the task (as root's
+    // tasks run as nobody, they may not even enter it).
+    for (const [path, result] of Object.entries(tried)) expect([path, result]).toEqual([path, expect.stringMatching(unprivileged ? /^ENOENT$/ : /^(ENOENT|EACCES)$/)]);
     expect(tried[join(agentDir, 'node-credential.json')]).not.toBe('ok');
-    expect(lastJson(stdout)['dataDirEntries']).toBe('EACCES');
+    expect(lastJson(stdout)['dataDirEntries']).toEqual(unprivileged ? [] : 'EACCES');
   });
 
   it('refuses writes outside the work dir, and the host sees none of them', async () => {
@@ -108,9 +144,9 @@ print(json.dumps(result))
     expect(done.state).toBe('succeeded');
     const result = lastJson(stdout);
     expect(result).toMatchObject({ etc: 'EROFS', usr: 'EROFS', input: 'EROFS', work: 'ok', output: 'ok', cwd: '/atoll/work' });
-    // $HOME of the agent (root's 0700 home) and the masked data dir: not even enterable by the task's user.
+    // $HOME of the agent (root's 0700 home) and the masked data dir: read-only, or not even enterable by nobody.
     expect(result['home']).toMatch(/^(EACCES|EROFS)$/);
-    expect(result['dataDir']).toMatch(/^(EACCES|EROFS)$/);
+    expect(result['dataDir']).toMatch(unprivileged ? /^EROFS$/ : /^(EACCES|EROFS)$/);
     // /tmp is the task's own: the write "worked" but landed in its private /tmp, not the host's.
     expect(result['hostTmp']).toMatch(/^(ok|ENOENT)$/);
     for (const path of Object.values(targets)) expect(existsSync(path)).toBe(false);

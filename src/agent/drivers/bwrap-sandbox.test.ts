@@ -8,7 +8,10 @@ const host: SandboxHost = {
     { name: 'usr', kind: 'dir' }, { name: 'etc', kind: 'dir' }, { name: 'var', kind: 'dir' }, { name: 'tmp', kind: 'dir' },
     { name: 'proc', kind: 'dir' }, { name: 'run', kind: 'dir' }, { name: 'bin', kind: 'symlink', target: 'usr/bin' },
   ],
-  hidden: [{ path: '/var/lib/atoll', kind: 'dir' }, { path: '/etc/atoll/join.token', kind: 'file' }, { path: '/tmp/other-agent', kind: 'dir' }],
+  hidden: [
+    { path: '/var/lib/atoll', kind: 'dir' }, { path: '/etc/atoll/join.token', kind: 'file' }, { path: '/tmp/other-agent', kind: 'dir' },
+    { path: '/var/lib/atoll/join.token', kind: 'file' },
+  ],
   scratch: ['/var/tmp'],
   resolvConf: { target: '/run/systemd/resolve/stub-resolv.conf', real: '/run/systemd/resolve/stub-resolv.conf' },
 };
@@ -46,10 +49,11 @@ describe('sandboxArgv', () => {
     expect(bw).toContain('--symlink usr/bin /bin');
     // /proc, /tmp and /run are the sandbox's own, never the host's.
     for (const replaced of ['/proc', '/tmp', '/run']) expect(bw).not.toContain(`--ro-bind ${replaced} ${replaced}`);
-    expect(bw).toContain('--perms 0700 --tmpfs /var/lib/atoll');
+    expect(bw).toContain('--perms 0700 --tmpfs /var/lib/atoll --remount-ro /var/lib/atoll');
     expect(bw).toContain('--ro-bind /dev/null /etc/atoll/join.token');
-    // Under the sandbox's own /tmp already: no mask needed.
+    // Under the sandbox's own /tmp already, or inside the hidden data dir: no mask of their own.
     expect(bw).not.toContain('/tmp/other-agent');
+    expect(bw).not.toContain('/var/lib/atoll/join.token');
     expect(bw).toContain('--perms 1777 --tmpfs /var/tmp');
   });
 

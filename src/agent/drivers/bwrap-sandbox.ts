@@ -63,8 +63,8 @@ export function sandboxArgv(host: SandboxHost, run: SandboxedRun): { file: strin
     '--perms', '0755', '--tmpfs', '/run',
     ...(run.network && host.resolvConf !== null ? ['--ro-bind', host.resolvConf.real, host.resolvConf.target] : []),
     ...host.scratch.filter((dir) => underRootView(host, dir)).flatMap((dir) => ['--perms', '1777', '--tmpfs', dir]),
-    // Paths under a replaced top-level dir (a data dir in /tmp) are out of sight already.
-    ...host.hidden.filter((h) => underRootView(host, h.path)).flatMap((h) => (h.kind === 'dir' ? ['--perms', '0700', '--tmpfs', h.path] : ['--ro-bind', '/dev/null', h.path])),
+    // Read-only too: for an unprivileged agent the task owns the tmpfs (its namespace's user made it).
+    ...outermostHidden(host).flatMap((h) => (h.kind === 'dir' ? ['--perms', '0700', '--tmpfs', h.path, '--remount-ro', h.path] : ['--ro-bind', '/dev/null', h.path])),
     '--perms', '0755', '--dir', '/atoll',
     '--bind', run.dirs.work, SANDBOX_DIRS.work,
     '--ro-bind', run.dirs.input, SANDBOX_DIRS.input,
@@ -96,6 +96,16 @@ function rootView(entries: readonly RootEntry[]): string[] {
       const at = `/${e.name}`;
       return e.kind === 'symlink' ? ['--symlink', e.target, at] : ['--ro-bind', at, at];
     });
+}
+
+/**
+ * Hidden paths that need a mask of their own: under a top-level dir the sandbox shows (one in
+ * /tmp is out of sight already) and not inside another hidden dir (the token file in the data
+ * dir), whose read-only mask could not take a mount point for it.
+ */
+function outermostHidden(host: SandboxHost): SandboxHost['hidden'] {
+  const shown = host.hidden.filter((h) => underRootView(host, h.path));
+  return shown.filter((h) => !shown.some((other) => other !== h && other.kind === 'dir' && h.path.startsWith(`${other.path}/`)));
 }
 
 /** Whether a host path lies under a top-level entry the sandbox shows read-only. */

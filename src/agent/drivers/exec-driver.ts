@@ -438,16 +438,18 @@ async function missingProgramReason(program: string, pathEnv: string, hostPath: 
   for (const candidate of candidates) {
     const onHost = hostPath(candidate);
     if (onHost === null) continue;
+    const info = await stat(onHost).catch((error: NodeJS.ErrnoException) => {
+      // Not here, or in a dir this agent may not enter: try the next PATH entry, as execvp does.
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR' || error.code === 'EACCES') return null;
+      throw error;
+    });
+    if (info === null || !info.isFile()) continue;
     try {
-      if (!(await stat(onHost)).isFile()) continue;
       await access(onHost, fsConstants.X_OK);
       return null;
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      // Not here: try the next PATH entry, as execvp does.
-      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
-      if (code === 'EACCES') notExecutable = true;
-      else throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EACCES') throw error;
+      notExecutable = true; // there but not executable: execvp would go on looking, then say EACCES
     }
   }
   return spawnFailureReason(program, { code: notExecutable ? 'EACCES' : 'ENOENT' } as NodeJS.ErrnoException);
