@@ -187,8 +187,8 @@ function bwrapOnPath(): boolean {
       accessSync(join(dir, 'bwrap'), fsConstants.X_OK);
       return true;
     } catch (error) {
-      // Not in this PATH entry (ENOENT, EACCES, ENOTDIR): look in the next.
-      if (error instanceof Error) return false;
+      // Not in this PATH entry: look in the next.
+      if (['ENOENT', 'EACCES', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) return false;
       throw error;
     }
   });

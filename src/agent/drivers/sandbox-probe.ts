@@ -112,12 +112,20 @@ async function existingDirs(dirs: readonly string[]): Promise<string[]> {
 /** systemd-resolved makes /etc/resolv.conf a link into /run, which the sandbox replaces. */
 async function resolvConfInRun(): Promise<SandboxHost['resolvConf']> {
   const link = '/etc/resolv.conf';
-  const info = await lstat(link).catch(() => null); // no resolv.conf: tasks resolve names as the host does, i.e. not at all
+  const info = await lstat(link).catch(ifMissing(null)); // no resolv.conf: tasks resolve names as the host does, i.e. not at all
   if (!info?.isSymbolicLink()) return null;
   const target = path.resolve('/etc', await readlink(link));
   if (!target.startsWith('/run/')) return null;
-  const real = await realpath(link).catch(() => null); // a dangling link: nothing to bind back
+  const real = await realpath(link).catch(ifMissing(null)); // a dangling link: nothing to bind back
   return real === null ? null : { target, real };
+}
+
+/** A catch handler: `value` for ENOENT, any other error goes on. */
+function ifMissing<T>(value: T): (error: NodeJS.ErrnoException) => T {
+  return (error) => {
+    if (error.code === 'ENOENT') return value;
+    throw error;
+  };
 }
 
 /** Runs `true` through the whole chain; null when it worked, else what went wrong. */
