@@ -47,6 +47,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await server.close();
+  await store.close();
 });
 
 const token = (claims: Partial<DataTokenClaims> = {}, key = keys.privateKey) =>

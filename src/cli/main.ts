@@ -8,6 +8,8 @@ import { registerNodesCommands } from './commands/nodes-command.js';
 import { registerPolicyCommands } from './commands/policy-command.js';
 import { registerDataCommands } from './commands/data-command.js';
 import { registerSpendCommands } from './commands/spend-command.js';
+import { registerTokenCommands } from './commands/token-command.js';
+import { registerAuditCommand } from './commands/audit-command.js';
 import { registerRunCommand } from './commands/run-command.js';
 import { registerSchemaCommand } from './commands/schema-command.js';
 import { registerServerCommand } from './commands/server-command.js';
@@ -31,6 +33,8 @@ registerNodesCommands(program);
 registerPolicyCommands(program);
 registerDataCommands(program);
 registerSpendCommands(program);
+registerTokenCommands(program);
+registerAuditCommand(program);
 registerSchemaCommand(program);
 
 try {

@@ -3,6 +3,7 @@ import type { JobSpecInput } from '../core/job-spec.js';
 import type { TransferSummary } from '../core/transfers.js';
 import type { PolicyChangeResult } from '../core/policy-impact.js';
 import type { PolicyRecord } from '../core/policy-spec.js';
+import type { AuditRecord, Role, TokenView } from '../core/access.js';
 import type { BudgetStatus } from '../core/budget.js';
 import type { JobEstimate } from '../core/estimate.js';
 import type { PriceBook } from '../core/price-book.js';
@@ -167,6 +168,29 @@ export class AtollClient {
 
   listBudgets(): Promise<Listing<BudgetStatus>> {
     return this.request('GET', '/v1/budgets');
+  }
+
+  /** A new API token; its secret is in the answer and nowhere else. */
+  createToken(request: { name: string; role: Role; namespaces?: readonly string[] | null }): Promise<{ token: TokenView; secret: string }> {
+    return this.request('POST', '/v1/tokens', { body: request });
+  }
+
+  listTokens(query: { revoked?: boolean } = {}): Promise<Listing<TokenView>> {
+    return this.request('GET', '/v1/tokens', { query });
+  }
+
+  /** Revokes the token; its live streams end at once. */
+  revokeToken(id: string): Promise<TokenView> {
+    return this.request('POST', `/v1/tokens/${encodeURIComponent(id)}/revoke`);
+  }
+
+  /** A new secret for the token's scope; the old one stops working. */
+  rotateToken(id: string): Promise<{ token: TokenView; secret: string; replaced: string }> {
+    return this.request('POST', `/v1/tokens/${encodeURIComponent(id)}/rotate`);
+  }
+
+  listAudit(query: { after?: number; since?: string; actor?: string; outcome?: string; namespace?: string; limit?: number } = {}): Promise<{ items: AuditRecord[] }> {
+    return this.request('GET', '/v1/audit', { query });
   }
 
   getPriceBook(): Promise<{ book: PriceBook; updatedAt: number }> {

@@ -56,6 +56,16 @@ export interface ControlPlaneOptions {
   readonly onRound?: SchedulingOptions['onRound'];
   /** An agent's heartbeat arrived (for metrics). */
   readonly onHeartbeat?: () => void;
+  /** An agent tried to act for another node (for the audit log); it was answered with a `forbidden` error. */
+  readonly onAgentDenied?: (denial: AgentDenial) => void;
+}
+
+/** An agent's attempt to report or act on something that is not its node's. */
+export interface AgentDenial {
+  readonly node: string;
+  readonly action: string;
+  readonly target: string;
+  readonly reason: string;
 }
 
 export type { AgentLink } from './agent-links.js';
@@ -567,6 +577,7 @@ export class ControlPlane {
     if (!live || this.links.get(nodeName) !== link) return;
     // Anything the agent sends shows it is alive: a heartbeat may queue behind relayed data on a slow uplink.
     live.lastHeartbeatAt = Math.max(live.lastHeartbeatAt, this.options.clock.now());
+    if (this.deniedOthersAttempts(nodeName, link, message)) return;
     switch (message.type) {
       case 'hello':
         throw new AtollError('invalid_request', 'hello may only be the first message');
@@ -601,6 +612,25 @@ export class ControlPlane {
         this.sm.setNodeState(live, 'left', 'agent shutting down');
         return;
     }
+  }
+
+  /**
+   * Node identity: an agent reports only its own node's attempts. A report naming another node's
+   * attempt is refused whole (nothing of it is applied), answered with a `forbidden` error and
+   * audited. Its own stale attempts are not this: those are fenced and recorded as ignored.
+   */
+  private deniedOthersAttempts(nodeName: string, link: AgentLink, message: AgentMessage): boolean {
+    const ids = attemptIdsIn(message);
+    const foreign = ids.find((id) => {
+      const owner = this.hot.attempts.get(id)?.node;
+      return owner !== undefined && owner !== nodeName;
+    });
+    if (foreign === undefined) return false;
+    const owner = this.hot.attempts.get(foreign)!.node;
+    const reason = `node ${nodeName} may report only its own attempts; ${foreign} runs on ${owner}`;
+    link.send({ type: 'error', code: 'forbidden', message: `${message.type} refused: ${reason}` });
+    this.options.onAgentDenied?.({ node: nodeName, action: `agent.${message.type}`, target: foreign, reason });
+    return true;
   }
 
   /** A binary frame on the agent's connection: bytes of a relayed read. */
@@ -678,6 +708,22 @@ export class ControlPlane {
     return 'attempt is not current (it finished, was lost, cancelled or replaced)';
   }
 
+}
+
+/** The attempts an agent message reports on. */
+function attemptIdsIn(message: AgentMessage): string[] {
+  switch (message.type) {
+    case 'attempts.started':
+      return message.attempts.map((a) => a.attemptId);
+    case 'attempts.logs':
+      return message.chunks.map((c) => c.attemptId);
+    case 'attempts.results':
+      return message.results.map((r) => r.attemptId);
+    case 'data.transferred':
+      return [message.attemptId];
+    default:
+      return [];
+  }
 }
 
 function policyNotFound(name: string): AtollError {

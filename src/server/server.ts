@@ -3,7 +3,6 @@ import { join, resolve } from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { systemClock, type Clock } from '../core/clock.js';
-import type { TokenKind } from '../store/store.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { BODY_LIMIT_BYTES, sendError } from './api/error-mapping.js';
 import { registerAgentRoutes } from './api/routes/agents-routes.js';
@@ -15,7 +14,14 @@ import { registerNodeRoutes } from './api/routes/nodes-routes.js';
 import { registerPolicyRoutes } from './api/routes/policies-routes.js';
 import { registerSpendRoutes } from './api/routes/spend-routes.js';
 import { registerTaskRoutes } from './api/routes/tasks-routes.js';
+import { auditRequests } from './api/audit-hook.js';
+import { registerAuditRoutes } from './api/routes/audit-routes.js';
+import { registerTokenRoutes } from './api/routes/tokens-routes.js';
+import { checkRouteAccess, type RouteAccess } from './auth/access.js';
 import { Authenticator } from './auth/authenticator.js';
+import { LiveStreams } from './auth/live-streams.js';
+import { AuditLog } from './audit/audit-log.js';
+import type { TokenRecord } from '../store/store.js';
 import { bootstrapTokens, type BootstrapFiles } from './auth/bootstrap.js';
 import { loadDataSigningKeys } from './data-signing-key.js';
 import { ControlPlane } from './control-plane.js';
@@ -55,10 +61,15 @@ export const DEFAULT_PORT = 7700;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Token kinds accepted by the route; default admin only. */
-    auth?: readonly TokenKind[] | 'none';
+    /** Who may use the route; left out, only an admin token for every namespace. */
+    access?: RouteAccess;
   }
 }
+
+/** Routes that say nothing are for cluster admins: a route added without thought stays closed. */
+const DEFAULT_ACCESS: RouteAccess = { role: 'admin', cluster: true };
+/** A path no route matches: any API token learns it does not exist (404), nobody else anything (401). */
+const UNKNOWN_PATH_ACCESS: RouteAccess = { role: 'viewer' };
 
 /** Starts the control plane: store, hot state, HTTP API, agent gateway. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
@@ -82,6 +93,7 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   const heartbeatMs = options.heartbeatMs ?? 1000;
   const fileBook = options.pricingFile === undefined ? undefined : await readPriceBookFile(options.pricingFile);
   const metrics = new ServerMetrics({ processMetrics: true });
+  const audit = new AuditLog(store, log, clock);
   const plane = await ControlPlane.start(store, {
     clock,
     priceBook: fileBook ?? (await readPriceBookFile(defaultPriceBookFile())),
@@ -101,14 +113,18 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
     onSchedulerError: (error) => log.error({ err: error }, 'scheduling round failed; nothing was placed, retrying after a back-off'),
     onRound: (report) => metrics.round(report),
     onHeartbeat: () => metrics.heartbeat(),
+    onAgentDenied: ({ node, action, target, reason }) =>
+      audit.record({ actor: node, actorKind: 'node', role: null, action, target, namespace: null, outcome: 'denied', status: 403, reason, remote: null }),
   });
   // An explicit --pricing wins over the book stored by an earlier start or PUT /v1/pricing.
   if (fileBook !== undefined && plane.priceBook().book !== fileBook) await plane.setPriceBook(fileBook);
   const stopMetrics = metrics.watch(plane);
   const auth = new Authenticator(store);
+  const streams = new LiveStreams();
   const routes: { method: string; url: string }[] = [];
-  const app = buildApp(plane, metrics, auth, log, routes, clock);
-  const gateway = new AgentGateway(plane, auth, log);
+  const tokenFiles = { dataDir, adminTokenFile: tokens.adminTokenFile };
+  const app = buildApp({ plane, metrics, auth, audit, streams, log, routes, clock, tokenFiles });
+  const gateway = new AgentGateway(plane, auth, log, audit);
   gateway.attach(app.server);
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
@@ -121,30 +137,47 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
       stopMetrics();
       await plane.close();
       await app.close();
+      await audit.flush();
       await store.close();
       unlock();
     },
   };
 }
 
-function buildApp(plane: ControlPlane, metrics: ServerMetrics, auth: Authenticator, log: Logger, routes: { method: string; url: string }[], clock: Clock): FastifyInstance {
+interface AppParts {
+  readonly plane: ControlPlane;
+  readonly metrics: ServerMetrics;
+  readonly auth: Authenticator;
+  readonly audit: AuditLog;
+  readonly streams: LiveStreams;
+  readonly log: Logger;
+  readonly routes: { method: string; url: string }[];
+  readonly clock: Clock;
+  readonly tokenFiles: { readonly dataDir: string; readonly adminTokenFile: string };
+}
+
+function buildApp({ plane, metrics, auth, audit, streams, log, routes, clock, tokenFiles }: AppParts): FastifyInstance {
   const app = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true,
     // Live event streams never end on their own; without this, shutdown would wait for them.
     forceCloseConnections: true });
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
+  app.decorate('liveStreams', streams);
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
   );
   // Authentication runs before routing decisions are visible, so unknown paths also need a token.
   app.addHook('onRequest', async (request) => {
-    const accepted = request.routeOptions.config?.auth ?? ['admin'];
-    if (accepted === 'none') return;
-    await auth.authenticate(request.headers.authorization, accepted);
+    const access = request.routeOptions.url === undefined ? UNKNOWN_PATH_ACCESS : request.routeOptions.config?.access ?? DEFAULT_ACCESS;
+    if (access === 'none') return;
+    const token: TokenRecord = await auth.authenticate(request.headers.authorization, access === 'join' ? ['join'] : access === 'node' ? ['node'] : ['api']);
+    request.principal = token;
+    if (typeof access === 'object') checkRouteAccess(token, access);
   });
+  auditRequests(app, audit);
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
   });
-  app.get('/healthz', { config: { auth: 'none' } }, async () => ({ ok: true }));
+  app.get('/healthz', { config: { access: 'none' } }, async () => ({ ok: true }));
   registerJobRoutes(app, plane);
   registerTaskRoutes(app, plane);
   registerNodeRoutes(app, plane);
@@ -154,5 +187,7 @@ function buildApp(plane: ControlPlane, metrics: ServerMetrics, auth: Authenticat
   registerSpendRoutes(app, plane, () => clock.now());
   registerAgentRoutes(app, plane, auth);
   registerMetricsRoutes(app, metrics);
+  registerTokenRoutes(app, { store: plane.store, auth, streams, clock, tokenFiles });
+  registerAuditRoutes(app, plane.store, audit, () => clock.now());
   return app;
 }

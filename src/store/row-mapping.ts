@@ -6,15 +6,30 @@ import type { PolicyRecord, PolicySpec } from '../core/policy-spec.js';
 import type { AttemptState, JobState, NodeState, TaskState } from '../core/states.js';
 import type { AttemptRecord, EventRecord, EventType, JobRecord, LogChunk, LogStream, NodeRecord, StageRun, TaskRecord } from '../core/types.js';
 import type { ChargeRecord } from '../core/spend.js';
-import type { AttemptPatch, JobPatch, NodePatch, SettingRecord, TaskPatch, TokenKind, TokenRecord } from './store.js';
-import type { AttemptsTable, ChargesTable, EventsTable, JobsTable, LogsTable, NodesTable, PartitionsTable, PoliciesTable, SettingsTable, TasksTable, TokensTable } from './schema.js';
+import type { AttemptPatch, AuditRecord, JobPatch, NewAudit, NodePatch, Role, SettingRecord, TaskPatch, TokenKind, TokenRecord } from './store.js';
+import type { AttemptsTable, AuditTable, ChargesTable, EventsTable, JobsTable, LogsTable, NodesTable, PartitionsTable, PoliciesTable, SettingsTable, TasksTable, TokensTable } from './schema.js';
 
 // Records <-> rows, shared by every SQL store. Only JSON columns and renamed fields need care.
 
 type Row<T> = T;
 
 export function tokenFromRow(row: Row<TokensTable>): TokenRecord {
-  return { ...row, kind: row.kind as TokenKind };
+  return {
+    ...row, kind: row.kind as TokenKind, role: row.role as Role | null,
+    namespaces: row.namespaces === null ? null : (JSON.parse(row.namespaces) as string[]),
+  };
+}
+
+export function tokenToRow(token: TokenRecord): TokensTable {
+  return { ...token, namespaces: token.namespaces === null ? null : JSON.stringify(token.namespaces) };
+}
+
+export function auditToRow(entry: NewAudit): Omit<AuditTable, 'seq'> {
+  return entry;
+}
+
+export function auditFromRow(row: Omit<AuditTable, 'seq'> & { seq: number }): AuditRecord {
+  return { ...row, seq: Number(row.seq), time: Number(row.time), actorKind: row.actorKind as AuditRecord['actorKind'], role: row.role as Role | null, outcome: row.outcome as AuditRecord['outcome'] };
 }
 
 export function nodeToRow(node: NodeRecord): NodesTable {

@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 // Table shapes as Kysely sees them (camelCase; CamelCasePlugin maps to snake_case columns).
 // JSON columns hold text; the store encodes and decodes them at its edge.
 
@@ -8,6 +10,25 @@ export interface TokensTable {
   node: string | null;
   createdAt: number;
   revokedAt: number | null;
+  role: string | null;
+  /** JSON array of namespace names; null: every namespace. */
+  namespaces: string | null;
+  name: string | null;
+}
+
+export interface AuditTable {
+  seq: Generated<number>;
+  time: number;
+  actor: string;
+  actorKind: string;
+  role: string | null;
+  action: string;
+  target: string | null;
+  namespace: string | null;
+  outcome: string;
+  status: number;
+  reason: string | null;
+  remote: string | null;
 }
 
 export interface NodesTable {
@@ -158,6 +179,7 @@ export interface SettingsTable {
 
 export interface Database {
   tokens: TokensTable;
+  audit: AuditTable;
   nodes: NodesTable;
   jobs: JobsTable;
   tasks: TasksTable;

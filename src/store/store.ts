@@ -1,5 +1,6 @@
 import type { PartitionRecord } from '../core/data-spec.js';
 import type { PolicyRecord } from '../core/policy-spec.js';
+import type { AuditRecord, Role } from '../core/access.js';
 import type { ChargeRecord, SpendGroup, SpendRow } from '../core/spend.js';
 import type { JobState, TaskState } from '../core/states.js';
 import type {
@@ -16,8 +17,8 @@ import type {
 // The seam between the control plane and its durable state. SQLite today, PostgreSQL later:
 // a second implementation must pass store-conformance.ts and must not change any caller.
 
-export type TokenKind = 'admin' | 'join' | 'node';
-
+/** `api`: people and tools using the API, with a role; `join`: agents joining; `node`: one node's credential. */
+export type TokenKind = 'api' | 'join' | 'node';
 export interface TokenRecord {
   readonly id: string;
   readonly kind: TokenKind;
@@ -27,6 +28,25 @@ export interface TokenRecord {
   readonly node: string | null;
   readonly createdAt: number;
   readonly revokedAt: number | null;
+  /** For API tokens: what it may do. */
+  readonly role: Role | null;
+  /** For API tokens: the namespaces it may act in; null means every namespace (and the cluster itself). */
+  readonly namespaces: readonly string[] | null;
+  /** A name people gave it, to tell tokens apart in lists and in the audit log. */
+  readonly name: string | null;
+}
+
+export type { AuditRecord, Role } from '../core/access.js';
+export { ROLES } from '../core/access.js';
+export type NewAudit = Omit<AuditRecord, 'seq'>;
+
+export interface AuditFilter {
+  readonly afterSeq?: number;
+  readonly since?: number;
+  readonly actor?: string;
+  readonly outcome?: AuditRecord['outcome'];
+  readonly namespace?: string;
+  readonly limit?: number;
 }
 
 export interface Page {
@@ -36,6 +56,8 @@ export interface Page {
 
 export interface JobFilter extends Page {
   readonly namespace?: string;
+  /** Only jobs in one of these namespaces (a scoped token's view). */
+  readonly namespaces?: readonly string[];
   readonly state?: JobState;
 }
 
@@ -89,6 +111,9 @@ export interface WriteBatch {
   /** Revoke every live credential of these nodes (applied before `tokens` are added). */
   readonly revokeNodeTokens?: readonly { readonly node: string; readonly at: number }[];
   readonly tokens?: readonly TokenRecord[];
+  /** API tokens to revoke (by id), after `tokens` are added. */
+  readonly revokeTokens?: readonly { readonly id: string; readonly at: number }[];
+  readonly audit?: readonly NewAudit[];
   /** Spend ledger entries, inserted or replaced whole by id. */
   readonly charges?: readonly ChargeRecord[];
   /** Attempts that ended without success: their charges (present and already written) become waste. */
@@ -122,6 +147,9 @@ export interface Store {
 
   findToken(hash: string): Promise<TokenRecord | undefined>;
   listTokens(kind: TokenKind): Promise<readonly TokenRecord[]>;
+  getToken(id: string): Promise<TokenRecord | undefined>;
+  /** The audit log, oldest first, from `afterSeq`. */
+  listAudit(filter: AuditFilter): Promise<readonly AuditRecord[]>;
 
   getJob(id: string): Promise<JobRecord | undefined>;
   listJobs(filter: JobFilter): Promise<Listing<JobRecord>>;

@@ -34,6 +34,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
   const atollError = toAtollError(error);
   const status = HTTP_STATUS[atollError.code];
   if (status >= 500) request.log.error({ err: error }, 'request failed');
+  request.refusal = atollError.message;
   const body: ErrorBody = {
     error: {
       code: atollError.code,

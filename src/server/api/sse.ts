@@ -37,7 +37,7 @@ export function openSse(request: FastifyRequest, reply: FastifyReply): SseStream
     for (const run of closers) run();
   };
   request.raw.on('close', close);
-  return {
+  const stream: SseStream = {
     send(event, data, id) {
       if (closed) return;
       raw.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -58,6 +58,9 @@ export function openSse(request: FastifyRequest, reply: FastifyReply): SseStream
       closers.push(run);
     },
   };
+  // Tracked per token, so a revocation ends the stream (auth/live-streams.ts).
+  if (request.principal !== undefined) request.server.liveStreams?.track(request.principal.id, stream);
+  return stream;
 }
 
 /** `follow=true|false` decides; without it, an `Accept: text/event-stream` header asks for a stream. */

@@ -5,6 +5,9 @@ import type { Clock } from '../../core/clock.js';
 import type { Store } from '../../store/store.js';
 import { newToken } from './tokens.js';
 
+/** The name of the admin token made on first start (and of its successors, when rotated). */
+export const BOOTSTRAP_ADMIN = 'bootstrap-admin';
+
 export interface BootstrapFiles {
   readonly adminTokenFile: string;
   readonly joinTokenFile: string;
@@ -19,14 +22,15 @@ export interface BootstrapFiles {
 export async function bootstrapTokens(store: Store, dataDir: string, clock: Clock): Promise<BootstrapFiles> {
   const adminTokenFile = join(dataDir, 'admin.token');
   const joinTokenFile = join(dataDir, 'join.token');
-  const [admins, joins] = await Promise.all([store.listTokens('admin'), store.listTokens('join')]);
+  const [apiTokens, joins] = await Promise.all([store.listTokens('api'), store.listTokens('join')]);
+  const admins = apiTokens.filter((t) => t.name === BOOTSTRAP_ADMIN);
   if (admins.length > 0 && joins.length > 0) {
     if (!existsSync(adminTokenFile) || !existsSync(joinTokenFile)) {
       throw new Error(`tokens exist in the store but ${adminTokenFile} or ${joinTokenFile} is missing; restore the files or start with a new --data-dir`);
     }
     return { adminTokenFile, joinTokenFile, created: false };
   }
-  const admin = newToken('admin', clock.now());
+  const admin = newToken('api', clock.now(), { role: 'admin', name: BOOTSTRAP_ADMIN });
   const joinToken = newToken('join', clock.now());
   await writeFile(adminTokenFile, `${admin.secret}\n`, { mode: 0o600 });
   await writeFile(joinTokenFile, `${joinToken.secret}\n`, { mode: 0o600 });

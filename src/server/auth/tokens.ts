@@ -1,19 +1,34 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { randomSuffix } from '../../core/ids.js';
-import type { TokenKind, TokenRecord } from '../../store/store.js';
+import type { Role, TokenKind, TokenRecord } from '../../store/store.js';
 
 // Secrets are random 32-byte strings with a readable prefix (so a leaked one is recognisable in
 // a scan). Only their sha256 is stored; the secret itself exists only in the holder's file.
 
-const PREFIX: Readonly<Record<TokenKind, string>> = { admin: 'atoll_admin_', join: 'atoll_join_', node: 'atoll_node_' };
+const PREFIX: Readonly<Record<TokenKind, string>> = { api: 'atoll_api_', join: 'atoll_join_', node: 'atoll_node_' };
 
 export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
-export function newToken(kind: TokenKind, now: number, node: string | null = null): { secret: string; record: TokenRecord } {
-  const secret = PREFIX[kind] + randomBytes(32).toString('base64url');
-  return { secret, record: { id: `${kind}-${randomSuffix(8)}`, kind, hash: hashSecret(secret), node, createdAt: now, revokedAt: null } };
+export interface TokenScope {
+  readonly node?: string;
+  readonly role?: Role;
+  readonly namespaces?: readonly string[] | null;
+  readonly name?: string;
+}
+
+export function newToken(kind: TokenKind, now: number, scope: TokenScope = {}): { secret: string; record: TokenRecord } {
+  // An admin token says so in its prefix, as the bootstrap one always has: a leak scan ranks it first.
+  const prefix = kind === 'api' && scope.role === 'admin' ? 'atoll_admin_' : PREFIX[kind];
+  const secret = prefix + randomBytes(32).toString('base64url');
+  return {
+    secret,
+    record: {
+      id: `${kind === 'api' ? 'tok' : kind}-${randomSuffix(8)}`, kind, hash: hashSecret(secret), node: scope.node ?? null, createdAt: now, revokedAt: null,
+      role: scope.role ?? null, namespaces: scope.namespaces ?? null, name: scope.name ?? null,
+    },
+  };
 }
 
 /** The bearer secret from an Authorization header, or undefined. */

@@ -5,6 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { isAtollError } from '../../core/errors.js';
 import { parseOrThrow } from '../../core/validation.js';
 import { agentMessage, helloMessage, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, type ServerMessage } from '../../protocol/messages.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { AgentLink, ControlPlane } from '../control-plane.js';
 
@@ -23,6 +24,7 @@ export class AgentGateway {
     private readonly plane: ControlPlane,
     private readonly auth: Authenticator,
     private readonly log: Logger,
+    private readonly audit: AuditLog,
   ) {}
 
   attach(server: Server): void {
@@ -48,14 +50,21 @@ export class AgentGateway {
       const token = await this.auth.authenticate(request.headers.authorization, ['node']);
       node = token.node as string;
     } catch (error) {
-      if (isAtollError(error) && error.code === 'unauthorized') return refuse(socket, 401, 'Unauthorized');
+      if (isAtollError(error) && error.code === 'unauthorized') {
+        this.audit.record({
+          actor: 'anonymous', actorKind: 'anonymous', role: null, action: 'agent.connect', target: null, namespace: null,
+          outcome: 'denied', status: 401, reason: error.message, remote: request.socket.remoteAddress ?? null,
+        });
+        return refuse(socket, 401, 'Unauthorized');
+      }
       this.log.error({ err: error }, 'agent authentication failed');
       return refuse(socket, 500, 'Internal Server Error');
     }
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.serve(ws, node));
+    const remote = request.socket.remoteAddress ?? null;
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.serve(ws, node, remote));
   }
 
-  private serve(ws: WebSocket, node: string): void {
+  private serve(ws: WebSocket, node: string, remote: string | null): void {
     const link: AgentLink = {
       send: (message: ServerMessage) => {
         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
@@ -78,7 +87,14 @@ export class AgentGateway {
         const json: unknown = JSON.parse(data.toString());
         if (!greeted) {
           const hello = parseOrThrow(helloMessage, json, 'hello message');
-          if (hello.node.name !== node) throw new Error(`this credential speaks for node ${node}, not ${hello.node.name}`);
+          if (hello.node.name !== node) {
+            // Node identity: a credential speaks for its own node only (403, audited, connection closed).
+            const reason = `this credential speaks for node ${node}, not ${hello.node.name}`;
+            this.audit.record({ actor: node, actorKind: 'node', role: null, action: 'agent.hello', target: hello.node.name, namespace: null, outcome: 'denied', status: 403, reason, remote });
+            link.send({ type: 'error', code: 'forbidden', message: reason });
+            ws.close(4403, 'forbidden');
+            return;
+          }
           if (hello.protocol !== PROTOCOL_VERSION) throw new Error(`protocol ${hello.protocol} is not supported; this server speaks ${PROTOCOL_VERSION}`);
           greeted = true;
           clearTimeout(helloTimer);

@@ -7,6 +7,7 @@ import * as dataCatalog from './005-data-catalog.js';
 import * as stages from './006-stages.js';
 import * as spend from './007-spend.js';
 import * as jobHold from './008-job-hold.js';
+import * as rolesAudit from './009-roles-audit.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
 
@@ -24,6 +25,7 @@ const MIGRATIONS: Readonly<Record<string, DialectMigration>> = {
   '006-stages': stages,
   '007-spend': spend,
   '008-job-hold': jobHold,
+  '009-roles-audit': rolesAudit,
 };
 
 /** Kysely's migrator wants one provider per dialect; each migration learns which dialect it runs on. */

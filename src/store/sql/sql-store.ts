@@ -1,4 +1,4 @@
-import { type Kysely, Migrator, type Transaction } from 'kysely';
+import { type Kysely, Migrator, sql, type Transaction } from 'kysely';
 import type { PartitionRecord } from '../../core/data-spec.js';
 import type { PolicyRecord } from '../../core/policy-spec.js';
 import type { TaskCounts } from '../../core/types.js';
@@ -27,6 +27,9 @@ import {
   taskPatchToRow,
   taskToRow,
   tokenFromRow,
+  tokenToRow,
+  auditToRow,
+  auditFromRow,
 } from '../row-mapping.js';
 import type { Database } from '../schema.js';
 import {
@@ -40,6 +43,8 @@ import {
   type Store,
   type TaskFilter,
   type TokenKind,
+  type AuditFilter,
+  type AuditRecord,
   type TokenRecord,
   type WriteBatch,
 } from '../store.js';
@@ -91,6 +96,21 @@ export class SqlStore implements Store {
     return rows.map(tokenFromRow);
   }
 
+  async getToken(id: string): Promise<TokenRecord | undefined> {
+    const row = await this.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && tokenFromRow(row);
+  }
+
+  async listAudit(filter: AuditFilter): Promise<readonly AuditRecord[]> {
+    let query = this.db.selectFrom('audit').selectAll().where('seq', '>', filter.afterSeq ?? 0);
+    if (filter.since !== undefined) query = query.where('time', '>=', filter.since);
+    if (filter.actor !== undefined) query = query.where('actor', '=', filter.actor);
+    if (filter.outcome !== undefined) query = query.where('outcome', '=', filter.outcome);
+    if (filter.namespace !== undefined) query = query.where('namespace', '=', filter.namespace);
+    const rows = await query.orderBy('seq').limit(pageLimit(filter.limit)).execute();
+    return rows.map(auditFromRow);
+  }
+
   async getJob(id: string): Promise<JobRecord | undefined> {
     const row = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
     return row && jobFromRow(row);
@@ -99,6 +119,7 @@ export class SqlStore implements Store {
   async listJobs(filter: JobFilter): Promise<Listing<JobRecord>> {
     let query = this.db.selectFrom('jobs');
     if (filter.namespace) query = query.where('namespace', '=', filter.namespace);
+    if (filter.namespaces) query = filter.namespaces.length === 0 ? query.where(sql<boolean>`1 = 0`) : query.where('namespace', 'in', filter.namespaces);
     if (filter.state) query = query.where('state', '=', filter.state);
     const { total } = await query.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
     const rows = await query
@@ -281,7 +302,11 @@ async function applyBatch(trx: Transaction<Database>, batch: WriteBatch): Promis
   for (const { node, at } of batch.revokeNodeTokens ?? []) {
     await trx.updateTable('tokens').set({ revokedAt: at }).where('node', '=', node).where('revokedAt', 'is', null).execute();
   }
-  if (batch.tokens?.length) await insertChunked(batch.tokens, (c) => trx.insertInto('tokens').values(c).execute());
+  if (batch.tokens?.length) await insertChunked(batch.tokens.map(tokenToRow), (c) => trx.insertInto('tokens').values(c).execute());
+  for (const { id, at } of batch.revokeTokens ?? []) {
+    await trx.updateTable('tokens').set({ revokedAt: at }).where('id', '=', id).where('revokedAt', 'is', null).execute();
+  }
+  if (batch.audit?.length) await insertChunked(batch.audit.map(auditToRow), (c) => trx.insertInto('audit').values(c).execute());
   if (batch.jobs?.length) await insertChunked(batch.jobs.map(jobToRow), (c) => trx.insertInto('jobs').values(c).execute());
   if (batch.tasks?.length) await insertChunked(batch.tasks.map(taskToRow), (c) => trx.insertInto('tasks').values(c).execute());
   if (batch.attempts?.length) await insertChunked(batch.attempts, (c) => trx.insertInto('attempts').values(c).execute());

@@ -1,7 +1,9 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { WriteBatch } from '../store.js';
 import {
+  auditToRow,
   chargeToRow,
+  tokenToRow,
   partitionToRow,
   settingToRow,
   attemptPatchToRow,
@@ -42,7 +44,11 @@ export class SqliteBatchWriter {
     for (const { node, at } of batch.revokeNodeTokens ?? []) {
       this.statement('revoke', 'UPDATE tokens SET revoked_at = ? WHERE node = ? AND revoked_at IS NULL').run(at, node);
     }
-    for (const token of batch.tokens ?? []) this.insert('tokens', token);
+    for (const token of batch.tokens ?? []) this.insert('tokens', tokenToRow(token));
+    for (const { id, at } of batch.revokeTokens ?? []) {
+      this.statement('revokeToken', 'UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id);
+    }
+    for (const entry of batch.audit ?? []) this.insert('audit', auditToRow(entry));
     for (const job of batch.jobs ?? []) this.insert('jobs', jobToRow(job));
     for (const task of batch.tasks ?? []) this.insert('tasks', taskToRow(task));
     for (const attempt of batch.attempts ?? []) this.insert('attempts', attempt);

@@ -3,7 +3,7 @@ import { parseJobSpec } from '../../core/job-spec.js';
 import { parsePolicySpec, type PolicyRecord } from '../../core/policy-spec.js';
 import type { ChargeRecord } from '../../core/spend.js';
 import type { JobRecord, NodeRecord, TaskRecord } from '../../core/types.js';
-import type { Store } from '../store.js';
+import type { Store, TokenRecord } from '../store.js';
 
 // One suite every Store implementation must pass (SQLite now, PostgreSQL later).
 
@@ -265,21 +265,58 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       expect(active.attempts.map((a) => a.id)).toEqual(['live-1.0.1']);
     });
 
-    it('finds tokens by hash only', async () => {
-      await store.write({ tokens: [{ id: 't1', kind: 'admin', hash: 'abc', node: null, createdAt: 1, revokedAt: null }] });
-      expect(await store.findToken('abc')).toMatchObject({ id: 't1', kind: 'admin' });
+    const aToken = (over: Partial<TokenRecord> & Pick<TokenRecord, 'id' | 'kind' | 'hash'>): TokenRecord => ({
+      node: null, createdAt: 1, revokedAt: null, role: null, namespaces: null, name: null, ...over,
+    });
+
+    it('finds tokens by hash only, with their role and namespaces', async () => {
+      await store.write({ tokens: [aToken({ id: 't1', kind: 'api', hash: 'abc', role: 'operator', namespaces: ['team-a', 'team-b'], name: 'ci' })] });
+      expect(await store.findToken('abc')).toEqual(aToken({ id: 't1', kind: 'api', hash: 'abc', role: 'operator', namespaces: ['team-a', 'team-b'], name: 'ci' }));
       expect(await store.findToken('nope')).toBeUndefined();
-      expect(await store.listTokens('admin')).toHaveLength(1);
+      expect(await store.listTokens('api')).toHaveLength(1);
+      expect(await store.getToken('t1')).toMatchObject({ role: 'operator', namespaces: ['team-a', 'team-b'] });
+      expect(await store.getToken('nope')).toBeUndefined();
+    });
+
+    it('revokes an API token by id, once', async () => {
+      await store.write({ tokens: [aToken({ id: 't1', kind: 'api', hash: 'a1', role: 'admin' }), aToken({ id: 't2', kind: 'api', hash: 'a2', role: 'viewer' })] });
+      await store.write({ revokeTokens: [{ id: 't1', at: 7 }] });
+      await store.write({ revokeTokens: [{ id: 't1', at: 9 }] });
+      expect(await store.getToken('t1')).toMatchObject({ revokedAt: 7 });
+      expect(await store.getToken('t2')).toMatchObject({ revokedAt: null });
     });
 
     it('revokes a node\'s old credentials when it gets a new one', async () => {
-      await store.write({ tokens: [{ id: 'n-old', kind: 'node', hash: 'h1', node: 'edge-1', createdAt: 1, revokedAt: null }] });
+      await store.write({ tokens: [aToken({ id: 'n-old', kind: 'node', hash: 'h1', node: 'edge-1' })] });
       await store.write({
         revokeNodeTokens: [{ node: 'edge-1', at: 5 }],
-        tokens: [{ id: 'n-new', kind: 'node', hash: 'h2', node: 'edge-1', createdAt: 5, revokedAt: null }],
+        tokens: [aToken({ id: 'n-new', kind: 'node', hash: 'h2', node: 'edge-1', createdAt: 5 })],
       });
       expect(await store.findToken('h1')).toMatchObject({ revokedAt: 5 });
       expect(await store.findToken('h2')).toMatchObject({ revokedAt: null });
+    });
+
+    it('keeps the audit log in order and filters it', async () => {
+      const entry = (time: number, actor: string, outcome: 'ok' | 'denied', namespace: string | null) => ({
+        time, actor, actorKind: 'token' as const, role: 'admin' as const, action: 'POST /v1/jobs', target: 'j1', namespace, outcome, status: outcome === 'ok' ? 201 : 403, reason: outcome === 'ok' ? null : 'no', remote: '127.0.0.1',
+      });
+      await store.write({ audit: [entry(10, 'tok-a', 'ok', 'team-a'), entry(20, 'tok-b', 'denied', 'team-b')] });
+      await store.write({ audit: [entry(30, 'tok-a', 'denied', null)] });
+      const all = await store.listAudit({});
+      expect(all.map((e) => [e.time, e.actor, e.outcome])).toEqual([[10, 'tok-a', 'ok'], [20, 'tok-b', 'denied'], [30, 'tok-a', 'denied']]);
+      expect(all[0]).toMatchObject({ actorKind: 'token', role: 'admin', action: 'POST /v1/jobs', target: 'j1', namespace: 'team-a', status: 201, reason: null, remote: '127.0.0.1' });
+      expect(all[1]!.seq).toBeGreaterThan(all[0]!.seq);
+      expect((await store.listAudit({ afterSeq: all[0]!.seq })).map((e) => e.time)).toEqual([20, 30]);
+      expect((await store.listAudit({ actor: 'tok-a' })).map((e) => e.time)).toEqual([10, 30]);
+      expect((await store.listAudit({ outcome: 'denied', since: 25 })).map((e) => e.time)).toEqual([30]);
+      expect((await store.listAudit({ namespace: 'team-b' })).map((e) => e.time)).toEqual([20]);
+      expect((await store.listAudit({ limit: 1 })).map((e) => e.time)).toEqual([10]);
+    });
+
+    it('lists jobs of several namespaces', async () => {
+      await store.write({ jobs: [aJob('ns-a', { namespace: 'a' }), aJob('ns-b', { namespace: 'b' }), aJob('ns-c', { namespace: 'c' })] });
+      expect((await store.listJobs({ namespaces: ['a', 'c'] })).items.map((j) => j.id).sort()).toEqual(['ns-a', 'ns-c']);
+      expect((await store.listJobs({ namespaces: [] })).total).toBe(0);
     });
   });
 }

@@ -4,38 +4,49 @@ import type { ControlPlane } from '../../control-plane.js';
 import { dataNameSchema } from '../../../core/data-spec.js';
 import { NAME_PATTERN } from '../../../core/job-spec.js';
 import { parseOrThrow } from '../../../core/validation.js';
+import { requireNamespace, mayActIn } from '../../auth/access.js';
 import { parseQuery } from '../params.js';
+import { checkBodyNamespace, note, principalOf } from '../principal.js';
 
 const namespaceQuery = z.strictObject({ namespace: z.string().min(1).max(63).optional() });
 const removeQuery = z.strictObject({ namespace: z.string().min(1).max(63).optional(), partition: z.string().min(1).max(200).optional() });
 const noQuery = z.strictObject({});
 const relayParams = z.strictObject({ namespace: z.string().regex(NAME_PATTERN), dataset: dataNameSchema('dataset name'), partition: dataNameSchema('partition name') });
 type RelayParams = { Params: { namespace: string; dataset: string; partition: string } };
+const VIEWER = { access: { role: 'viewer' } } as const;
+const OPERATOR = { access: { role: 'operator' } } as const;
 
 export function registerDataRoutes(app: FastifyInstance, plane: ControlPlane): void {
-  app.get('/v1/datasets', async (request) => {
+  app.get('/v1/datasets', { config: VIEWER }, async (request) => {
     const { namespace } = parseQuery(namespaceQuery, request.query);
-    const items = plane.data.listDatasets(namespace);
+    const token = principalOf(request);
+    if (namespace !== undefined) requireNamespace(token, namespace);
+    const items = plane.data.listDatasets(namespace).filter((d) => mayActIn(token, d.namespace));
     return { items, total: items.length };
   });
 
-  app.get<{ Params: { name: string } }>('/v1/datasets/:name', async (request) => {
+  app.get<{ Params: { name: string } }>('/v1/datasets/:name', { config: VIEWER }, async (request) => {
     const { namespace } = parseQuery(namespaceQuery, request.query);
+    requireNamespace(principalOf(request), namespace ?? 'default');
     return plane.data.dataset(namespace ?? 'default', request.params.name);
   });
 
-  app.delete<{ Params: { name: string } }>('/v1/datasets/:name', async (request) => {
+  app.delete<{ Params: { name: string } }>('/v1/datasets/:name', { config: OPERATOR }, async (request) => {
     const { namespace, partition } = parseQuery(removeQuery, request.query);
+    note(request, { namespace: namespace ?? 'default' });
+    requireNamespace(principalOf(request), namespace ?? 'default');
     return plane.data.remove(namespace ?? 'default', request.params.name, partition);
   });
 
-  app.post('/v1/data/uploads', async (request, reply) => {
+  app.post('/v1/data/uploads', { config: OPERATOR }, async (request, reply) => {
     parseQuery(noQuery, request.query);
+    checkBodyNamespace(request, request.body);
     return reply.status(201).send(plane.data.createUpload(request.body));
   });
 
-  app.post('/v1/data/register', async (request, reply) => {
+  app.post('/v1/data/register', { config: OPERATOR }, async (request, reply) => {
     parseQuery(noQuery, request.query);
+    checkBodyNamespace(request, request.body);
     return reply.status(201).send(await plane.data.register(request.body));
   });
 
@@ -46,7 +57,7 @@ export function registerDataRoutes(app: FastifyInstance, plane: ControlPlane): v
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, _payload, done) => done(null));
     const relayed = '/v1/data/relay/:namespace/:dataset/:partition';
-    scope.get<RelayParams>(relayed, { config: { auth: 'none' } }, async (request, reply) => {
+    scope.get<RelayParams>(relayed, { config: { access: 'none' } }, async (request, reply) => {
       parseQuery(noQuery, request.query);
       // The token first, as everywhere: a caller without one learns nothing about the path.
       const target = plane.relay.target(request.params, request.headers.authorization, 'read');
@@ -54,7 +65,7 @@ export function registerDataRoutes(app: FastifyInstance, plane: ControlPlane): v
       reply.hijack();
       plane.relay.read(target, ref, request.headers.authorization!, reply.raw);
     });
-    scope.put<RelayParams>(relayed, { config: { auth: 'none' } }, async (request, reply) => {
+    scope.put<RelayParams>(relayed, { config: { access: 'none' } }, async (request, reply) => {
       parseQuery(noQuery, request.query);
       // The token first, as everywhere: a caller without one learns nothing about the path.
       const target = plane.relay.target(request.params, request.headers.authorization, 'write');

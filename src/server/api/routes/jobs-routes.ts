@@ -1,8 +1,11 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { jobSpecJsonSchema } from '../../../core/job-spec.js';
+import type { JobView } from '../../../core/types.js';
+import { requireNamespace, requireVisible, visibleNamespaces } from '../../auth/access.js';
 import type { ControlPlane } from '../../control-plane.js';
 import { pageQuery, parseQuery } from '../params.js';
+import { checkBodyNamespace, note, principalOf } from '../principal.js';
 
 const jobListQuery = z.strictObject({
   ...pageQuery,
@@ -14,40 +17,61 @@ const taskListQuery = z.strictObject({
   state: z.enum(['pending', 'assigned', 'running', 'succeeded', 'failed', 'cancelled']).optional(),
 });
 const noQuery = z.strictObject({});
+const VIEWER = { access: { role: 'viewer' } } as const;
+const OPERATOR = { access: { role: 'operator' } } as const;
 
 export function registerJobRoutes(app: FastifyInstance, plane: ControlPlane): void {
-  app.post('/v1/jobs', async (request, reply) => {
+  /** The job, if the caller's token may see its namespace (else 404, as if it did not exist). */
+  const visibleJob = async (request: FastifyRequest, id: string): Promise<JobView> => {
+    const job = await plane.jobView(id);
+    requireVisible(principalOf(request), job.namespace, 'job', id);
+    note(request, { namespace: job.namespace });
+    return job;
+  };
+
+  app.post('/v1/jobs', { config: OPERATOR }, async (request, reply) => {
     parseQuery(noQuery, request.query);
+    checkBodyNamespace(request, request.body);
     const job = await plane.submitJob(request.body);
+    note(request, { target: job.id });
     return reply.status(201).send(job);
   });
 
   // A dry run: where the job would go now and what it would cost, for each objective; nothing is stored.
-  app.post('/v1/jobs/estimate', async (request) => {
+  app.post('/v1/jobs/estimate', { config: VIEWER }, async (request) => {
     parseQuery(noQuery, request.query);
+    checkBodyNamespace(request, request.body);
     return plane.estimateJob(request.body);
   });
 
-  app.get('/v1/jobs', async (request) => plane.listJobs(parseQuery(jobListQuery, request.query)));
-
-  app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (request) => {
-    parseQuery(noQuery, request.query);
-    return plane.jobView(request.params.id);
+  app.get('/v1/jobs', { config: VIEWER }, async (request) => {
+    const query = parseQuery(jobListQuery, request.query);
+    const token = principalOf(request);
+    if (query.namespace !== undefined) requireNamespace(token, query.namespace);
+    const namespaces = visibleNamespaces(token);
+    return plane.listJobs({ ...query, ...(namespaces === undefined ? {} : { namespaces }) });
   });
 
-  app.get<{ Params: { id: string } }>('/v1/jobs/:id/transfers', async (request) => {
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id', { config: VIEWER }, async (request) => {
     parseQuery(noQuery, request.query);
+    return visibleJob(request, request.params.id);
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/transfers', { config: VIEWER }, async (request) => {
+    parseQuery(noQuery, request.query);
+    await visibleJob(request, request.params.id);
     return plane.jobTransfers(request.params.id);
   });
 
-  app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', async (request) => {
+  app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', { config: OPERATOR }, async (request) => {
     parseQuery(noQuery, request.query);
+    await visibleJob(request, request.params.id);
     return plane.cancelJob(request.params.id);
   });
 
-  app.get<{ Params: { id: string } }>('/v1/jobs/:id/tasks', async (request) => {
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/tasks', { config: VIEWER }, async (request) => {
     const query = parseQuery(taskListQuery, request.query);
-    const job = await plane.jobView(request.params.id);
+    const job = await visibleJob(request, request.params.id);
     const listing = await plane.store.listTasks(request.params.id, query);
     return {
       total: listing.total,
@@ -55,7 +79,7 @@ export function registerJobRoutes(app: FastifyInstance, plane: ControlPlane): vo
     };
   });
 
-  app.get('/v1/schema/job', async (request) => {
+  app.get('/v1/schema/job', { config: VIEWER }, async (request) => {
     parseQuery(noQuery, request.query);
     return jobSpecJsonSchema();
   });

@@ -13,34 +13,37 @@ const nodesQuery = z.strictObject({
   state: z.enum(NODE_STATES).optional(),
 });
 const noQuery = z.strictObject({});
+// The fleet is shared: every token may see it; changing it is for cluster admins.
+const VIEWER = { access: { role: 'viewer' } } as const;
+const CLUSTER_ADMIN = { access: { role: 'admin', cluster: true } } as const;
 const drainBody = z.strictObject({
   /** How long running attempts may go on before they are stopped and placed elsewhere; 0 moves them now. */
   deadline: durationSchema.pipe(z.number().min(0).max(MAX_DRAIN_DEADLINE_MS, 'expected a deadline of at most 7 days')).default(DEFAULT_DRAIN_DEADLINE_MS),
 });
 
 export function registerNodeRoutes(app: FastifyInstance, plane: ControlPlane): void {
-  app.get('/v1/nodes', async (request) => {
+  app.get('/v1/nodes', { config: VIEWER }, async (request) => {
     const query = parseQuery(nodesQuery, request.query);
     const items = plane.listNodes().filter((n) => query.state === undefined || n.state === query.state);
     return { items, total: items.length };
   });
 
-  app.get<{ Params: { name: string } }>('/v1/nodes/:name', async (request) => {
+  app.get<{ Params: { name: string } }>('/v1/nodes/:name', { config: VIEWER }, async (request) => {
     parseQuery(noQuery, request.query);
     return plane.getNode(request.params.name);
   });
 
-  app.post<{ Params: { name: string } }>('/v1/nodes/:name/cordon', async (request) => {
+  app.post<{ Params: { name: string } }>('/v1/nodes/:name/cordon', { config: CLUSTER_ADMIN }, async (request) => {
     parseQuery(noQuery, request.query);
     return plane.cordonNode(request.params.name);
   });
 
-  app.post<{ Params: { name: string } }>('/v1/nodes/:name/uncordon', async (request) => {
+  app.post<{ Params: { name: string } }>('/v1/nodes/:name/uncordon', { config: CLUSTER_ADMIN }, async (request) => {
     parseQuery(noQuery, request.query);
     return plane.uncordonNode(request.params.name);
   });
 
-  app.post<{ Params: { name: string } }>('/v1/nodes/:name/drain', async (request) => {
+  app.post<{ Params: { name: string } }>('/v1/nodes/:name/drain', { config: CLUSTER_ADMIN }, async (request) => {
     parseQuery(noQuery, request.query);
     const { deadline } = parseBody(drainBody, request.body ?? {});
     return plane.drainNode(request.params.name, deadline);

@@ -5,6 +5,9 @@ import type { ControlPlane } from '../../control-plane.js';
 import { booleanQuery, parseQuery } from '../params.js';
 
 const noQuery = z.strictObject({});
+// Policies bind the whole cluster: every token may read them (they say why work waits); cluster admins change them.
+const VIEWER = { access: { role: 'viewer' } } as const;
+const CLUSTER_ADMIN = { access: { role: 'admin', cluster: true } } as const;
 const applyQuery = z.strictObject({ dryRun: booleanQuery.optional() });
 
 /**
@@ -23,24 +26,24 @@ function withPathName(body: unknown, name: string): unknown {
 }
 
 export function registerPolicyRoutes(app: FastifyInstance, plane: ControlPlane): void {
-  app.get('/v1/policies', async (request) => {
+  app.get('/v1/policies', { config: VIEWER }, async (request) => {
     parseQuery(noQuery, request.query);
     const items = plane.listPolicies();
     return { items, total: items.length };
   });
 
-  app.get<{ Params: { name: string } }>('/v1/policies/:name', async (request) => {
+  app.get<{ Params: { name: string } }>('/v1/policies/:name', { config: VIEWER }, async (request) => {
     parseQuery(noQuery, request.query);
     return plane.getPolicy(request.params.name);
   });
 
-  app.put<{ Params: { name: string } }>('/v1/policies/:name', async (request, reply) => {
+  app.put<{ Params: { name: string } }>('/v1/policies/:name', { config: CLUSTER_ADMIN }, async (request, reply) => {
     const { dryRun } = parseQuery(applyQuery, request.query);
     const result = await plane.applyPolicy(withPathName(request.body, request.params.name), { dryRun: dryRun === true });
     return reply.status(result.created && !result.dryRun ? 201 : 200).send(result);
   });
 
-  app.delete<{ Params: { name: string } }>('/v1/policies/:name', async (request) => {
+  app.delete<{ Params: { name: string } }>('/v1/policies/:name', { config: CLUSTER_ADMIN }, async (request) => {
     parseQuery(noQuery, request.query);
     return plane.deletePolicy(request.params.name);
   });

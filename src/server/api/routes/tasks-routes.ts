@@ -1,10 +1,12 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { notFound } from '../../../core/errors.js';
 import { attemptId } from '../../../core/ids.js';
 import { isTerminalTask } from '../../../core/states.js';
 import type { LogChunk, TaskRecord } from '../../../core/types.js';
+import { requireVisible } from '../../auth/access.js';
 import type { ControlPlane } from '../../control-plane.js';
+import { note, principalOf } from '../principal.js';
 import { booleanQuery, parseQuery } from '../params.js';
 import { openSse, resumeAfter, wantsStream } from '../sse.js';
 
@@ -16,31 +18,38 @@ const logsQuery = z.strictObject({
   follow: booleanQuery.optional(),
 });
 const noQuery = z.strictObject({});
+const VIEWER = { access: { role: 'viewer' } } as const;
 
 export function registerTaskRoutes(app: FastifyInstance, plane: ControlPlane): void {
-  const requireTask = async (id: string): Promise<TaskRecord> => {
+  /** The task, if the caller's token may see its job's namespace (else 404, as if it did not exist). */
+  const requireTask = async (request: FastifyRequest, id: string): Promise<TaskRecord> => {
     const task = await plane.store.getTask(id);
     if (!task) throw notFound('task', id);
+    const job = await plane.store.getJob(task.jobId);
+    if (job !== undefined) {
+      requireVisible(principalOf(request), job.namespace, 'task', id);
+      note(request, { namespace: job.namespace });
+    }
     return task;
   };
 
-  app.get<{ Params: { id: string } }>('/v1/tasks/:id', async (request) => {
+  app.get<{ Params: { id: string } }>('/v1/tasks/:id', { config: VIEWER }, async (request) => {
     parseQuery(noQuery, request.query);
-    const task = await requireTask(request.params.id);
+    const task = await requireTask(request, request.params.id);
     const history = await plane.store.listAttempts(task.id);
     return { ...plane.taskView(task, await plane.jobView(task.jobId)), history };
   });
 
-  app.get<{ Params: { id: string } }>('/v1/tasks/:id/explanation', async (request) => {
+  app.get<{ Params: { id: string } }>('/v1/tasks/:id/explanation', { config: VIEWER }, async (request) => {
     parseQuery(noQuery, request.query);
-    const task = await requireTask(request.params.id);
+    const task = await requireTask(request, request.params.id);
     const explanation = await plane.explanation(task.id);
     return { taskId: task.id, node: task.node, explanation: explanation ?? null, waiting: plane.waitingReason(task.id) ?? null };
   });
 
-  app.get<{ Params: { id: string } }>('/v1/tasks/:id/logs', async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/v1/tasks/:id/logs', { config: VIEWER }, async (request, reply) => {
     const query = parseQuery(logsQuery, request.query);
-    const task = await requireTask(request.params.id);
+    const task = await requireTask(request, request.params.id);
     const attemptIds = async (): Promise<string[]> => {
       const attempts = await plane.store.listAttempts(task.id);
       if (query.attempt === 'all') return attempts.map((a) => a.id);

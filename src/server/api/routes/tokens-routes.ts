@@ -1,0 +1,103 @@
+import { rename, writeFile } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { Clock } from '../../../core/clock.js';
+import { AtollError, notFound } from '../../../core/errors.js';
+import { NAME_PATTERN } from '../../../core/job-spec.js';
+import { ROLES, type TokenView } from '../../../core/access.js';
+import type { Store, TokenRecord } from '../../../store/store.js';
+import { isClusterToken, roleAtLeast } from '../../auth/access.js';
+import type { Authenticator } from '../../auth/authenticator.js';
+import { BOOTSTRAP_ADMIN } from '../../auth/bootstrap.js';
+import type { LiveStreams } from '../../auth/live-streams.js';
+import { newToken } from '../../auth/tokens.js';
+import { parseBody, parseQuery } from '../params.js';
+
+const CLUSTER_ADMIN = { access: { role: 'admin', cluster: true } } as const;
+const noQuery = z.strictObject({});
+const listQuery = z.strictObject({ revoked: z.enum(['true', 'false']).optional() });
+const namespaceName = z.string().regex(NAME_PATTERN, 'expected a namespace name: lowercase letters, digits and dashes, at most 63');
+const createBody = z.strictObject({
+  name: z.string().regex(NAME_PATTERN, 'expected a token name: lowercase letters, digits and dashes, at most 63'),
+  role: z.enum(ROLES),
+  /** Left out or null: every namespace (a cluster token). */
+  namespaces: z.array(namespaceName).min(1).max(100).nullable().optional(),
+});
+
+function view(token: TokenRecord): TokenView {
+  return { id: token.id, name: token.name, role: token.role, namespaces: token.namespaces, createdAt: token.createdAt, revokedAt: token.revokedAt };
+}
+
+export interface TokenRouteParts {
+  readonly store: Store;
+  readonly auth: Authenticator;
+  readonly streams: LiveStreams;
+  readonly clock: Clock;
+  /** Where the bootstrap admin token's secret lives, rewritten when that token is rotated. */
+  readonly tokenFiles: { readonly adminTokenFile: string };
+}
+
+export function registerTokenRoutes(app: FastifyInstance, parts: TokenRouteParts): void {
+  const { store, auth, streams, clock } = parts;
+  const liveApiToken = async (id: string): Promise<TokenRecord> => {
+    const token = await store.getToken(id);
+    if (token === undefined || token.kind !== 'api') throw notFound('token', id);
+    if (token.revokedAt !== null) throw new AtollError('conflict', `token ${id} was revoked already`);
+    return token;
+  };
+  const revoke = async (token: TokenRecord, replacement?: TokenRecord): Promise<void> => {
+    await store.write({ ...(replacement ? { tokens: [replacement] } : {}), revokeTokens: [{ id: token.id, at: clock.now() }] });
+    auth.invalidate();
+    streams.endFor(token.id);
+  };
+
+  app.post('/v1/tokens', { config: CLUSTER_ADMIN }, async (request, reply) => {
+    parseQuery(noQuery, request.query);
+    const body = parseBody(createBody, request.body);
+    const created = newToken('api', clock.now(), { role: body.role, namespaces: body.namespaces ?? null, name: body.name });
+    await store.write({ tokens: [created.record] });
+    auth.invalidate();
+    request.auditNote = { target: created.record.id };
+    // The only time the secret is shown: the store keeps its hash.
+    return reply.status(201).send({ token: view(created.record), secret: created.secret });
+  });
+
+  app.get('/v1/tokens', { config: CLUSTER_ADMIN }, async (request) => {
+    const { revoked } = parseQuery(listQuery, request.query);
+    const items = (await store.listTokens('api')).filter((t) => revoked === 'true' || t.revokedAt === null).map(view);
+    return { items, total: items.length };
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/tokens/:id/revoke', { config: CLUSTER_ADMIN }, async (request) => {
+    parseQuery(noQuery, request.query);
+    const token = await liveApiToken(request.params.id);
+    // Revoking the last token that can run the cluster would lock everyone out for good.
+    if (isClusterAdmin(token)) {
+      const others = (await store.listTokens('api')).filter((t) => t.id !== token.id && t.revokedAt === null && isClusterAdmin(t));
+      if (others.length === 0) throw new AtollError('conflict', `token ${token.id} is the last admin token for every namespace; create another first, or rotate this one (atoll token rotate ${token.id})`);
+    }
+    await revoke(token);
+    return view({ ...token, revokedAt: clock.now() });
+  });
+
+  // A new secret for the same token scope; the old secret stops working at once.
+  app.post<{ Params: { id: string } }>('/v1/tokens/:id/rotate', { config: CLUSTER_ADMIN }, async (request) => {
+    parseQuery(noQuery, request.query);
+    const token = await liveApiToken(request.params.id);
+    const next = newToken('api', clock.now(), { role: token.role!, namespaces: token.namespaces, name: token.name ?? undefined });
+    if (token.name === BOOTSTRAP_ADMIN) await replaceSecretFile(parts.tokenFiles.adminTokenFile, next.secret);
+    await revoke(token, next.record);
+    request.auditNote = { target: `${token.id} -> ${next.record.id}` };
+    return { token: view(next.record), secret: next.secret, replaced: token.id };
+  });
+}
+
+function isClusterAdmin(token: TokenRecord): boolean {
+  return isClusterToken(token) && roleAtLeast(token.role, 'admin');
+}
+
+/** Writes the secret beside the file and renames it over, so a crash leaves the old or the new one whole. */
+async function replaceSecretFile(file: string, secret: string): Promise<void> {
+  await writeFile(`${file}.new`, `${secret}\n`, { mode: 0o600 });
+  await rename(`${file}.new`, file);
+}
