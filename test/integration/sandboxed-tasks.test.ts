@@ -173,7 +173,7 @@ print(json.dumps({'connect': attempt(lambda a: s.connect(a), ('127.0.0.1', int(o
   });
 
   it('bounds a fork bomb by the process limit', async () => {
-    const { done, stdout } = await runTask(server, 'boxed', 'fork-bomb', `
+    const { done, task, stdout } = await runTask(server, 'boxed', 'fork-bomb', `
 import errno, json, os, time
 children, refused = [], None
 for i in range(500):
@@ -189,11 +189,13 @@ for i in range(500):
 for pid in children:
     os.kill(pid, 9)
 print(json.dumps({'forked': len(children), 'refused': refused}))
-`, { limits: { processes: 40 } });
-    expect(done.state).toBe('succeeded');
+`, { limits: { processes: 100 } });
+    // Linux counts the task user's processes and threads machine-wide: for an unprivileged agent
+    // that user is the agent's (a dozen threads of its own), so the limit leaves room for them.
+    expect([done.state, task.reason]).toEqual(['succeeded', null]);
     const result = lastJson(stdout);
     expect(result['refused']).toBe('EAGAIN');
-    expect(result['forked']).toBeLessThan(40);
+    expect(result['forked']).toBeLessThan(100);
   });
 
   it('caps memory per process (RLIMIT_DATA), open files and CPU time', async () => {

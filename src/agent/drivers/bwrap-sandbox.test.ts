@@ -78,6 +78,11 @@ describe('sandboxArgv', () => {
     for (const args of [offline, online]) expect(args).toEqual(expect.arrayContaining(['--unshare-pid', '--die-with-parent', '--unshare-ipc']));
   });
 
+  it('reports on the info descriptor only when given one (the probe has none)', () => {
+    expect(bwrapPart(sandboxArgv(host, { ...run, infoFd: 3 }).args).slice(0, 2)).toEqual(['--info-fd', '3']);
+    expect(bwrapPart(sandboxArgv(host, run).args)).not.toContain('--info-fd');
+  });
+
   it('uses a user namespace instead of setpriv when the agent is not root', () => {
     const { args } = sandboxArgv({ ...host, setpriv: null }, run);
     expect(bwrapPart(args)).toContain('--unshare-user');

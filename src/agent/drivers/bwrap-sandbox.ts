@@ -39,6 +39,8 @@ export interface SandboxedRun {
   readonly limits: ResolvedLimits;
   readonly network: boolean;
   readonly command: readonly [string, ...string[]];
+  /** A descriptor bwrap writes to (then closes) once the namespaces exist: the driver's start gate opens then. */
+  readonly infoFd?: number;
 }
 
 /**
@@ -51,6 +53,7 @@ export interface SandboxedRun {
  */
 export function sandboxArgv(host: SandboxHost, run: SandboxedRun): { file: string; args: string[] } {
   const bwrapArgs = [
+    ...(run.infoFd === undefined ? [] : ['--info-fd', String(run.infoFd)]),
     '--die-with-parent',
     '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
     ...(run.network ? [] : ['--unshare-net']),

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { access, chown, lchown, mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { constants as osConstants } from 'node:os';
+import { availableParallelism, constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { AttemptAssignment } from '../../protocol/messages.js';
@@ -9,11 +9,15 @@ import type { Driver, DriverHooks, DriverOutcome, LogStream, RunningAttempt } fr
 import { hostPathOf, SANDBOX_DIRS, sandboxArgv, TASK_GID, TASK_UID, type SandboxedRun } from './bwrap-sandbox.js';
 import type { GroupRecorder } from './process-groups.js';
 import type { SandboxMode } from './sandbox-probe.js';
+import { StartGate } from './start-gate.js';
 import { resolveLimits, signalMeaning, type ResolvedLimits } from './task-limits.js';
 
 // Runs a task's command in its own process group and working directory: under bubblewrap with
 // resource limits when the agent found it (bwrap-sandbox.ts), else as a plain process.
 // See README.md in this folder for the lifecycle and why it is built this way.
+
+/** The descriptor (after stdin, stdout, stderr) on which bwrap says its namespaces exist. */
+const SANDBOX_INFO_FD = 3;
 
 /** Output forwarded per stream per attempt before the rest is dropped. */
 export const DEFAULT_LOG_CAP_BYTES = 2 ** 20;
@@ -92,6 +96,8 @@ export class ExecDriver implements Driver {
       basePath: process.env['PATH'] ?? FALLBACK_PATH,
       baseLang: process.env['LANG'] ?? 'C.UTF-8',
       sandbox: options.sandbox ?? { kind: 'none' },
+      // Two per core: enough to keep the cores busy making sandboxes, few enough to leave the agent some.
+      startGate: new StartGate(Math.max(2, 2 * availableParallelism())),
     };
   }
 
@@ -110,6 +116,7 @@ interface DriverSettings {
   readonly basePath: string;
   readonly baseLang: string;
   readonly sandbox: SandboxMode;
+  readonly startGate: StartGate;
 }
 
 /** How one attempt's process is started: the argv to spawn and the paths the task is told. */
@@ -119,6 +126,8 @@ interface Launch {
   readonly env: NodeJS.ProcessEnv;
   /** Set when sandboxed: what an exit code above 128 means is then told in the reason. */
   readonly limits: ResolvedLimits | null;
+  /** Sandboxed: hold a place at the start gate until bwrap reports on SANDBOX_INFO_FD. */
+  readonly gated: boolean;
 }
 
 interface StreamState {
@@ -189,7 +198,15 @@ class ExecAttempt implements RunningAttempt {
     // A lookup that fails for another reason than a missing file (EIO, ELOOP) fails the attempt with it.
     const launch = await this.launch(dirs).catch((error: unknown) => `could not look up ${JSON.stringify(command[0])} for the sandbox: ${errorText(error)}`);
     if (typeof launch === 'string') outcome = notStarted('failed', launch);
-    else outcome = this.cancelReason !== null ? notStarted('cancelled', this.cancelReason) : await this.runProcess(dirs, launch);
+    else {
+      const release = launch.gated ? await this.settings.startGate.acquire() : () => undefined;
+      if (this.cancelReason !== null) {
+        release();
+        outcome = notStarted('cancelled', this.cancelReason);
+      } else {
+        outcome = await this.runProcess(dirs, launch, release);
+      }
+    }
     if (!this.settings.keepWorkDirs) await this.removeScratchDirs(dirs);
     return outcome;
   }
@@ -198,11 +215,11 @@ class ExecAttempt implements RunningAttempt {
   private async launch(dirs: AttemptDirs): Promise<Launch | string> {
     const { sandbox } = this.settings;
     const [program, ...args] = this.assignment.command as [string, ...string[]];
-    if (sandbox.kind !== 'bwrap') return { file: program, args, env: this.environment(dirs), limits: null };
+    if (sandbox.kind !== 'bwrap') return { file: program, args, env: this.environment(dirs), limits: null, gated: false };
     const env = this.environment(SANDBOX_DIRS);
     const run: SandboxedRun = {
       dirs, network: this.assignment.network === true, limits: resolveLimits(this.assignment),
-      command: [program, ...args],
+      command: [program, ...args], infoFd: SANDBOX_INFO_FD,
     };
     // `env` runs the program inside the sandbox and would take a name with `=` for a variable.
     if (program.includes('=')) return `cannot run ${JSON.stringify(program)} in the sandbox: a program name may not hold "="`;
@@ -211,10 +228,11 @@ class ExecAttempt implements RunningAttempt {
     const missing = await missingProgramReason(program, env['PATH'] ?? '', (p) => hostPathOf(sandbox.host, run, p));
     if (missing !== null) return missing;
     const { file, args: wrapped } = sandboxArgv(sandbox.host, run);
-    return { file, args: wrapped, env, limits: run.limits };
+    return { file, args: wrapped, env, limits: run.limits, gated: true };
   }
 
-  private runProcess(dirs: AttemptDirs, launch: Launch): Promise<DriverOutcome> {
+  /** `release` gives the start gate's place back; called once bwrap made the sandbox, or the process is gone. */
+  private runProcess(dirs: AttemptDirs, launch: Launch, release: () => void): Promise<DriverOutcome> {
     return new Promise<DriverOutcome>((resolve) => {
       const program = this.assignment.command[0]!;
       const finish = (outcome: DriverOutcome): void => {
@@ -232,14 +250,27 @@ class ExecAttempt implements RunningAttempt {
           shell: false,
           // Its own process group, so a timeout or cancel reaches everything the task started.
           detached: true,
-          stdio: ['ignore', 'pipe', 'pipe'],
+          stdio: launch.gated ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
         });
       } catch (error) {
+        release();
         // spawn throws synchronously for arguments it cannot pass to the OS (e.g. a NUL byte).
         finish(notStarted('failed', `could not start ${JSON.stringify(program)}: ${errorText(error)}`));
         return;
       }
       this.child = child;
+      // bwrap writes a line of JSON and closes the descriptor once the namespaces exist; whatever
+      // comes first of that, an error or the exit gives the place back (release is idempotent).
+      const info = child.stdio[SANDBOX_INFO_FD];
+      if (info) {
+        info.on('data', release);
+        info.on('close', release);
+        info.on('error', release);
+      } else {
+        release();
+      }
+      child.once('exit', release);
+      child.once('error', release);
 
       const stdout = this.streamState('stdout');
       const stderr = this.streamState('stderr');
