@@ -236,6 +236,14 @@ export const attemptSecretSchema = z.union([
   z.strictObject({ name: z.string().max(63), value: z.string().max(MAX_SECRET_BYTES), file: z.string().regex(SECRET_FILE_PATTERN) }),
 ]);
 export type AttemptSecret = z.infer<typeof attemptSecretSchema>;
+/** The spec's `limits` (bytes, milliseconds, counts); what is left out the agent derives from the resources. */
+export const attemptLimitsSchema = z.strictObject({
+  memory: z.number().int().min(1).optional(),
+  cpuTime: z.number().int().min(1).optional(),
+  processes: z.number().int().min(1).optional(),
+  openFiles: z.number().int().min(1).optional(),
+});
+export type AttemptLimits = z.infer<typeof attemptLimitsSchema>;
 
 export const attemptAssignmentSchema = z.strictObject({
   attemptId: z.string(),
@@ -258,6 +266,9 @@ export const attemptAssignmentSchema = z.strictObject({
   output: attemptOutputSchema.optional(),
   /** The job's secrets for this attempt's process; never logged, never written outside the attempt's secrets dir. */
   secrets: z.array(attemptSecretSchema).max(MAX_SECRETS_PER_STAGE).optional(),
+  /** The spec asked for the network; left out (older servers too), a sandboxed task has none. */
+  network: z.boolean().optional(),
+  limits: attemptLimitsSchema.optional(),
 });
 export type AttemptAssignment = z.infer<typeof attemptAssignmentSchema>;
 

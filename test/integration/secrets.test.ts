@@ -93,8 +93,12 @@ describe('job secrets, end to end', () => {
       const stdout = items.filter((c) => c.stream === 'stdout').map((c) => c.data).join('');
       const [dbHash, keyHash, dirLine] = stdout.trim().split('\n');
       expect([dbHash, keyHash]).toEqual(expected);
-      const secretsDir = dirLine!.replace(/^dir=/, '');
-      expect(secretsDir.startsWith(join(agent.dataDir, 'attempts'))).toBe(true);
+      // A sandboxed task sees its secrets at /atoll/secrets; on the host they live in the attempt's dir.
+      const seen = dirLine!.replace(/^dir=/, '');
+      const sandboxed = (await server.client.getNode('secrets-node')).labels['atoll.dev/sandbox'] === 'bwrap';
+      const secretsDir = join(agent.dataDir, 'attempts', task!.currentAttemptId ?? `${task!.id}.1`, 'secrets');
+      expect(seen).toBe(sandboxed ? '/atoll/secrets' : secretsDir);
+      expect(existsSync(join(secretsDir, '..')), `the attempt's own dir ${join(secretsDir, '..')} is still there`).toBe(true);
       expect(existsSync(secretsDir), `${secretsDir} is removed once the attempt ended`).toBe(false);
 
       // Every answer that could carry the spec or anything derived from it.

@@ -20,6 +20,10 @@ export function secretEnvironment(secrets: readonly AttemptSecret[] | undefined,
   return env;
 }
 
+export function hasFileSecrets(secrets: readonly AttemptSecret[] | undefined): boolean {
+  return (secrets ?? []).some((s) => 'file' in s);
+}
+
 /** Writes the file secrets into a fresh `dir`; nothing is created when there are none. */
 export async function writeSecretFiles(dir: string, secrets: readonly AttemptSecret[] | undefined): Promise<void> {
   const files = (secrets ?? []).filter((s): s is Extract<AttemptSecret, { file: string }> => 'file' in s);

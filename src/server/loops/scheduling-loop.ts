@@ -304,6 +304,9 @@ export class SchedulingLoop {
       stage: stage.name, stageIndex: task.index - (job.stages[task.stage]?.firstTask ?? 0),
       command: stage.command, env: stage.env, cpuMillis: stage.resources.cpu, memoryBytes: stage.resources.memory,
       timeoutMs: stage.timeout ?? null, killGraceMs: stage.killGrace,
+      // Specs stored before these fields existed have neither: no network, default limits.
+      ...(stage.network === true ? { network: true } : {}),
+      ...(stage.limits === undefined ? {} : { limits: stage.limits }),
       ...(readsData(stage) ? { inputs: this.options.inputGrants?.(job, task, this.hot.nodes.get(attempt.node)!.record) ?? [] } : {}),
       ...output(this.options.outputFor?.(job, task)),
       ...(secrets.length === 0 ? {} : { secrets }),
