@@ -9,6 +9,7 @@ import * as spend from './007-spend.js';
 import * as jobHold from './008-job-hold.js';
 import * as rolesAudit from './009-roles-audit.js';
 import * as nodeIdentity from './010-node-identity.js';
+import * as jobSecrets from './011-job-secrets.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
 
@@ -28,6 +29,7 @@ const MIGRATIONS: Readonly<Record<string, DialectMigration>> = {
   '008-job-hold': jobHold,
   '009-roles-audit': rolesAudit,
   '010-node-identity': nodeIdentity,
+  '011-job-secrets': jobSecrets,
 };
 
 /** Kysely's migrator wants one provider per dialect; each migration learns which dialect it runs on. */
