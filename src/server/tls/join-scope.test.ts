@@ -8,6 +8,7 @@ describe('join scope', () => {
     ['any labels under an unscoped token', { pool: null, labels: {} }, { pool: 'x', gpu: 'true' }, undefined],
     ['the pool and listed labels', scoped, { pool: 'edge', site: 'shop-1' }, undefined],
     ['the pool alone', scoped, { pool: 'edge' }, undefined],
+    ["the agent's own atoll.dev/ labels", scoped, { pool: 'edge', 'atoll.dev/sandbox': 'bwrap' }, undefined],
     ['no pool label', scoped, { site: 'shop-1' }, 'expected label pool=edge, got no pool label'],
     ['another pool', scoped, { pool: 'cloud' }, 'expected label pool=edge, got pool=cloud'],
     ['a listed label with another value', scoped, { pool: 'edge', site: 'shop-2' }, 'label site=shop-2 is not one the token allows (allowed: site=shop-1)'],

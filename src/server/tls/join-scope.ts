@@ -8,6 +8,8 @@ export interface JoinScope {
 }
 
 export const POOL_LABEL = 'pool';
+/** Labels the agent sets to report facts about itself (e.g. atoll.dev/sandbox), not claims a token limits. */
+export const AGENT_LABEL_PREFIX = 'atoll.dev/';
 
 /** Why `labels` are not allowed under `scope`, or undefined when they are. */
 export function claimProblem(scope: JoinScope, labels: Readonly<Record<string, string>>): string | undefined {
@@ -16,7 +18,7 @@ export function claimProblem(scope: JoinScope, labels: Readonly<Record<string, s
     return `expected label ${POOL_LABEL}=${scope.pool}, got ${labels[POOL_LABEL] === undefined ? 'no pool label' : `${POOL_LABEL}=${labels[POOL_LABEL]}`}`;
   }
   for (const [key, value] of Object.entries(labels)) {
-    if (key === POOL_LABEL && scope.pool !== null) continue;
+    if ((key === POOL_LABEL && scope.pool !== null) || key.startsWith(AGENT_LABEL_PREFIX)) continue;
     if (scope.labels[key] !== value) {
       return `label ${key}=${value} is not one the token allows (allowed: ${describeLabels(scope.labels)})`;
     }
