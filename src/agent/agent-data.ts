@@ -23,6 +23,8 @@ export interface AgentDataOptions {
   readonly nodeName: string;
   /** The control plane's URL: relayed input URLs are paths on it. */
   readonly serverUrl: string;
+  /** The cluster CA once the node has joined (undefined with --insecure), for fetches through the relay. */
+  readonly serverCa: () => string | undefined;
   /** Where to listen; the advertised URL defaults to it. Null: no data server, every transfer is relayed. */
   readonly listen: { readonly host: string; readonly port: number } | null;
   /** The URL peers use (behind a proxy or NAT mapping); default http://host:port of `listen`. */
@@ -138,7 +140,7 @@ export class AgentData {
   /** Puts the attempt's inputs in its input dir; each one fetched from another node is reported for the ledger. */
   stage(assignment: AttemptAssignment, inputDir: string, signal: AbortSignal): Promise<void> {
     return stageInputs({
-      inputs: assignment.inputs ?? [], inputDir, nodeName: this.options.nodeName, serverUrl: this.options.serverUrl, store: this.store, signal,
+      inputs: assignment.inputs ?? [], inputDir, nodeName: this.options.nodeName, serverUrl: this.options.serverUrl, serverCa: this.options.serverCa(), store: this.store, signal,
       onTransfer: ({ input, bytes, durationMs }) => this.options.send({
         type: 'data.transferred', namespace: input.namespace, dataset: input.dataset, partition: input.partition,
         attemptId: assignment.attemptId, from: input.node, bytes, durationMs,

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join as joinPath } from 'node:path';
@@ -17,7 +18,7 @@ import {
   type ServerMessage,
 } from '../protocol/messages.js';
 import { Backoff } from './backoff.js';
-import { join, JoinRefused, loadCredential, saveCredential, type NodeCredential } from './credentials.js';
+import { join, JoinRefused, loadCredential, nodeKeys, renew, renewAt, saveCredential, type NodeCredential } from './credentials.js';
 import type { Driver, LogStream, RunningAttempt } from './drivers/driver.js';
 import { attemptDirs, ExecDriver } from './drivers/exec-driver.js';
 import { ProcessGroupLedger } from './drivers/process-groups.js';
@@ -80,6 +81,7 @@ export class Agent {
   private lastHeardAt = 0;
   private heartbeatMs = 1000;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private credential: NodeCredential | undefined;
   private journal!: ResultJournal;
@@ -130,7 +132,7 @@ export class Agent {
       throw new Error(`data dir ${this.options.dataDir} belongs to node ${this.credential.node}, not ${this.nodeName}; use another --data-dir`);
     }
     this.data = await AgentData.start({
-      dataDir: this.options.dataDir, nodeName: this.nodeName, serverUrl: this.options.serverUrl, log: this.options.log,
+      dataDir: this.options.dataDir, nodeName: this.nodeName, serverUrl: this.options.serverUrl, serverCa: () => this.credential?.ca, log: this.options.log,
       listen: this.options.data === null ? null : (this.options.data?.listen ?? { host: '127.0.0.1', port: 0 }),
       ...(this.options.data?.advertise === undefined ? {} : { advertise: this.options.data.advertise }),
       send: (message) => this.send(message),
@@ -174,6 +176,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.renewTimer);
     // Said first, so the control plane takes the close that follows for a departure, not a failure.
     if (this.connected) this.send({ type: 'leaving' });
     // Waiting for `reported`, not for the process alone: the result must be journaled and sent
@@ -201,7 +204,7 @@ export class Agent {
     if (this.stopping) return;
     try {
       if (!this.credential) this.credential = await this.joinCluster();
-      this.openSocket(this.credential);
+      await this.openSocket(this.credential);
     } catch (error) {
       if (error instanceof JoinRefused) {
         this.options.log.fatal(error.message);
@@ -216,7 +219,7 @@ export class Agent {
   private async joinCluster(): Promise<NodeCredential> {
     const token = this.options.joinToken;
     if (!token) throw new JoinRefused('unauthorized', `node ${this.nodeName} has no credential in ${this.options.dataDir}; start it with --join-token`);
-    const credential = await join(this.options.serverUrl, token, this.nodeName);
+    const credential = await join(this.options.serverUrl, token, this.nodeName, this.options.node.labels, this.options.dataDir);
     await saveCredential(this.options.dataDir, credential);
     this.options.log.info({ node: this.nodeName }, 'joined the cluster; credential saved');
     return credential;
@@ -230,22 +233,37 @@ export class Agent {
     this.reconnectTimer = setTimeout(() => void this.connectLoop(), delay);
   }
 
-  private openSocket(credential: NodeCredential): void {
+  private async openSocket(credential: NodeCredential): Promise<void> {
     const url = new URL('/v1/agents/connect', this.options.serverUrl);
-    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${credential.credential}` }, maxPayload: MAX_MESSAGE_BYTES });
+    const secure = url.protocol === 'https:';
+    url.protocol = secure ? 'wss:' : 'ws:';
+    if (secure !== (credential.certificate !== undefined)) {
+      throw new JoinRefused('unauthorized', secure
+        ? `the credential in ${this.options.dataDir} is for a plain-HTTP (--insecure) control plane; this one serves TLS: remove ${this.options.dataDir}/node-credential.json and join again with a join token`
+        : `the credential in ${this.options.dataDir} is a TLS certificate, but --server is plain http; use the https:// address`);
+    }
+    // Mutual TLS: the node proves who it is with its certificate and trusts only the cluster CA.
+    const auth = secure
+      ? { ca: credential.ca, cert: credential.certificate, key: (await nodeKeys(this.options.dataDir)).privateKeyPem }
+      : { headers: { authorization: `Bearer ${credential.credential ?? ''}` } };
+    const ws = new WebSocket(url, { ...auth, maxPayload: MAX_MESSAGE_BYTES });
     this.ws = ws;
     let failed = false;
     ws.on('unexpected-response', (_request, response) => {
       failed = true;
       ws.terminate();
-      if (response.statusCode === 401 && this.options.joinToken) {
-        // The credential was revoked or the control plane's data was reset: join again.
-        this.options.log.warn('node credential refused; joining again with the join token');
+      const refused = response.statusCode === 401 || response.statusCode === 403;
+      if (refused && this.options.joinToken) {
+        // The credential was revoked or the control plane's data was reset: join again (a revoked
+        // node is refused there too, unless the token was made after the revocation).
+        this.options.log.warn(`node credential refused (HTTP ${response.statusCode}); joining again with the join token`);
         this.credential = undefined;
         this.retryLater(new Error('credential refused'));
-      } else if (response.statusCode === 401) {
-        this.options.log.fatal('node credential refused and no --join-token given; cannot connect');
+      } else if (refused) {
+        const expired = credential.certificate !== undefined && Date.parse(new X509Certificate(credential.certificate).validTo) <= Date.now();
+        this.options.log.fatal(expired
+          ? `the node certificate expired at ${new X509Certificate(credential.certificate!).validTo} (the agent was off for longer than its lifetime, so it could not renew it); start the agent once with a join token to join again`
+          : `node credential refused (HTTP ${response.statusCode}) and no --join-token given; cannot connect`);
         process.exitCode = 2;
         void this.stop();
       } else {
@@ -310,6 +328,7 @@ export class Agent {
         this.heartbeatMs = message.heartbeatMs;
         this.data.welcome(message.dataPublicKey, message.residencyClasses);
         this.heartbeatTimer = setInterval(() => this.sendHeartbeat(), message.heartbeatMs);
+        this.scheduleRenewal();
         this.sendHeartbeat();
         // Output buffered while cut off goes first: the server drops logs of attempts it has closed.
         this.flush();
@@ -424,6 +443,33 @@ export class Agent {
   private resendHeldResults(): void {
     const held = this.journal.pending();
     for (let i = 0; i < held.length; i += MAX_BATCH) this.send({ type: 'attempts.results', results: held.slice(i, i + MAX_BATCH) });
+  }
+
+  /** Renews the node certificate 60% into its life, over mutual TLS; a failure retries in 5 s. */
+  private scheduleRenewal(): void {
+    clearTimeout(this.renewTimer);
+    const certificate = this.credential?.certificate;
+    if (certificate === undefined || this.stopping) return;
+    const delay = Math.max(0, renewAt(certificate) - Date.now());
+    // setTimeout holds at most about 24.8 days; a later renewal is rescheduled when it fires.
+    this.renewTimer = setTimeout(() => void this.renewNow(), Math.min(delay, 2 ** 31 - 1));
+  }
+
+  private async renewNow(): Promise<void> {
+    const credential = this.credential;
+    if (credential?.certificate === undefined || this.stopping) return;
+    if (renewAt(credential.certificate) > Date.now()) return this.scheduleRenewal();
+    try {
+      const renewed = await renew(this.options.serverUrl, credential, this.options.dataDir);
+      await saveCredential(this.options.dataDir, renewed);
+      this.credential = renewed;
+      this.options.log.info({ validTo: new X509Certificate(renewed.certificate!).validTo }, 'node certificate renewed');
+      this.scheduleRenewal();
+    } catch (error) {
+      this.options.log.warn({ err: error }, 'node certificate renewal failed; retrying in 5 s');
+      clearTimeout(this.renewTimer);
+      if (!this.stopping) this.renewTimer = setTimeout(() => void this.renewNow(), 5000);
+    }
   }
 
   /** Also a liveness probe of the control plane: a link silent for several beats is dropped and redialled. */

@@ -36,7 +36,8 @@ export interface HttpGetResponse {
 }
 
 /** Sends a GET with `headers`; resolves once the response head is in. `signal` stops it at any point, body included. */
-export type HttpGet = (url: URL, headers: Readonly<Record<string, string>>, signal: AbortSignal) => Promise<HttpGetResponse>;
+/** `ca`: for https, the only CA to trust (the cluster CA, for the control plane's relay). */
+export type HttpGet = (url: URL, headers: Readonly<Record<string, string>>, signal: AbortSignal, ca?: string) => Promise<HttpGetResponse>;
 
 /** The connection failed; says where to. */
 export function unreachable(url: URL, error: Error): AtollError {

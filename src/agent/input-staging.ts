@@ -35,6 +35,8 @@ export async function stageInputs(options: {
   readonly nodeName: string;
   /** The control plane's URL: an input relayed through it has a path on it as its URL. */
   readonly serverUrl: string;
+  /** The cluster CA, trusted for the relay when the control plane serves https. */
+  readonly serverCa?: string | undefined;
   readonly store: PartitionStore;
   readonly signal: AbortSignal;
   readonly onTransfer: (transfer: Transfer) => void;
@@ -75,7 +77,7 @@ async function stageOne(input: AttemptInput, options: Parameters<typeof stageInp
   }
   if (input.url === null || input.token === null) throw new AtollError('unavailable', `input ${input.dataset}/${input.partition} is on ${input.node}, which the control plane gave no way to reach`);
   const started = performance.now();
-  const bytes = await fetchTo(new URL(input.url, options.serverUrl).href, input.token, dest, { sha256: input.sha256, bytes: input.bytes }, options.signal);
+  const bytes = await fetchTo(new URL(input.url, options.serverUrl).href, input.token, dest, { sha256: input.sha256, bytes: input.bytes }, options.signal, options.serverCa);
   options.onTransfer({ input, bytes, durationMs: Math.round(performance.now() - started) });
 }
 
@@ -94,7 +96,7 @@ const LEAN_GET_MIN_BYTES = 8 << 20;
  * writer, hashed as it comes; from 8 MiB on it comes over the lean client, straight into the
  * writer's blocks, hashed on one worker thread and written from another.
  */
-export async function fetchTo(url: string, token: string, dest: string, expected: { readonly sha256: string; readonly bytes: number }, signal: AbortSignal): Promise<number> {
+export async function fetchTo(url: string, token: string, dest: string, expected: { readonly sha256: string; readonly bytes: number }, signal: AbortSignal, ca?: string): Promise<number> {
   const limitMs = Math.ceil(FETCH_BASE_MS + (expected.bytes / 1e6) * FETCH_MS_PER_MB);
   const deadline = AbortSignal.timeout(limitMs);
   const stop = AbortSignal.any([signal, deadline]);
@@ -103,7 +105,7 @@ export async function fetchTo(url: string, token: string, dest: string, expected
   const tooLarge = () => new AtollError('conflict', `the holder sent more than the ${expected.bytes} bytes catalogued; the transfer was stopped`);
   let response: HttpGetResponse | undefined;
   try {
-    response = await get(target, { authorization: `Bearer ${token}` }, stop);
+    response = await get(target, { authorization: `Bearer ${token}` }, stop, ca);
     if (response.status !== 200) throw await refusal(response);
     if (response.contentLength !== null && response.contentLength > expected.bytes) throw tooLarge();
     if (expected.bytes <= SMALL_FILE_BYTES) return await keepSmall(response, dest, expected, tooLarge);

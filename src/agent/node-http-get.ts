@@ -6,10 +6,10 @@ import { cutShort, unreachable, type BodySink, type HttpGet, type HttpGetRespons
 // GET with node:http(s) and the global agent, whose kept-alive connections make a run of small
 // partitions from one holder cost one handshake. Redirects are never followed (node:http does not).
 
-export const nodeHttpGet: HttpGet = (url, headers, signal) =>
+export const nodeHttpGet: HttpGet = (url, headers, signal, ca) =>
   new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(url, { headers, signal }, (res) => resolve(new NodeHttpResponse(url, res)));
+    const req = send(url, { headers, signal, ...(ca === undefined ? {} : { ca }) }, (res) => resolve(new NodeHttpResponse(url, res)));
     // Also catches errors after the head (they reach the body's reader through the response).
     req.on('error', (error) => reject(unreachable(url, error)));
     req.end();

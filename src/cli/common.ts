@@ -11,8 +11,9 @@ export interface CommonFlags extends ConnectionFlags {
 /** Adds --server/--token (and -o for commands that print records). */
 export function withConnection(command: Command, output = true): Command {
   command
-    .addOption(new Option('--server <url>', 'control plane URL (default: $ATOLL_SERVER, ./.atoll/server.url, http://127.0.0.1:7700)'))
-    .addOption(new Option('--token <token>', 'API token (default: $ATOLL_TOKEN, ./.atoll/admin.token)'));
+    .addOption(new Option('--server <url>', 'control plane URL (default: $ATOLL_SERVER, ./.atoll/server.url, https://127.0.0.1:7700)'))
+    .addOption(new Option('--token <token>', 'API token (default: $ATOLL_TOKEN, ./.atoll/admin.token)'))
+    .addOption(new Option('--ca <file>', "the cluster CA certificate the server's must chain to (default: $ATOLL_CA, ./.atoll/ca.crt)"));
   if (output) command.addOption(new Option('-o, --output <format>', 'table, json or yaml').default('table').argParser(parseFormat));
   return command;
 }

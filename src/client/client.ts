@@ -46,9 +46,35 @@ export class ApiError extends Error {
   }
 }
 
+/** A join token as the API lists it (never its secret, which only its creation returns). */
+export interface JoinTokenInfo {
+  readonly id: string;
+  readonly pool: string | null;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly expiresAt: number | null;
+  readonly singleUse: boolean;
+  readonly usedAt: number | null;
+  readonly usedBy: string | null;
+  readonly createdAt: number;
+  readonly revokedAt: number | null;
+}
+
+export interface NodeIdentityInfo {
+  readonly node: string;
+  readonly tokenId: string;
+  readonly pool: string | null;
+  readonly labels: Readonly<Record<string, string>> | null;
+  readonly serial: string | null;
+  readonly notAfter: number | null;
+  readonly joinedAt: number;
+  readonly revokedAt: number | null;
+}
+
 export interface ClientOptions {
   readonly server: string;
   readonly token: string;
+  /** The fetch to use; left out, the global one. Node callers pass tls-fetch's fetchTrusting(ca) to trust the cluster CA. */
+  readonly fetch?: typeof fetch;
 }
 
 type Query = Readonly<Record<string, string | number | boolean | undefined>>;
@@ -128,6 +154,28 @@ export class AtollClient {
   /** Takes the node out of placement; what runs there carries on. */
   cordonNode(name: string): Promise<NodeRecord> {
     return this.request('POST', `/v1/nodes/${encodeURIComponent(name)}/cordon`);
+  }
+
+  /** A join token, optionally scoped; the answer is the only place its secret (`token`) appears. */
+  createJoinToken(scope: { pool?: string; labels?: Readonly<Record<string, string>>; expiresIn?: string; singleUse?: boolean } = {}): Promise<JoinTokenInfo & { readonly token: string }> {
+    return this.request('POST', '/v1/join-tokens', { body: scope });
+  }
+
+  listJoinTokens(): Promise<Listing<JoinTokenInfo>> {
+    return this.request('GET', '/v1/join-tokens');
+  }
+
+  revokeJoinToken(id: string): Promise<JoinTokenInfo> {
+    return this.request('DELETE', `/v1/join-tokens/${encodeURIComponent(id)}`);
+  }
+
+  /** Revokes the node's certificate and credential; its connection closes and it cannot rejoin without a newer token. */
+  revokeNode(name: string): Promise<NodeIdentityInfo> {
+    return this.request('POST', `/v1/nodes/${encodeURIComponent(name)}/revoke`);
+  }
+
+  listNodeIdentities(): Promise<Listing<NodeIdentityInfo>> {
+    return this.request('GET', '/v1/node-identities');
   }
 
   uncordonNode(name: string): Promise<NodeRecord> {
@@ -243,7 +291,7 @@ export class AtollClient {
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
-      response = await fetch(this.url(path, options.query), {
+      response = await (this.options.fetch ?? fetch)(this.url(path, options.query), {
         method,
         headers,
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
@@ -260,7 +308,7 @@ export class AtollClient {
   private async *stream(path: string, query: Query, signal?: AbortSignal): AsyncGenerator<SseMessage> {
     let response: Response;
     try {
-      response = await fetch(this.url(path, query), {
+      response = await (this.options.fetch ?? fetch)(this.url(path, query), {
         headers: { authorization: `Bearer ${this.options.token}`, accept: 'text/event-stream' },
         ...(signal ? { signal } : {}),
       });
@@ -289,7 +337,13 @@ function errorFrom(status: number, body: unknown, text: string): ApiError {
   return new ApiError(status, error?.code ?? 'http_error', error?.message ?? `HTTP ${status}: ${text.slice(0, 200)}`, error?.problems ?? []);
 }
 
+/** TLS verification failures, as Node names them: the server's certificate is not from the CA we trust. */
+const UNTRUSTED_CERT_CODES = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_SIGNATURE_FAILURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED']);
+
 function describeFetchError(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  if (cause?.code !== undefined && UNTRUSTED_CERT_CODES.has(cause.code)) {
+    return `the server's TLS certificate is not trusted (${cause.code}): it is not signed by the cluster CA given (--ca, ATOLL_CA or .atoll/ca.crt), or it does not name this address; check you reach the right server and pass its ca.crt`;
+  }
   return cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
 }

@@ -199,7 +199,13 @@ export type EventType =
   | 'budget.warning'
   | 'budget.exceeded'
   | 'job.held'
-  | 'job.released';
+  | 'job.released'
+  | 'node.join_refused'
+  | 'node.identity_refused'
+  | 'node.revoked'
+  | 'node.certificate_issued'
+  | 'join_token.created'
+  | 'join_token.revoked';
 
 export interface EventRecord {
   readonly seq: number;

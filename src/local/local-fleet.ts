@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { AtollClient } from '../client/client.js';
+import { fetchTrusting } from '../client/tls-fetch.js';
 import { readSpecFile } from '../client/spec-file.js';
 import { AtollError } from '../core/errors.js';
 import { readFleetFile } from './fleet-file.js';
@@ -100,7 +101,8 @@ export class LocalFleet {
       this.out(`agent          ${node.name.padEnd(22)} ${node.provider}/${node.region}${node.site ? `/${node.site}` : ''} (${node.jurisdiction ?? '-'})`);
     });
 
-    const client = new AtollClient({ server: url, token: adminToken });
+    // TLS costs nothing here: the CA is in our own data dir, and the agents check it through the join token.
+    const client = new AtollClient({ server: url, token: adminToken, fetch: fetchTrusting({ ca: readFileSync(join(this.dataDir, 'ca.crt'), 'utf8') }) });
     const names = fleet.nodes.map((n) => n.name);
     await this.waitForNodes(client, names);
     let exampleJobId: string | undefined;

@@ -356,6 +356,15 @@ export type ServerMessage = z.infer<typeof serverMessage>;
 
 // ---- HTTP join exchange (before the WebSocket) ----
 
-export const joinRequestSchema = z.strictObject({ node: z.string().min(1).max(63) });
-export const joinResponseSchema = z.strictObject({ node: z.string(), credential: z.string() });
+export const joinRequestSchema = z.strictObject({
+  node: z.string().min(1).max(63),
+  /** PEM CSR for the node's own key pair; required when the server serves TLS. */
+  csr: z.string().max(16_384).optional(),
+  /** The labels the node will claim, checked against a scoped token before anything is issued. */
+  labels: z.record(z.string().max(253), z.string().max(253)).optional(),
+});
+export type JoinRequest = z.infer<typeof joinRequestSchema>;
+/** TLS: the node certificate and the CA; --insecure: a bearer credential. */
+export const joinResponseSchema = z.strictObject({ node: z.string(), credential: z.string().optional(), certificate: z.string().optional(), ca: z.string().optional() });
+export const renewRequestSchema = z.strictObject({ csr: z.string().max(16_384) });
 export type JoinResponse = z.infer<typeof joinResponseSchema>;

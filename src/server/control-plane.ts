@@ -516,6 +516,17 @@ export class ControlPlane {
 
   // ---- agents ----
 
+  /** An identity event (join, refusal, certificate, revocation), committed before this resolves. */
+  async noteIdentity(type: Parameters<StateMachine['noteIdentity']>[0], node: string | null, data: Record<string, unknown>): Promise<void> {
+    this.sm.noteIdentity(type, node, data);
+    await this.sm.committed();
+  }
+
+  /** Closes the node's live connection, if any (its credentials were revoked). */
+  disconnectNode(nodeName: string, reason: string): void {
+    this.links.get(nodeName)?.close(4403, reason);
+  }
+
   isConnected(nodeName: string): boolean {
     return this.links.has(nodeName);
   }

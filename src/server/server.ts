@@ -29,6 +29,10 @@ import { ControlPlane } from './control-plane.js';
 import { defaultPriceBookFile, readPriceBookFile } from './pricing.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { AgentGateway } from './gateway/agent-gateway.js';
+import { registerIdentityRoutes } from './api/routes/identity-routes.js';
+import { CA_CERT_FILE } from './tls/certificate-authority.js';
+import { NodeIdentity } from './tls/node-identity.js';
+import { prepareServerTls, type ServingTls, type TlsOptions } from './tls/server-tls.js';
 import { ServerMetrics } from './metrics.js';
 
 export interface ServerOptions {
@@ -44,6 +48,10 @@ export interface ServerOptions {
   readonly clock?: Clock;
   /** A price book file to put in force at start; left out, the stored book, or on first start examples/pricing.yaml. */
   readonly pricingFile?: string;
+  /** TLS: on by default with the data dir's own CA; `insecure` serves plain HTTP. */
+  readonly tls?: TlsOptions;
+  /** Lifetime of the client certificates nodes get on join and renewal (default 24 h). */
+  readonly nodeCertLifetimeMs?: number;
   /** Where fatal store errors go; the CLI exits the process. */
   readonly onFatal?: (error: unknown) => void;
 }
@@ -54,6 +62,10 @@ export interface RunningServer {
   readonly plane: ControlPlane;
   readonly metrics: ServerMetrics;
   readonly tokens: BootstrapFiles;
+  /** True when serving HTTPS/WSS. */
+  readonly tls: boolean;
+  /** The cluster CA certificate file clients trust (<data-dir>/ca.crt). */
+  readonly caFile: string;
   readonly routes: readonly { method: string; url: string }[];
   close(): Promise<void>;
 }
@@ -90,7 +102,9 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   const clock = options.clock ?? systemClock;
   const store = openSqliteStore(join(dataDir, 'atoll.db'));
   await store.migrate();
-  const tokens = await bootstrapTokens(store, dataDir, clock);
+  const serving = await prepareServerTls(dataDir, options.host, options.tls ?? {});
+  if (serving.https === undefined) log.warn('INSECURE: serving plain HTTP (--insecure): tokens, node credentials and data cross the network readable by anyone on the path; use only on loopback for local development');
+  const tokens = await bootstrapTokens(store, dataDir, clock, serving.ca.fingerprint);
   const heartbeatMs = options.heartbeatMs ?? 1000;
   const fileBook = options.pricingFile === undefined ? undefined : await readPriceBookFile(options.pricingFile);
   const metrics = new ServerMetrics({ processMetrics: true });
@@ -125,18 +139,24 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   const auth = new Authenticator(store);
   const streams = new LiveStreams();
   const routes: { method: string; url: string }[] = [];
+  const identity = new NodeIdentity(store, plane, serving.ca, {
+    tls: serving.https !== undefined, certLifetimeMs: options.nodeCertLifetimeMs ?? 24 * 3_600_000, clock, log,
+  });
+  await identity.start();
   const tokenFiles = { dataDir, adminTokenFile: tokens.adminTokenFile };
-  const app = buildApp({ plane, metrics, auth, audit, streams, log, routes, clock, tokenFiles });
-  const gateway = new AgentGateway(plane, auth, log, audit);
+  const app = buildApp({ plane, metrics, auth, audit, streams, log, routes, clock, tokenFiles, identity, https: serving.https });
+  const gateway = new AgentGateway(plane, auth, log, audit, identity);
+  identity.onRevoked((node) => gateway.disconnect(node, 'node revoked'));
   gateway.attach(app.server);
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
-  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  const url = `${serving.https ? 'https' : 'http'}://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
   return {
-    url, app, plane, metrics, tokens, routes,
+    url, app, plane, metrics, tokens, routes, tls: serving.https !== undefined, caFile: join(dataDir, CA_CERT_FILE),
     async close() {
       gateway.close();
+      identity.close();
       stopMetrics();
       await plane.close();
       await app.close();
@@ -157,12 +177,16 @@ interface AppParts {
   readonly routes: { method: string; url: string }[];
   readonly clock: Clock;
   readonly tokenFiles: { readonly dataDir: string; readonly adminTokenFile: string };
+  readonly identity: NodeIdentity;
+  /** https.createServer options; undefined: plain HTTP (--insecure). */
+  readonly https: ServingTls['https'];
 }
 
-function buildApp({ plane, metrics, auth, audit, streams, log, routes, clock, tokenFiles }: AppParts): FastifyInstance {
-  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true,
+function buildApp({ plane, metrics, auth, audit, streams, log, routes, clock, tokenFiles, identity, https }: AppParts): FastifyInstance {
+  // Typed as the plain-HTTP instance: routes and hooks are the same, only the listener differs.
+  const app = Fastify({ ...(https === undefined ? {} : { https }), loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true,
     // Live event streams never end on their own; without this, shutdown would wait for them.
-    forceCloseConnections: true });
+    forceCloseConnections: true }) as unknown as FastifyInstance;
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
   app.decorate('liveStreams', streams);
   app.setNotFoundHandler((request, reply) =>
@@ -188,7 +212,8 @@ function buildApp({ plane, metrics, auth, audit, streams, log, routes, clock, to
   registerPolicyRoutes(app, plane);
   registerEventRoutes(app, plane);
   registerSpendRoutes(app, plane, () => clock.now());
-  registerAgentRoutes(app, plane, auth);
+  registerAgentRoutes(app, plane, auth, identity);
+  registerIdentityRoutes(app, identity);
   registerMetricsRoutes(app, metrics);
   registerTokenRoutes(app, { store: plane.store, auth, streams, clock, tokenFiles });
   registerAuditRoutes(app, plane.store, audit, () => clock.now());

@@ -183,7 +183,35 @@ export interface SettingsTable {
   updatedAt: number;
 }
 
+export interface JoinTokensTable {
+  id: string;
+  hash: string;
+  pool: string | null;
+  /** JSON object. */
+  labels: string;
+  expiresAt: number | null;
+  singleUse: number;
+  usedAt: number | null;
+  usedBy: string | null;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface NodeIdentitiesTable {
+  node: string;
+  tokenId: string;
+  pool: string | null;
+  /** JSON object, or null when the node may claim any labels. */
+  labels: string | null;
+  serial: string | null;
+  notAfter: number | null;
+  joinedAt: number;
+  revokedAt: number | null;
+}
+
 export interface Database {
+  joinTokens: JoinTokensTable;
+  nodeIdentities: NodeIdentitiesTable;
   tokens: TokensTable;
   audit: AuditTable;
   nodes: NodesTable;

@@ -1,3 +1,4 @@
+import type { IdentityStore } from './identity-store.js';
 import type { PartitionRecord } from '../core/data-spec.js';
 import type { PolicyRecord } from '../core/policy-spec.js';
 import type { AuditRecord, Role } from '../core/access.js';
@@ -155,6 +156,8 @@ export interface ActiveState {
 }
 
 export interface Store {
+  /** Join tokens and node identities. */
+  identities(): IdentityStore;
   /** Bring the schema up to date. Safe to call on every start. */
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -58,7 +58,7 @@ class Fleet {
     this.port = await freePort();
     this.server = await startServer({ dataDir: this.dataDir, port: this.port, extraArgs: SERVER_FLAGS });
     for (const spec of FLEET) {
-      const proxy = await FaultProxy.start({ port: this.port });
+      const proxy = await FaultProxy.start({ port: this.port, scheme: new URL(this.server.url).protocol === 'https:' ? 'https' : 'http' });
       this.proxies.push(proxy);
       this.agents.push(startAgent(proxy.url, this.server.joinToken, spec));
     }

@@ -87,7 +87,8 @@ export class FaultProxy {
   ) {}
 
   /** Listens on a free port of 127.0.0.1 and forwards to `target`. */
-  static async start(target: { host?: string; port: number }): Promise<FaultProxy> {
+  /** `target.scheme` is the one the proxied server speaks (TLS passes through the proxy untouched). */
+  static async start(target: { host?: string; port: number; scheme?: 'http' | 'https' }): Promise<FaultProxy> {
     const host = target.host ?? '127.0.0.1';
     let proxy: FaultProxy | undefined;
     const server = createServer((client) => proxy!.accept(client));
@@ -98,11 +99,14 @@ export class FaultProxy {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
     proxy = new FaultProxy(server, port, { host, port: target.port });
+    proxy.scheme = target.scheme ?? 'https';
     return proxy;
   }
 
+  private scheme: 'http' | 'https' = 'https';
+
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.scheme}://127.0.0.1:${this.port}`;
   }
 
   /** Connections open through the proxy right now. */

@@ -4,7 +4,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { Agent as UndiciAgent, setGlobalDispatcher } from 'undici';
 import { AtollClient } from '../../src/client/client.js';
+import { fetchTrusting } from '../../src/client/tls-fetch.js';
 import { LIST_PRICE_BOOK } from '../../src/core/price-book.js';
 
 // Real processes for integration tests and benchmarks: `atoll server` and `atoll agent` from the
@@ -73,9 +75,10 @@ export function startProcess(args: readonly string[], options: { env?: NodeJS.Pr
 const execFileAsync = promisify(execFile);
 
 /** The CLI as a user runs it against `server`, to its end; stdout and stderr apart, so JSON output can be parsed. */
-export async function runCli(server: { url: string; adminToken: string }, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runCli(server: { url: string; adminToken: string; caFile?: string }, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [ATOLL_BIN, ...args, '--server', server.url, '--token', server.adminToken]);
+    const ca = server.caFile === undefined || !server.url.startsWith('https:') ? [] : ['--ca', server.caFile];
+    const { stdout, stderr } = await execFileAsync(process.execPath, [ATOLL_BIN, ...args, '--server', server.url, '--token', server.adminToken, ...ca]);
     return { code: 0, stdout, stderr };
   } catch (error) {
     // execFile rejects on a non-zero exit with the output attached: that is a result, not a test failure.
@@ -90,7 +93,26 @@ export interface ServerProc extends Proc {
   readonly dataDir: string;
   readonly adminToken: string;
   readonly joinToken: string;
+  /** The server's CA certificate (<data-dir>/ca.crt), which clients trust. */
+  readonly caFile: string;
   readonly client: AtollClient;
+}
+
+const trustedCas = new Set<string>();
+let caBundle: string | undefined;
+
+/**
+ * Lets this test process's global fetch trust a server's CA (tests that speak raw HTTP use it),
+ * next to the CAs of servers started before, and points ATOLL_CA at a bundle of them all, so a
+ * CLI a test spawns itself trusts them too. The harness's clients get their own fetch.
+ */
+export function trustGlobally(caPem: string): void {
+  if (trustedCas.has(caPem)) return;
+  trustedCas.add(caPem);
+  setGlobalDispatcher(new UndiciAgent({ connect: { ca: [...trustedCas] } }));
+  caBundle ??= join(tempDir('ca-bundle'), 'ca-bundle.crt');
+  writeFileSync(caBundle, [...trustedCas].join(''));
+  process.env.ATOLL_CA = caBundle;
 }
 
 let listPriceBook: string | undefined;
@@ -102,23 +124,32 @@ function listPriceBookFile(): string {
   return listPriceBook;
 }
 
-export async function startServer(options: { dataDir?: string; port?: number; extraArgs?: readonly string[]; nodeArgs?: readonly string[] } = {}): Promise<ServerProc> {
+/** A real `atoll server`, serving TLS with its own CA unless `insecure`. */
+export async function startServer(options: { dataDir?: string; port?: number; extraArgs?: readonly string[]; nodeArgs?: readonly string[]; insecure?: boolean } = {}): Promise<ServerProc> {
   const dataDir = options.dataDir ?? tempDir('server');
   const port = options.port ?? (await freePort());
   // Unless a test brings its own, nodes keep the prices they declare (a book with no compute
   // rules), so tests can make one node cheap and another dear with a flag.
   const pricing = options.extraArgs?.includes('--pricing') ? [] : ['--pricing', listPriceBookFile()];
-  const proc = startProcess(['server', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', ...pricing, ...(options.extraArgs ?? [])], {
+  const insecure = options.insecure === true;
+  const proc = startProcess(['server', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', ...pricing, ...(insecure ? ['--insecure'] : []), ...(options.extraArgs ?? [])], {
     ...(options.nodeArgs ? { nodeArgs: options.nodeArgs } : {}),
   });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${insecure ? 'http' : 'https'}://127.0.0.1:${port}`;
+  const caFile = join(dataDir, 'ca.crt');
+  const ca = await waitFor(() => {
+    if (proc.child.exitCode !== null) throw new Error(`server exited early:\n${proc.output()}`);
+    const pem = existsSync(caFile) ? readFileSync(caFile, 'utf8') : '';
+    return pem.includes('END CERTIFICATE') ? pem : undefined;
+  }, 20_000, 'server to make its CA');
+  trustGlobally(ca);
   await waitFor(async () => {
     if (proc.child.exitCode !== null) throw new Error(`server exited early:\n${proc.output()}`);
     return (await fetch(`${url}/healthz`).then((r) => r.ok).catch(() => false)) || undefined;
   }, 20_000, 'server to answer /healthz');
   const adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   const joinToken = readFileSync(join(dataDir, 'join.token'), 'utf8').trim();
-  return { ...proc, url, port, dataDir, adminToken, joinToken, client: new AtollClient({ server: url, token: adminToken }) };
+  return { ...proc, url, port, dataDir, adminToken, joinToken, caFile, client: new AtollClient({ server: url, token: adminToken, fetch: fetchTrusting({ ca }) }) };
 }
 
 export interface AgentSpec {
@@ -185,7 +216,7 @@ export function startAgent(serverUrl: string, joinToken: string, spec: AgentSpec
     writeFileSync(configFile, `${JSON.stringify(spec.config, null, 2)}\n`);
   }
   const proc = startProcess([
-    'agent', '--server', serverUrl, ...(joinToken ? ['--join-token-file', writeSecret(dataDir, joinToken)] : []), '--data-dir', dataDir,
+    'agent', '--server', serverUrl, ...(serverUrl.startsWith('http:') ? ['--insecure'] : []), ...(joinToken ? ['--join-token-file', writeSecret(dataDir, joinToken)] : []), '--data-dir', dataDir,
     ...nodeFlags(spec, configFile), '--log-level', 'warn', ...(spec.extraArgs ?? []),
   ]);
   return { ...proc, dataDir };

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { AtollClient } from '../../src/client/client.js';
+import { createCsr, newKeyPair } from '../../src/protocol/certificate-request.js';
 import type { AuditRecord } from '../../src/core/access.js';
 import type { JobView } from '../../src/core/types.js';
 import { startServer as startInProcess } from '../../src/server/server.js';
@@ -163,6 +164,14 @@ describe('roles, namespaces, revocation and the audit log', () => {
       'PUT /v1/pricing': [{ method: 'PUT', path: '/v1/pricing', body: {}, expect: 'forbidden' }],
       'POST /v1/agents/join': [{ method: 'POST', path: '/v1/agents/join', body: { node: 'intruder' }, expect: 'unauthorized' }],
       'GET /v1/agents/connect': [{ method: 'GET', path: '/v1/agents/connect', expect: 'unauthorized' }],
+      // The cluster CA certificate is public (agents check it against their join token); renewal takes a node certificate.
+      'GET /v1/agents/ca': [{ method: 'GET', path: '/v1/agents/ca', expect: 'open' }],
+      'POST /v1/agents/renew': [{ method: 'POST', path: '/v1/agents/renew', body: { csr: 'x' }, expect: 'unauthorized' }],
+      'POST /v1/join-tokens': [{ method: 'POST', path: '/v1/join-tokens', body: {}, expect: 'forbidden' }],
+      'GET /v1/join-tokens': [{ method: 'GET', path: '/v1/join-tokens', expect: 'forbidden' }],
+      'DELETE /v1/join-tokens/:id': [{ method: 'DELETE', path: '/v1/join-tokens/join-x', expect: 'forbidden' }],
+      'GET /v1/node-identities': [{ method: 'GET', path: '/v1/node-identities', expect: 'forbidden' }],
+      'POST /v1/nodes/:name/revoke': [{ method: 'POST', path: '/v1/nodes/edge-1/revoke', expect: 'forbidden' }],
       'GET /metrics': [{ method: 'GET', path: '/metrics', expect: 'forbidden' }],
       'POST /v1/tokens': [{ method: 'POST', path: '/v1/tokens', body: { name: 'mine', role: 'admin' }, expect: 'forbidden' }],
       'GET /v1/tokens': [{ method: 'GET', path: '/v1/tokens', expect: 'forbidden' }],
@@ -258,19 +267,20 @@ describe('roles, namespaces, revocation and the audit log', () => {
   });
 
   it('holds a node to its own identity: speaking for another node or reporting its attempts is refused with 403 and audited', async () => {
-    // Two more node credentials, as agents get them.
+    // Two more node certificates, as agents get them: a key of their own and a CSR with the join token.
+    const ca = readFileSync(server.caFile, 'utf8');
     const credential = async (node: string) => {
-      const response = await fetch(`${server.url}/v1/agents/join`, { method: 'POST', headers: { authorization: `Bearer ${server.joinToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ node }) });
+      const keys = newKeyPair();
+      const response = await fetch(`${server.url}/v1/agents/join`, { method: 'POST', headers: { authorization: `Bearer ${server.joinToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ node, csr: createCsr(node, keys) }) });
       expect(response.status).toBe(201);
-      const { credential: secret } = (await response.json()) as { credential: string };
-      secrets.push(secret);
-      return secret;
+      const { certificate } = (await response.json()) as { certificate: string };
+      return { cert: certificate, key: keys.privateKeyPem };
     };
     const rogue = await credential('rogue-1');
     await credential('victim-1');
     const hello = (name: string) => ({ type: 'hello', protocol: 1, agentVersion: 'test', node: { name, cpu: 1000, memory: 1 << 30 }, running: [], finished: [] });
-    const open = (secret: string) => new Promise<{ ws: WebSocket; messages: unknown[]; closed: Promise<number> }>((resolve, reject) => {
-      const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/agents/connect`, { headers: { authorization: `Bearer ${secret}` } });
+    const open = (identity: { cert: string; key: string }) => new Promise<{ ws: WebSocket; messages: unknown[]; closed: Promise<number> }>((resolve, reject) => {
+      const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/agents/connect`, { ca, ...identity });
       const messages: unknown[] = [];
       ws.on('message', (data) => messages.push(JSON.parse(data.toString())));
       const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));

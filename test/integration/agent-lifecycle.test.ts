@@ -18,7 +18,7 @@ describe('agent lifecycle', () => {
     const joinToken = readFileSync(join(dataDir, 'join.token'), 'utf8').trim();
 
     const agentDir = tempDir('early-agent');
-    const agent = startAgent(`http://127.0.0.1:${port}`, joinToken, { name: 'early-bird' }, agentDir);
+    const agent = startAgent(`https://127.0.0.1:${port}`, joinToken, { name: 'early-bird' }, agentDir);
     procs.push(agent);
     await new Promise((r) => setTimeout(r, 1500));
     expect(agent.child.exitCode).toBeNull();

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startServer, type RunningServer } from '../../src/server/server.js';
-import { tempDir } from '../harness/processes.js';
+import { readFileSync } from 'node:fs';
+import { tempDir, trustGlobally } from '../harness/processes.js';
 
 // The route table comes from the running server itself (Fastify's onRoute), so a route added
 // later without authentication fails this test.
@@ -10,6 +11,7 @@ describe('authentication on every route', () => {
 
   beforeAll(async () => {
     server = await startServer({ host: '127.0.0.1', port: 0, dataDir: tempDir('auth'), logLevel: 'silent' });
+    trustGlobally(readFileSync(server.caFile, 'utf8'));
   });
 
   afterAll(async () => {
@@ -33,7 +35,8 @@ describe('authentication on every route', () => {
     };
     for (const route of server.routes) {
       const url = `${server.url}${concrete(route.url)}`;
-      if (route.url === '/healthz') {
+      // The CA certificate is public: agents fetch it to compare with their join token's fingerprint.
+      if (route.url === '/healthz' || route.url === '/v1/agents/ca') {
         expect((await fetch(url)).status).toBe(200);
         continue;
       }
@@ -60,7 +63,7 @@ describe('authentication on every route', () => {
     const admin = (await import('node:fs')).readFileSync(server.tokens.adminTokenFile, 'utf8').trim();
     for (const headers of [{}, { authorization: `Bearer ${admin}` }]) {
       const status = await new Promise<number>((resolve, reject) => {
-        const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/agents/connect`, { headers });
+        const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/agents/connect`, { headers, ca: readFileSync(server.caFile) });
         ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
         ws.on('open', () => reject(new Error('the socket opened')));
         ws.on('error', () => undefined);

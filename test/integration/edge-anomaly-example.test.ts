@@ -25,7 +25,7 @@ it('runs the edge-first and the centralized pipeline to the same anomalies, edge
   await waitFor(() => (up!.output().includes('nodes are up') ? true : undefined), 45_000, `atoll up to start:\n${up.output()}`);
   const token = readFileSync(join(cwd, '.atoll', 'admin.token'), 'utf8').trim();
   const { stdout } = await run('bash', [join(REPO, 'examples', 'edge-anomaly', 'run.sh')], {
-    env: { ...process.env, MB: '3', ATOLL_SERVER: `http://127.0.0.1:${port}`, ATOLL_TOKEN: token },
+    env: { ...process.env, MB: '3', ATOLL_SERVER: `https://127.0.0.1:${port}`, ATOLL_TOKEN: token, ATOLL_CA: join(cwd, '.atoll', 'ca.crt') },
   });
   expect(stdout).toContain('same anomalies found both ways');
   const edge = Number(/edge-first: +(\d+) bytes/.exec(stdout)?.[1]);

@@ -249,7 +249,8 @@ describe('node lifecycle', () => {
   it('gives no new work to a node whose agent said it is leaving, while that agent still stops its tasks', async () => {
     // A scripted agent speaking the protocol, so the window between `leaving` and the close is
     // held open as long as a real agent's may be (tasks get killGrace to stop; results wait for acks).
-    const server = await startServer({ extraArgs: SERVER_ARGS });
+    // Plain HTTP keeps the script to the protocol: mutual TLS is tested in tls-identity.test.ts.
+    const server = await startServer({ extraArgs: SERVER_ARGS, insecure: true });
     servers.push(server);
     agents.push(startAgent(server.url, server.joinToken, { name: 'lc-b', cpu: '4', priceHour: 2 }));
     const joined = await fetch(`${server.url}/v1/agents/join`, {

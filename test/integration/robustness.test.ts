@@ -9,7 +9,9 @@ describe('robustness', () => {
   let agent: Proc;
 
   beforeAll(async () => {
-    server = await startServer({ extraArgs: ['--heartbeat', '200ms'] });
+    // 500 ms, not 200: on a loaded machine, taking in ~10 MB of assignments (now over TLS) could
+    // keep the agent silent past 3 beats and lose the node mid-test (as batch-jobs found).
+    server = await startServer({ extraArgs: ['--heartbeat', '500ms'] });
     agent = startAgent(server.url, server.joinToken, { name: 'sturdy', cpu: '4' });
     await waitForReadyNodes(server.client, 1);
   });

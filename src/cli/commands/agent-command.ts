@@ -10,6 +10,7 @@ import { action } from '../common.js';
 
 interface AgentFlags {
   server: string;
+  insecure?: boolean;
   joinToken?: string;
   joinTokenFile?: string;
   dataDir?: string;
@@ -134,7 +135,8 @@ export function registerAgentCommand(program: Command): void {
   program
     .command('agent')
     .description('run a node agent: dials out to the control plane and runs the tasks it is given')
-    .requiredOption('--server <url>', 'control plane URL, e.g. http://127.0.0.1:7700')
+    .requiredOption('--server <url>', 'control plane URL, e.g. https://127.0.0.1:7700')
+    .option('--insecure', 'allow a plain http:// control plane (one started with --insecure): local development only')
     .option('--join-token <token>', 'cluster join token, needed on first start only (visible in `ps`: prefer --join-token-file or $ATOLL_JOIN_TOKEN)')
     .option('--join-token-file <file>', 'read the join token from this file')
     .option('--data-dir <dir>', 'agent state: credential, result journal, attempt dirs (default ./.atoll-agent-<name>)')
@@ -160,6 +162,9 @@ export function registerAgentCommand(program: Command): void {
     .option('--unsandboxed', 'run tasks as plain processes even where bubblewrap works: for development and tests that watch task processes from the host')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .action(action(async (flags: AgentFlags) => {
+      if (flags.server.startsWith('http:') && flags.insecure !== true) {
+        throw new AtollError('invalid_request', `--server: ${flags.server} is plain HTTP, which would send the join token and all traffic unencrypted; use the https:// address, or pass --insecure for a local development server started with --insecure`);
+      }
       const node = await nodeSpecFromFlags(flags);
       const data = dataOptions(flags);
       const probeEvery = probeIntervalMs(flags.probeInterval);

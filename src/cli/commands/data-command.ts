@@ -9,7 +9,7 @@ import { AtollError } from '../../core/errors.js';
 import { formatBytes } from '../../core/quantities.js';
 import { ApiError } from '../../client/client.js';
 import { action, type CommonFlags, withConnection } from '../common.js';
-import { clientFrom } from '../connection.js';
+import { clientFrom, resolveConnection } from '../connection.js';
 import { age, dash, printListing, printObject, renderTable, type Column } from '../output.js';
 
 const datasetColumns: readonly Column<DatasetSummary>[] = [
@@ -59,7 +59,7 @@ export function registerDataCommands(program: Command): void {
       const size = (await stat(path).catch(() => undefined))?.size;
       if (size === undefined) throw new AtollError('invalid_request', `cannot read ${file}; give a path to a file`);
       const grant = await client.createUpload({ namespace: flags.namespace, dataset: flags.dataset, partition: flags.partition, node: flags.node, residencyClass: flags.class ?? null });
-      const stored = await upload(path, size, grant, client.server);
+      const stored = await upload(path, size, grant, client.server, resolveConnection(flags).ca);
       // The agent reports the partition to the control plane; wait until the catalog shows it.
       const record = await waitForCatalog(() => client.getDataset(flags.dataset, { namespace: flags.namespace }), flags.partition, stored.sha256);
       printObject(flags.output, record, () => `stored ${flags.dataset}/${flags.partition} on ${record.node}: ${formatBytes(record.bytes)}, sha256 ${record.sha256}`);
@@ -98,11 +98,12 @@ export function registerDataCommands(program: Command): void {
  * Streams the file to the agent with the grant's token (straight to its data server, or through
  * the control plane's relay when the grant's URL is a path on it); resolves with what was stored.
  */
-function upload(path: string, size: number, grant: UploadGrant, server: string): Promise<{ sha256: string; bytes: number }> {
+function upload(path: string, size: number, grant: UploadGrant, server: string, ca: string | undefined): Promise<{ sha256: string; bytes: number }> {
   const url = new URL(grant.url, server);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolvePromise, reject) => {
-    const req = send(url, { method: 'PUT', headers: { authorization: `Bearer ${grant.token}`, 'content-length': String(size), 'content-type': 'application/octet-stream' } }, (res) => {
+    // Through the control plane's relay the upload trusts only the cluster CA, as the client does.
+    const req = send(url, { method: 'PUT', ...(ca === undefined ? {} : { ca }), headers: { authorization: `Bearer ${grant.token}`, 'content-length': String(size), 'content-type': 'application/octet-stream' } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));

@@ -58,6 +58,12 @@ export function registerNodesCommands(program: Command): void {
       printNode(flags, await clientFrom(flags).uncordonNode(name));
     }));
 
+  withConnection(node.command('revoke').argument('<name>').description('revoke the node: its certificate stops working, its connection closes, and it can rejoin only with a join token made after this'))
+    .action(action(async (name: string, flags: CommonFlags) => {
+      const revoked = await clientFrom(flags).revokeNode(name);
+      printObject(flags.output, revoked, () => `node ${revoked.node} revoked at ${new Date(revoked.revokedAt ?? 0).toISOString()}`);
+    }));
+
   withConnection(
     node
       .command('drain')

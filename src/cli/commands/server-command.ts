@@ -33,14 +33,25 @@ export function registerServerCommand(program: Command): void {
     .option('--lost-after <duration>', "re-place an unreachable node's work after this long (default 1.5 heartbeats)", parseDurationFlag('--lost-after'))
     .option('--restart-grace <duration>', 'after a restart, how long nodes have to reconnect before their work is re-placed (default 15s)', parseDurationFlag('--restart-grace'))
     .option('--pricing <file>', 'price book to put in force (YAML; default: the one stored by an earlier start, or on first start examples/pricing.yaml)')
+    .option('--tls-cert <file>', 'serve this certificate (PEM) instead of one from the cluster CA; needs --tls-key')
+    .option('--tls-key <file>', 'the private key (PEM) of --tls-cert')
+    .option('--tls-san <name>', 'an extra DNS name or IP address for the generated server certificate (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--node-cert-ttl <duration>', 'lifetime of node client certificates; agents renew at 60% of it', parseDurationFlag('--node-cert-ttl'), 24 * 3_600_000)
+    .option('--insecure', 'serve plain HTTP and WS, no TLS: local development on loopback only')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
-    .action(action(async (flags: { host: string; port: number; dataDir: string; heartbeat: number; unreachableAfter?: number; lostAfter?: number; restartGrace?: number; pricing?: string; logLevel: string }) => {
+    .action(action(async (flags: { host: string; port: number; dataDir: string; heartbeat: number; unreachableAfter?: number; lostAfter?: number; restartGrace?: number; pricing?: string; logLevel: string; tlsCert?: string; tlsKey?: string; tlsSan: string[]; nodeCertTtl: number; insecure?: boolean }) => {
       const server = await startServer({
         host: flags.host,
         port: flags.port,
         dataDir: flags.dataDir,
         heartbeatMs: flags.heartbeat,
         logLevel: flags.logLevel,
+        tls: {
+          insecure: flags.insecure === true, sans: flags.tlsSan,
+          ...(flags.tlsCert === undefined ? {} : { certFile: resolve(flags.tlsCert) }),
+          ...(flags.tlsKey === undefined ? {} : { keyFile: resolve(flags.tlsKey) }),
+        },
+        nodeCertLifetimeMs: flags.nodeCertTtl,
         ...(flags.unreachableAfter === undefined ? {} : { unreachableAfterMs: flags.unreachableAfter }),
         ...(flags.lostAfter === undefined ? {} : { lostAfterMs: flags.lostAfter }),
         ...(flags.restartGrace === undefined ? {} : { restartGraceMs: flags.restartGrace }),
@@ -56,6 +67,7 @@ export function registerServerCommand(program: Command): void {
         `atoll control plane listening on ${server.url}`,
         `  admin API token: ${server.tokens.adminTokenFile}${server.tokens.created ? ' (new)' : ''}`,
         `  agent join token: ${server.tokens.joinTokenFile}${server.tokens.created ? ' (new)' : ''}`,
+        server.tls ? `  cluster CA: ${server.caFile} (clients trust it with --ca or ATOLL_CA)` : '  WARNING: --insecure: plain HTTP, no TLS; for local development on loopback only',
         `  state: ${resolve(flags.dataDir)}`,
       ];
       process.stdout.write(`${lines.join('\n')}\n`);

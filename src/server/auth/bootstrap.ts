@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../core/clock.js';
 import type { Store } from '../../store/store.js';
+import { newClusterJoinToken } from '../tls/join-secrets.js';
 import { newToken } from './tokens.js';
 
 /** The name of the admin token made on first start (and of its successors, when rotated). */
@@ -19,7 +20,7 @@ export interface BootstrapFiles {
  * On first start, create the admin API token and the join token and write their secrets to
  * files only the owner can read. Later starts keep them: the store holds only their hashes.
  */
-export async function bootstrapTokens(store: Store, dataDir: string, clock: Clock): Promise<BootstrapFiles> {
+export async function bootstrapTokens(store: Store, dataDir: string, clock: Clock, caFingerprint: string): Promise<BootstrapFiles> {
   const adminTokenFile = join(dataDir, 'admin.token');
   const joinTokenFile = join(dataDir, 'join.token');
   const [apiTokens, joins] = await Promise.all([store.listTokens('api'), store.listTokens('join')]);
@@ -31,7 +32,8 @@ export async function bootstrapTokens(store: Store, dataDir: string, clock: Cloc
     return { adminTokenFile, joinTokenFile, created: false };
   }
   const admin = newToken('api', clock.now(), { role: 'admin', name: BOOTSTRAP_ADMIN });
-  const joinToken = newToken('join', clock.now());
+  // The join token names the cluster CA, so an agent can check the server before sending it.
+  const joinToken = newClusterJoinToken(caFingerprint, clock.now());
   await writeFile(adminTokenFile, `${admin.secret}\n`, { mode: 0o600 });
   await writeFile(joinTokenFile, `${joinToken.secret}\n`, { mode: 0o600 });
   await store.write({ tokens: [admin.record, joinToken.record] });

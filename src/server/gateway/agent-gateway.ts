@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -8,13 +9,15 @@ import { agentMessage, helloMessage, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, type S
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { AgentLink, ControlPlane } from '../control-plane.js';
+import type { NodeIdentity } from '../tls/node-identity.js';
 
 export const AGENT_CONNECT_PATH = '/v1/agents/connect';
 /** An agent that connects but says nothing is dropped after this long. */
 const HELLO_TIMEOUT_MS = 10_000;
 
 /**
- * Accepts the agents' outbound WebSockets. The node credential is checked at upgrade time, so an
+ * Accepts the agents' outbound WebSockets. The node's identity is checked at upgrade time (its
+ * verified client certificate over TLS; its bearer credential with --insecure), so an
  * unauthenticated peer never gets a socket; the first message must be a hello for that node.
  */
 export class AgentGateway {
@@ -25,7 +28,13 @@ export class AgentGateway {
     private readonly auth: Authenticator,
     private readonly log: Logger,
     private readonly audit: AuditLog,
+    private readonly identity: NodeIdentity,
   ) {}
+
+  /** Closes the node's live connection (revoked); the agent learns why from the close reason. */
+  disconnect(node: string, reason: string): void {
+    this.plane.disconnectNode(node, reason);
+  }
 
   attach(server: Server): void {
     server.on('upgrade', (request, socket, head) => void this.upgrade(request, socket, head));
@@ -47,21 +56,36 @@ export class AgentGateway {
     if (path !== AGENT_CONNECT_PATH) return refuse(socket, 404, 'Not Found');
     let node: string;
     try {
-      const token = await this.auth.authenticate(request.headers.authorization, ['node']);
-      node = token.node as string;
+      if (this.identity.tls) {
+        node = await this.identity.nodeFromCertificate(socket as TLSSocket);
+      } else {
+        const token = await this.auth.authenticate(request.headers.authorization, ['node']);
+        node = token.node as string;
+        this.identity.checkNotRevoked(node);
+      }
     } catch (error) {
-      if (isAtollError(error) && error.code === 'unauthorized') {
+      if (isAtollError(error) && (error.code === 'unauthorized' || error.code === 'forbidden')) {
+        // 403: a known node that was revoked; 401: anyone without a valid node certificate or credential.
+        const status = error.code === 'forbidden' ? 403 : 401;
         this.audit.record({
           actor: 'anonymous', actorKind: 'anonymous', role: null, action: 'agent.connect', target: null, namespace: null,
-          outcome: 'denied', status: 401, reason: error.message, remote: request.socket.remoteAddress ?? null,
+          outcome: 'denied', status, reason: error.message, remote: request.socket.remoteAddress ?? null,
         });
-        return refuse(socket, 401, 'Unauthorized');
+        return status === 403 ? refuse(socket, 403, 'Forbidden') : refuse(socket, 401, 'Unauthorized');
       }
       this.log.error({ err: error }, 'agent authentication failed');
       return refuse(socket, 500, 'Internal Server Error');
     }
     const remote = request.socket.remoteAddress ?? null;
     this.wss.handleUpgrade(request, socket, head, (ws) => this.serve(ws, node, remote));
+  }
+
+  /** Refuses a hello: audited, recorded as an identity event, an error frame, close 4403. */
+  private refuseHello(ws: WebSocket, link: AgentLink, node: string, target: string, reason: string, remote: string | null): void {
+    this.audit.record({ actor: node, actorKind: 'node', role: null, action: 'agent.hello', target, namespace: null, outcome: 'denied', status: 403, reason, remote });
+    void this.identity.noteRefusal(node, reason).catch((error: unknown) => this.log.error({ err: error }, 'could not record a refusal'));
+    link.send({ type: 'error', code: 'forbidden', message: reason });
+    ws.close(4403, 'forbidden');
   }
 
   private serve(ws: WebSocket, node: string, remote: string | null): void {
@@ -89,12 +113,11 @@ export class AgentGateway {
           const hello = parseOrThrow(helloMessage, json, 'hello message');
           if (hello.node.name !== node) {
             // Node identity: a credential speaks for its own node only (403, audited, connection closed).
-            const reason = `this credential speaks for node ${node}, not ${hello.node.name}`;
-            this.audit.record({ actor: node, actorKind: 'node', role: null, action: 'agent.hello', target: hello.node.name, namespace: null, outcome: 'denied', status: 403, reason, remote });
-            link.send({ type: 'error', code: 'forbidden', message: reason });
-            ws.close(4403, 'forbidden');
-            return;
+            return this.refuseHello(ws, link, node, hello.node.name, `this credential speaks for node ${node}, not ${hello.node.name}`, remote);
           }
+          // A node that joined with a scoped token may claim only the pool and labels it allows.
+          const claim = this.identity.claimProblem(node, hello.node.labels);
+          if (claim !== undefined) return this.refuseHello(ws, link, node, node, claim, remote);
           if (hello.protocol !== PROTOCOL_VERSION) throw new Error(`protocol ${hello.protocol} is not supported; this server speaks ${PROTOCOL_VERSION}`);
           greeted = true;
           clearTimeout(helloTimer);

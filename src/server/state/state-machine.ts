@@ -370,6 +370,11 @@ export class StateMachine {
 
   // ---- nodes ----
 
+  /** Joins, refusals, certificates and revocations: recorded so the event log alone tells who was let in. */
+  noteIdentity(type: 'node.join_refused' | 'node.identity_refused' | 'node.revoked' | 'node.certificate_issued' | 'join_token.created' | 'join_token.revoked', node: string | null, data: Record<string, unknown>): void {
+    this.event(type, node === null ? {} : { node }, data);
+  }
+
   /** A node said hello: create or refresh its record and mark it ready. */
   nodeJoined(record: NodeRecord): LiveNode {
     const existing = this.hot.nodes.get(record.name);

@@ -8,6 +8,7 @@ import * as stages from './006-stages.js';
 import * as spend from './007-spend.js';
 import * as jobHold from './008-job-hold.js';
 import * as rolesAudit from './009-roles-audit.js';
+import * as nodeIdentity from './010-node-identity.js';
 import * as jobSecrets from './011-job-secrets.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -27,6 +28,7 @@ const MIGRATIONS: Readonly<Record<string, DialectMigration>> = {
   '007-spend': spend,
   '008-job-hold': jobHold,
   '009-roles-audit': rolesAudit,
+  '010-node-identity': nodeIdentity,
   '011-job-secrets': jobSecrets,
 };
 

@@ -34,6 +34,7 @@ import {
   auditFromRow,
 } from '../row-mapping.js';
 import type { Database } from '../schema.js';
+import { SqlIdentityStore } from './identity-store.js';
 import {
   emptyCounts,
   sumCounts,
@@ -86,6 +87,11 @@ export class SqlStore implements Store {
 
   async write(batch: WriteBatch): Promise<void> {
     await this.db.transaction().execute((trx) => applyBatch(trx, batch));
+  }
+
+  /** Join tokens and node identities (low-rate writes, so they bypass the batch writer). */
+  identities(): SqlIdentityStore {
+    return new SqlIdentityStore(this.db);
   }
 
   async findToken(hash: string): Promise<TokenRecord | undefined> {

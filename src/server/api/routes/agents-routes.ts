@@ -1,27 +1,31 @@
+import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
-import { AtollError } from '../../../core/errors.js';
-import { NAME_PATTERN } from '../../../core/job-spec.js';
-import { joinRequestSchema, type JoinResponse } from '../../../protocol/messages.js';
+import { joinRequestSchema, renewRequestSchema } from '../../../protocol/messages.js';
 import type { Authenticator } from '../../auth/authenticator.js';
-import { newToken } from '../../auth/tokens.js';
 import type { ControlPlane } from '../../control-plane.js';
+import type { NodeIdentity } from '../../tls/node-identity.js';
 import { parseBody } from '../params.js';
 
-export function registerAgentRoutes(app: FastifyInstance, plane: ControlPlane, auth: Authenticator): void {
-  // Exchanges the cluster join token for a credential that speaks for one node only.
-  app.post('/v1/agents/join', { config: { access: 'join' } }, async (request, reply) => {
-    const { node } = parseBody(joinRequestSchema, request.body);
-    if (!NAME_PATTERN.test(node)) {
-      throw new AtollError('invalid_request', `node: expected a name of lowercase letters, digits and dashes, got ${JSON.stringify(node)}`);
-    }
-    if (plane.isConnected(node)) {
-      throw new AtollError('conflict', `node ${node} is connected right now; a second agent cannot join under its name`);
-    }
-    const credential = newToken('node', Date.now(), { node });
-    await plane.replaceNodeCredential(node, credential.record);
+export function registerAgentRoutes(app: FastifyInstance, _plane: ControlPlane, auth: Authenticator, identity: NodeIdentity): void {
+  // Public on purpose: an agent fetches it before trusting the server and checks its sha256
+  // against the fingerprint in its join token; a forged CA fails that check.
+  app.get('/v1/agents/ca', { config: { access: 'none' } }, async (_request, reply) =>
+    reply.type('application/x-pem-file').send(identity.ca.certPem),
+  );
+
+  // Exchanges a join token (and a CSR) for a certificate that speaks for one node only. The
+  // token is checked here rather than in the auth hook: scoped tokens live in their own table.
+  app.post('/v1/agents/join', { config: { access: 'none' } }, async (request, reply) => {
+    const body = await identity.join(request.headers.authorization, () => parseBody(joinRequestSchema, request.body));
     auth.invalidate();
-    const body: JoinResponse = { node, credential: credential.secret };
     return reply.status(201).send(body);
+  });
+
+  // Authenticated by the node's current client certificate, not by a token.
+  app.post('/v1/agents/renew', { config: { access: 'none' } }, async (request, reply) => {
+    const socket = request.raw.socket as TLSSocket;
+    // The certificate is checked before the body is read: an unauthenticated caller learns nothing.
+    return reply.status(201).send(await identity.renew(socket.encrypted ? socket : undefined, () => parseBody(renewRequestSchema, request.body).csr));
   });
 
   // The WebSocket upgrade is handled by the agent gateway before routing; a plain GET lands here.
