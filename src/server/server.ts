@@ -5,6 +5,8 @@ import pino, { type Logger } from 'pino';
 import { systemClock, type Clock } from '../core/clock.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { BODY_LIMIT_BYTES, sendError } from './api/error-mapping.js';
+import { DEFAULT_HTTP_TIMEOUTS, httpServerOptions, limitBodyTime, type HttpTimeouts } from './api/http-limits.js';
+import { registerJsonBodyParser } from './api/json-body.js';
 import { registerAgentRoutes } from './api/routes/agents-routes.js';
 import { registerDataRoutes } from './api/routes/data-routes.js';
 import { registerEventRoutes } from './api/routes/events-routes.js';
@@ -43,6 +45,8 @@ export interface ServerOptions {
   readonly clock?: Clock;
   /** A price book file to put in force at start; left out, the stored book, or on first start examples/pricing.yaml. */
   readonly pricingFile?: string;
+  /** How long clients may take over a request (http-limits.ts); tests shorten them. */
+  readonly httpTimeouts?: Partial<HttpTimeouts>;
   /** Where fatal store errors go; the CLI exits the process. */
   readonly onFatal?: (error: unknown) => void;
 }
@@ -123,7 +127,8 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   const streams = new LiveStreams();
   const routes: { method: string; url: string }[] = [];
   const tokenFiles = { dataDir, adminTokenFile: tokens.adminTokenFile };
-  const app = buildApp({ plane, metrics, auth, audit, streams, log, routes, clock, tokenFiles });
+  const httpTimeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...options.httpTimeouts };
+  const app = buildApp({ plane, metrics, auth, audit, streams, log, routes, clock, tokenFiles, httpTimeouts });
   const gateway = new AgentGateway(plane, auth, log, audit);
   gateway.attach(app.server);
   await app.listen({ host: options.host, port: options.port });
@@ -154,13 +159,20 @@ interface AppParts {
   readonly routes: { method: string; url: string }[];
   readonly clock: Clock;
   readonly tokenFiles: { readonly dataDir: string; readonly adminTokenFile: string };
+  readonly httpTimeouts: HttpTimeouts;
 }
 
-function buildApp({ plane, metrics, auth, audit, streams, log, routes, clock, tokenFiles }: AppParts): FastifyInstance {
+function buildApp({ plane, metrics, auth, audit, streams, log, routes, clock, tokenFiles, httpTimeouts }: AppParts): FastifyInstance {
   const app = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true,
     // Live event streams never end on their own; without this, shutdown would wait for them.
-    forceCloseConnections: true });
+    forceCloseConnections: true, ...httpServerOptions(httpTimeouts),
+    // Bad URLs (`/v1/jobs/%`) and over-long path parameters are refused by the router before any
+    // handler; without this they answer in Fastify's own error shape instead of {error:{code,message}}.
+    frameworkErrors: (error, request, reply) => void sendError(request, reply, error) });
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
+  // Before authentication, so a client that never finishes its body is cut off whoever it claims to be.
+  limitBodyTime(app, httpTimeouts);
+  registerJsonBodyParser(app);
   app.decorate('liveStreams', streams);
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
