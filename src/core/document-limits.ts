@@ -21,48 +21,56 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  */
 export function documentProblems(document: unknown): FieldProblem[] {
   const problems: FieldProblem[] = [];
-  const stack: { value: unknown; path: PropertyKey[] }[] = [{ value: document, path: [] }];
+  const report = (at: Step | null, message: string) => problems.push({ path: formatPath(pathOf(at)), message });
+  // Each entry's path is a linked list back to the root, so a wide document costs no path copies.
+  const stack: { value: unknown; at: Step | null; depth: number }[] = [{ value: document, at: null, depth: 0 }];
   while (stack.length > 0 && problems.length < MAX_PROBLEMS) {
-    const { value, path } = stack.pop()!;
+    const { value, at, depth } = stack.pop()!;
     if (typeof value === 'number') {
-      if (!Number.isFinite(value)) problems.push({ path: formatPath(path), message: `expected a finite number, got ${String(value)}` });
-      else if (Math.abs(value) > Number.MAX_SAFE_INTEGER) problems.push({ path: formatPath(path), message: `expected a number of at most 2^53 in size, got ${value}` });
+      if (!Number.isFinite(value)) report(at, `expected a finite number, got ${String(value)}`);
+      else if (Math.abs(value) > Number.MAX_SAFE_INTEGER) report(at, `expected a number of at most 2^53 in size, got ${value}`);
       continue;
     }
     if (typeof value === 'string') {
-      if (LONE_SURROGATE.test(value)) problems.push({ path: formatPath(path), message: 'expected well-formed Unicode text, got a lone surrogate' });
+      if (LONE_SURROGATE.test(value)) report(at, 'expected well-formed Unicode text, got a lone surrogate');
       continue;
     }
     if (typeof value !== 'object' || value === null) continue;
-    if (path.length >= MAX_DOCUMENT_DEPTH) {
-      problems.push({ path: formatPath(path), message: `nested deeper than the ${MAX_DOCUMENT_DEPTH} levels allowed` });
-      continue;
-    }
-    const proto: unknown = Object.getPrototypeOf(value);
-    if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) {
-      // YAML 1.1 tags make dates, sets, maps and byte arrays; a spec holds JSON data only.
-      problems.push({ path: formatPath(path), message: `expected plain data (text, numbers, lists, objects), got ${describeObject(value)}` });
+    if (depth >= MAX_DOCUMENT_DEPTH) {
+      report(at, `nested deeper than the ${MAX_DOCUMENT_DEPTH} levels allowed`);
       continue;
     }
     if (Array.isArray(value)) {
-      for (let i = value.length - 1; i >= 0; i -= 1) stack.push({ value: value[i], path: [...path, i] });
+      for (let i = value.length - 1; i >= 0; i -= 1) stack.push({ value: value[i], at: { key: i, parent: at }, depth: depth + 1 });
+      continue;
+    }
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) {
+      // YAML 1.1 tags make dates, sets, maps and byte arrays; a spec holds JSON data only.
+      report(at, `expected plain data (text, numbers, lists, objects), got ${describeObject(value)}`);
       continue;
     }
     const keys = Object.keys(value);
     for (let i = keys.length - 1; i >= 0; i -= 1) {
       const key = keys[i]!;
-      if (RESERVED_KEYS.has(key)) {
-        problems.push({ path: formatPath([...path, key]), message: `"${key}" is a reserved key and cannot be used as a field or name` });
-        continue;
-      }
-      if (LONE_SURROGATE.test(key)) {
-        problems.push({ path: formatPath(path), message: 'a key is not well-formed Unicode text (a lone surrogate)' });
-        continue;
-      }
-      stack.push({ value: (value as Record<string, unknown>)[key], path: [...path, key] });
+      const step = { key, parent: at };
+      if (RESERVED_KEYS.has(key)) report(step, `"${key}" is a reserved key and cannot be used as a field or name`);
+      else if (LONE_SURROGATE.test(key)) report(at, 'a key is not well-formed Unicode text (a lone surrogate)');
+      else stack.push({ value: (value as Record<string, unknown>)[key], at: step, depth: depth + 1 });
     }
   }
   return problems;
+}
+
+interface Step {
+  readonly key: string | number;
+  readonly parent: Step | null;
+}
+
+function pathOf(step: Step | null): (string | number)[] {
+  const path: (string | number)[] = [];
+  for (let at = step; at !== null; at = at.parent) path.unshift(at.key);
+  return path;
 }
 
 function describeObject(value: object): string {
