@@ -1,5 +1,5 @@
 import { AtollError, type FieldProblem } from './errors.js';
-import { formatPath } from './validation.js';
+import { formatPath } from './field-path.js';
 
 // Checks every document that arrives from outside (API bodies, spec and policy files, agent
 // messages) before a schema sees it. Schemas (zod) recurse and assign keys, so the shape that

@@ -2,7 +2,6 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { checkDocument } from '../../core/document-limits.js';
 import { isAtollError } from '../../core/errors.js';
 import { parseOrThrow } from '../../core/validation.js';
 import { agentMessage, helloMessage, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, type ServerMessage } from '../../protocol/messages.js';
@@ -85,8 +84,8 @@ export class AgentGateway {
           this.plane.agentFrame(node, link, data as Buffer);
           return;
         }
-        // Shape first (depth, prototype keys, overflowing numbers), then the schema: zod recurses.
-        const json: unknown = checkDocument(JSON.parse(data.toString()), 'agent message');
+        // parseOrThrow checks the shape (depth, prototype keys, overflowing numbers) before the schema.
+        const json: unknown = JSON.parse(data.toString());
         if (!greeted) {
           const hello = parseOrThrow(helloMessage, json, 'hello message');
           if (hello.node.name !== node) {
