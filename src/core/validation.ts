@@ -1,7 +1,6 @@
 import type { z } from 'zod';
 import { documentProblems } from './document-limits.js';
 import { AtollError, type FieldProblem } from './errors.js';
-
 import { formatPath } from './field-path.js';
 
 export { formatPath };
