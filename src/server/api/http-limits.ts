@@ -1,4 +1,5 @@
-import type { ServerOptions } from 'node:http';
+import { STATUS_CODES, type ServerOptions } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 
 // How long a client may take over each part of a request, so a slow or stalled peer (slowloris
@@ -34,15 +35,41 @@ declare module 'fastify' {
   }
 }
 
-/** Fastify options that set Node's HTTP server timeouts. */
-export function httpServerOptions(timeouts: HttpTimeouts): { http: ServerOptions; connectionTimeout: number; keepAliveTimeout: number; requestTimeout: number } {
+/** Fastify options that set Node's HTTP server timeouts, and answer what Node refuses itself in the API's error shape. */
+export function httpServerOptions(timeouts: HttpTimeouts): {
+  http: ServerOptions;
+  connectionTimeout: number;
+  keepAliveTimeout: number;
+  requestTimeout: number;
+  clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => void;
+} {
   return {
     http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: timeouts.checkIntervalMs },
     connectionTimeout: timeouts.idleMs,
     keepAliveTimeout: timeouts.keepAliveMs,
     // Node's requestTimeout would also cut relayed uploads of large partitions; bodyMs is applied per route instead.
     requestTimeout: 0,
+    clientErrorHandler: answerClientError,
   };
+}
+
+/**
+ * Node's HTTP parser refuses some requests before Fastify sees them (headers too slow or too large,
+ * bytes that are not HTTP); they get {error:{code,message}} like every other refusal, then the
+ * socket is closed, since the parser cannot find where the next request would start.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has nobody to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'invalid_request', 'the request headers did not arrive in time']
+      : error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'payload_too_large', 'the request headers are larger than the 16 KiB allowed']
+        : [400, 'invalid_request', 'the request is not valid HTTP/1.1'];
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }
 
 /** Closes the connection of a request whose body has not fully arrived within bodyMs, unless its route streams the body. */
