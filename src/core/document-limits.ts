@@ -44,8 +44,7 @@ export function documentProblems(document: unknown): FieldProblem[] {
       for (let i = value.length - 1; i >= 0; i -= 1) stack.push({ value: value[i], at: { key: i, parent: at }, depth: depth + 1 });
       continue;
     }
-    const proto: unknown = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) {
+    if (!isPlainObject(value)) {
       // YAML 1.1 tags make dates, sets, maps and byte arrays; a spec holds JSON data only.
       report(at, `expected plain data (text, numbers, lists, objects), got ${describeObject(value)}`);
       continue;
@@ -60,6 +59,16 @@ export function documentProblems(document: unknown): FieldProblem[] {
     }
   }
   return problems;
+}
+
+/**
+ * An object as JSON.parse or YAML build it, or a dictionary without a prototype: Object.prototype,
+ * null, or an empty prototype-less object (the query-string parser's fast `new Empty()`).
+ */
+function isPlainObject(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) return true;
+  return typeof proto === 'object' && Object.getPrototypeOf(proto) === null && Reflect.ownKeys(proto).length === 0;
 }
 
 interface Step {

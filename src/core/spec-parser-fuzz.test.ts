@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
+import { documentProblems } from './document-limits.js';
 import { AtollError } from './errors.js';
 import { parseJobSpec } from './job-spec.js';
 import { parsePolicySpec } from './policy-spec.js';
@@ -129,5 +130,20 @@ describe('hostile documents, one by one', () => {
   ])('parseJobSpec refuses $what naming $path', ({ value, path }) => {
     const refusal = refusalOf(() => parseJobSpec(value));
     expect(refusal?.problems.map((p) => p.path)).toContain(path);
+  });
+});
+
+describe('what counts as plain data', () => {
+  it('accepts objects without a prototype, as query-string parsers build them', () => {
+    function Empty(): void {}
+    Empty.prototype = Object.create(null) as object;
+    const query = new (Empty as unknown as new () => Record<string, string>)();
+    query['limit'] = '5';
+    expect(documentProblems(query)).toEqual([]);
+    expect(documentProblems(Object.assign(Object.create(null) as object, { a: 1 }))).toEqual([]);
+  });
+
+  it('refuses dates, maps and byte arrays', () => {
+    expect(documentProblems({ a: new Date(0), b: new Map(), c: new Uint8Array(1) }).map((p) => p.path)).toEqual(['a', 'b', 'c']);
   });
 });
