@@ -22,12 +22,16 @@ import { join, JoinRefused, loadCredential, saveCredential, type NodeCredential 
 import type { Driver, LogStream, RunningAttempt } from './drivers/driver.js';
 import { attemptDirs, ExecDriver } from './drivers/exec-driver.js';
 import { ProcessGroupLedger } from './drivers/process-groups.js';
+import { removeLeftoverSecrets } from './drivers/secret-files.js';
+import { probeSandbox, type SandboxMode } from './drivers/sandbox-probe.js';
 import { ResultJournal } from './result-journal.js';
 import { AgentData } from './agent-data.js';
 import { withStagedInputs } from './input-staging.js';
 import { RttProber, sameRtt } from './rtt-prober.js';
 
 export const AGENT_VERSION = '0.1.0';
+/** Node label the agent sets to say how it runs tasks (`bwrap` or `none`), for operators and placement rules. */
+export const SANDBOX_LABEL = 'atoll.dev/sandbox';
 /** Log text kept while disconnected; beyond it, output is dropped (results are never dropped). */
 const MAX_OFFLINE_LOG_CHARS = 4 * 2 ** 20;
 /** Entries per batched message, well under the protocol's limits. */
@@ -44,6 +48,12 @@ export interface AgentOptions {
   readonly probeIntervalMs?: number;
   /** Where to serve partitions to peers and clients; null: no data server (peers reach its data through the control plane's relay). */
   readonly data?: { readonly listen: { readonly host: string; readonly port: number }; readonly advertise?: string } | null;
+  /** Without bubblewrap, run tasks as plain processes instead of refusing them. */
+  readonly allowUnsandboxed?: boolean;
+  /** Run tasks as plain processes even where bubblewrap works (development; tests that watch task processes from the host). */
+  readonly unsandboxed?: boolean;
+  /** Files tasks must not see besides the data dir (the join token file). */
+  readonly hideFromTasks?: readonly string[];
 }
 
 interface Running {
@@ -86,6 +96,8 @@ export class Agent {
   private data!: AgentData;
   /** The round trips the control plane last got on this connection (hello or heartbeat). */
   private rttSent: Readonly<Record<string, number>> = {};
+  /** How the exec driver runs tasks; undefined when a driver was given. */
+  private sandbox: SandboxMode | undefined;
 
   constructor(private readonly options: AgentOptions) {}
 
@@ -103,11 +115,16 @@ export class Agent {
     const { ledger, reaped } = await ProcessGroupLedger.open(workRoot);
     this.groups = ledger;
     if (reaped.length > 0) this.options.log.warn({ attempts: reaped }, `stopped ${reaped.length} task(s) left running by a previous agent process`);
+    // Their tasks are stopped, so the secret files a killed agent process left serve nobody now.
+    const leftover = await removeLeftoverSecrets(workRoot);
+    if (leftover.length > 0) this.options.log.warn({ attempts: leftover }, `removed the secret files of ${leftover.length} attempt(s) a previous agent process left behind`);
+    if (this.options.driver === undefined) this.sandbox = await this.chooseSandbox(workRoot);
     this.driver = this.options.driver ?? new ExecDriver({
       workRoot,
       groups: ledger,
       nodeName: this.nodeName,
       onWarning: (message) => this.options.log.warn(message),
+      ...(this.sandbox === undefined ? {} : { sandbox: this.sandbox }),
     });
     this.credential = await loadCredential(this.options.dataDir);
     if (this.credential && this.credential.node !== this.nodeName) {
@@ -131,6 +148,27 @@ export class Agent {
       this.prober.start();
     }
     void this.connectLoop();
+  }
+
+  /** bwrap when it works here; otherwise plain processes if allowed, else refusal (said loudly now, and in each attempt's reason). */
+  private async chooseSandbox(workRoot: string): Promise<SandboxMode> {
+    if (this.options.unsandboxed) {
+      this.options.log.warn('tasks run WITHOUT a sandbox (--unsandboxed): a task can read and change everything this agent can, including its credential');
+      return { kind: 'none' };
+    }
+    const probe = await probeSandbox({ hide: [this.options.dataDir, ...(this.options.hideFromTasks ?? [])], scratchDir: joinPath(workRoot, '.sandbox-probe') });
+    const { log } = this.options;
+    if (probe.ok) {
+      log.info({ bwrap: probe.host.bwrap, taskUser: probe.host.setpriv === null ? 'agent user' : 'nobody' }, 'tasks run sandboxed with bubblewrap');
+      return { kind: 'bwrap', host: probe.host };
+    }
+    if (this.options.allowUnsandboxed) {
+      log.warn(`tasks run WITHOUT a sandbox (--allow-unsandboxed): ${probe.problem}. A task can read and change everything this agent can, including its credential`);
+      return { kind: 'none' };
+    }
+    const reason = `node ${this.nodeName} cannot sandbox tasks: ${probe.problem}; or start its agent with --allow-unsandboxed to run tasks without a sandbox`;
+    log.error(`${reason}. Every task placed here will fail until then`);
+    return { kind: 'refuse', reason };
   }
 
   /** Stops running attempts (they are reported as cancelled so they run elsewhere) and closes. */
@@ -241,12 +279,14 @@ export class Agent {
     this.lastHeardAt = Date.now();
     // Probe targets are this agent's business; the control plane gets what they measured.
     const { probes: _probes, ...spec } = this.options.node;
+    // The agent's word on sandboxing wins over a label of the same name in the node's config.
+    const labels = this.sandbox === undefined ? spec.labels : { ...spec.labels, [SANDBOX_LABEL]: this.sandbox.kind === 'bwrap' ? 'bwrap' : 'none' };
     this.rttSent = this.currentRttMs();
     this.send({
       type: 'hello',
       protocol: PROTOCOL_VERSION,
       agentVersion: AGENT_VERSION,
-      node: { ...spec, rttMs: this.rttSent },
+      node: { ...spec, labels, rttMs: this.rttSent },
       dataUrl: this.data.url,
       running: [...this.running.values()].map((r) => ({ attemptId: r.assignment.attemptId, epoch: r.assignment.epoch, startedAt: r.startedAt })),
       finished: this.journal.pending().map((r) => r.attemptId),

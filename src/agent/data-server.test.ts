@@ -50,6 +50,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await server.close();
+  await store.close();
 });
 
 const token = (claims: Partial<DataTokenClaims> = {}, key = keys.privateKey) =>

@@ -10,6 +10,18 @@ import type { RunningAttempt } from './drivers/driver.js';
 import { fetchTo, stageInputs, withStagedInputs, type Transfer } from './input-staging.js';
 import { PartitionStore } from './partition-store.js';
 
+/** Stores the tests open, closed after each test so no journal handle outlives it. */
+const openStores: PartitionStore[] = [];
+async function openStore(...args: Parameters<typeof PartitionStore.open>): Promise<PartitionStore> {
+  const store = await PartitionStore.open(...args);
+  openStores.push(store);
+  return store;
+}
+afterEach(async () => {
+  await Promise.all(openStores.splice(0).map((store) => store.close()));
+});
+
+
 // Staging against a real HTTP holder on loopback that serves whatever a test tells it to.
 
 const GOOD = Buffer.from('temperature,21.5\n'.repeat(1000));
@@ -51,7 +63,7 @@ async function stage(inputs: AttemptInput[], store?: PartitionStore) {
   const inputDir = mkdtempSync(join(tmpdir(), 'atoll-input-'));
   const transfers: Transfer[] = [];
   const run = stageInputs({
-    inputs, inputDir, nodeName: 'reader', serverUrl: new URL(url).origin, store: store ?? (await PartitionStore.open(mkdtempSync(join(tmpdir(), 'atoll-store-')))),
+    inputs, inputDir, nodeName: 'reader', serverUrl: new URL(url).origin, store: store ?? (await openStore(mkdtempSync(join(tmpdir(), 'atoll-store-')))),
     signal: new AbortController().signal, onTransfer: (t) => transfers.push(t),
   });
   return { inputDir, transfers, run };
@@ -72,7 +84,7 @@ describe('stageInputs', () => {
   });
 
   it('copies a partition this node holds, without the network', async () => {
-    const store = await PartitionStore.open(mkdtempSync(join(tmpdir(), 'atoll-store-')));
+    const store = await openStore(mkdtempSync(join(tmpdir(), 'atoll-store-')));
     await store.put({ namespace: 'default', dataset: 'readings', partition: 'berlin' }, Readable.from([GOOD]), { maxBytes: 1e6, residencyClass: null });
     const { inputDir, transfers, run } = await stage([remote({ node: 'reader', url: null, token: null })], store);
     await run;

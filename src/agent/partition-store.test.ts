@@ -3,15 +3,27 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { JOURNAL_FILE } from './partition-index.js';
 import { PartitionStore } from './partition-store.js';
+
+/** Stores the tests open, closed after each test so no journal handle outlives it. */
+const openStores: PartitionStore[] = [];
+async function openStore(...args: Parameters<typeof PartitionStore.open>): Promise<PartitionStore> {
+  const store = await PartitionStore.open(...args);
+  openStores.push(store);
+  return store;
+}
+afterEach(async () => {
+  await Promise.all(openStores.splice(0).map((store) => store.close()));
+});
+
 
 const ref = (partition: string) => ({ namespace: 'default', dataset: 'readings', partition });
 const sha = (data: string) => createHash('sha256').update(data).digest('hex');
 const open = async () => {
   const dir = mkdtempSync(join(tmpdir(), 'atoll-store-'));
-  return { dir, store: await PartitionStore.open(dir) };
+  return { dir, store: await openStore(dir) };
 };
 const options = { maxBytes: 1024, residencyClass: null };
 
@@ -22,7 +34,7 @@ describe('PartitionStore', () => {
     expect(a).toMatchObject({ sha256: sha('hello world'), bytes: 11, residencyClass: 'eu-personal' });
     await store.put(ref('b'), Readable.from(['hello world']), options);
     expect(readFileSync(store.objectPath(a.sha256), 'utf8')).toBe('hello world');
-    const reopened = await PartitionStore.open(dir);
+    const reopened = await openStore(dir);
     expect(reopened.list().map((p) => p.partition).sort()).toEqual(['a', 'b']);
     // The object is shared: removing one partition keeps it, removing both drops it.
     await reopened.remove(ref('a'));
@@ -54,7 +66,7 @@ describe('PartitionStore', () => {
     await expect(store.put(ref('a'), Readable.from(['tampered']), { ...options, expectedSha256: sha('original') })).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining('checksum mismatch') });
     expect(store.get(ref('a'))).toBeUndefined();
     expect(existsSync(store.objectPath(sha('tampered')))).toBe(false);
-    expect((await PartitionStore.open(dir)).list()).toEqual([]);
+    expect((await openStore(dir)).list()).toEqual([]);
   });
 
   it('refuses more bytes than allowed and keeps nothing', async () => {
@@ -88,21 +100,21 @@ describe('PartitionStore', () => {
     const kept = await store.put(ref('a'), Readable.from(['kept']), options);
     writeFileSync(store.objectPath(sha('orphan')), 'orphan');
     await store.close();
-    const reopened = await PartitionStore.open(dir);
+    const reopened = await openStore(dir);
     expect(readdirSync(join(dir, 'objects'))).toEqual([kept.sha256]);
     expect(reopened.get(ref('a'))).toMatchObject({ sha256: kept.sha256 });
   });
 
   it('keeps every partition across reopens while its journal is compacted', async () => {
     const { dir, store } = await open();
-    const compacting = await PartitionStore.open(dir, { compactAfterLines: 5 });
+    const compacting = await openStore(dir, { compactAfterLines: 5 });
     await store.close();
     for (let i = 0; i < 12; i += 1) await compacting.put(ref(`p${i}`), Readable.from([`content ${i}`]), options);
     await compacting.remove(ref('p0'));
     await compacting.close();
     // Compactions ran: the journal holds only what came after the last one.
     expect(readFileSync(join(dir, JOURNAL_FILE), 'utf8').split('\n').length - 1).toBeLessThan(12);
-    const reopened = await PartitionStore.open(dir);
+    const reopened = await openStore(dir);
     expect(reopened.list().map((p) => p.partition).sort()).toEqual(Array.from({ length: 11 }, (_, i) => `p${i + 1}`).sort());
     expect(readdirSync(join(dir, 'objects'))).toHaveLength(11);
     expect(readFileSync(reopened.objectPath(sha('content 7')), 'utf8')).toBe('content 7');

@@ -60,8 +60,22 @@ describe('parseJobSpec: defaults', () => {
         inputs: [],
         retry: { attempts: 0, backoff: 1000, nodeLosses: 5 },
         killGrace: 5000,
+        secrets: {},
+        network: false,
       }],
     });
+  });
+
+  it('takes network and limits, normalised to bytes and milliseconds; a stage inherits or replaces them', () => {
+    expect(only(spec({ network: true, limits: { memory: '1Gi', cpuTime: '90s', processes: 64, openFiles: 256 } }))).toMatchObject({
+      network: true, limits: { memory: 2 ** 30, cpuTime: 90_000, processes: 64, openFiles: 256 },
+    });
+    expect(only(minimal).limits).toBeUndefined();
+    const staged = parseJobSpec({
+      name: 'staged', network: true, limits: { processes: 64 },
+      stages: [{ name: 'a', command: ['true'] }, { name: 'b', command: ['true'], network: false, limits: { openFiles: 32 } }],
+    });
+    expect(staged.stages.map((s) => [s.network, s.limits])).toEqual([[true, { processes: 64 }], [false, { openFiles: 32 }]]);
   });
 
   it('takes data inputs and forEach, and refuses tasks next to forEach', () => {
@@ -148,6 +162,12 @@ describe('parseJobSpec: refusals name the field', () => {
     { name: 'too many tasks', input: spec({ tasks: MAX_TASKS_PER_JOB + 1 }), path: 'tasks', message: /expected number to be <=100000/ },
     { name: 'fractional tasks', input: spec({ tasks: 1.5 }), path: 'tasks', message: 'expected int, got number 1.5' },
     { name: 'tasks as a string', input: spec({ tasks: '3' }), path: 'tasks', message: 'expected number, got "3"' },
+    { name: 'network as a string', input: spec({ network: 'yes' }), path: 'network', message: 'expected boolean, got "yes"' },
+    { name: 'an unknown limit', input: spec({ limits: { threads: 4 } }), path: 'limits.threads', message: /unknown field/ },
+    { name: 'a memory limit too small to start anything', input: spec({ limits: { memory: '1Mi' } }), path: 'limits.memory', message: 'limits.memory must be at least 16Mi' },
+    { name: 'a CPU time below a second', input: spec({ limits: { cpuTime: '10ms' } }), path: 'limits.cpuTime', message: 'limits.cpuTime must be at least 1s' },
+    { name: 'too few processes', input: spec({ limits: { processes: 2 } }), path: 'limits.processes', message: /expected number to be >=8/ },
+    { name: 'fractional open files', input: spec({ limits: { openFiles: 100.5 } }), path: 'limits.openFiles', message: /expected int/ },
     { name: 'In without values', input: withRequire([{ key: 'tier', operator: 'In' }]), path: 'placement.require[0].values', message: 'operator In needs a non-empty list of values' },
     { name: 'NotIn with empty values', input: withRequire([{ key: 'tier', operator: 'NotIn', values: [] }]), path: 'placement.require[0].values', message: 'operator NotIn needs a non-empty list of values' },
     { name: 'Exists with values', input: withRequire([{ key: 'gpu', operator: 'Exists', values: ['a'] }]), path: 'placement.require[0].values', message: 'operator Exists takes no values' },

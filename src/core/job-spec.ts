@@ -5,6 +5,7 @@ import { dataNameSchema } from './data-spec.js';
 import { AtollError, type FieldProblem } from './errors.js';
 import { stageGraphProblems } from './stage-graph.js';
 import { parseOrThrow } from './validation.js';
+import { secretsSchema, stageSecretProblems } from './secret-spec.js';
 
 // The job spec users write (YAML or JSON): the short form (one stage at the top level) or a DAG
 // of `stages`. Both normalise to the same JobSpec: a list of complete stages.
@@ -83,6 +84,22 @@ const envSchema = z.record(z.string().regex(ENV_KEY_PATTERN, 'expected an enviro
 const timeoutSchema = durationSchema.pipe(z.number().min(1, 'timeout must be more than 0; leave it out for no timeout'));
 const tasksSchema = z.number().int().min(1).max(MAX_TASKS_PER_JOB);
 const outputSchema = z.strictObject({ dataset: dataNameSchema('dataset name') });
+/**
+ * Ceilings the agent's sandbox sets on each process of a task (prlimit); each left out gets a
+ * default derived from the task's resources and timeout (docs/security.md, "Sandboxed tasks").
+ */
+const limitsSchema = z.strictObject({
+  /** Heap and other private writable memory per process (RLIMIT_DATA); at least 16 MiB, since below that no runtime starts. */
+  memory: memorySchema.pipe(z.number().int().min(16 * 2 ** 20, 'limits.memory must be at least 16Mi').max(2 ** 50)).optional(),
+  /** CPU time per process (RLIMIT_CPU), rounded up to whole seconds. */
+  cpuTime: durationSchema.pipe(z.number().min(1000, 'limits.cpuTime must be at least 1s').max(365 * 24 * 3600 * 1000)).optional(),
+  /** Processes and threads (RLIMIT_NPROC). */
+  processes: z.number().int().min(8).max(1_000_000).optional(),
+  /** Open files per process (RLIMIT_NOFILE). */
+  openFiles: z.number().int().min(16).max(1_048_576).optional(),
+});
+export type TaskLimits = z.output<typeof limitsSchema>;
+
 const DEFAULT_RETRY = { attempts: 0, backoff: 1000, nodeLosses: DEFAULT_NODE_LOSSES };
 const DEFAULT_RESOURCES = { cpu: DEFAULT_CPU_MILLIS, memory: DEFAULT_MEMORY_BYTES };
 
@@ -93,7 +110,7 @@ export const SINGLE_STAGE_NAME = 'main';
 
 /**
  * Settings a staged job may give once for all its stages; a stage that gives one replaces the
- * job's value whole, except `env`, which is merged (the stage's variables win).
+ * job's value whole, except `env` and `secrets`, which are merged by name (the stage's win).
  */
 const sharedSettings = {
   env: envSchema.default({}),
@@ -104,6 +121,11 @@ const sharedSettings = {
   timeout: timeoutSchema.optional(),
   /** After a timeout or cancel, how long the process group has between SIGTERM and SIGKILL. */
   killGrace: durationSchema.default(5000),
+  /** Named secrets the task gets as env variables or files; sealed at submit, never shown again. */
+  secrets: secretsSchema.default({}),
+  /** Whether the task may use the network; sandboxed tasks get none (not even the node's loopback) unless this is true. */
+  network: z.boolean().default(false),
+  limits: limitsSchema.optional(),
 };
 
 /** The short form: one stage, written at the top level. */
@@ -137,6 +159,10 @@ const stageSchema = z.strictObject({
   retry: retrySchema.optional(),
   timeout: timeoutSchema.optional(),
   killGrace: durationSchema.optional(),
+  /** Merged with the job-level secrets by name (the stage's win), as env is. */
+  secrets: secretsSchema.optional(),
+  network: z.boolean().optional(),
+  limits: limitsSchema.optional(),
   /** As in the short form; a dataset another stage of the job writes is read once that stage is done. */
   inputs: z.array(inputSchema).max(MAX_INPUT_DATASETS).default([]),
   forEach: forEachSchema.optional(),
@@ -192,17 +218,21 @@ function fromStaged(parsed: z.output<typeof stagedJobSchema>, written: Record<st
   const problems: FieldProblem[] = [];
   const normalised = stages.map((stage, i): StageSpec => {
     if (stage.forEach !== undefined && 'tasks' in writtenStages[i]!) problems.push({ path: `stages[${i}].tasks`, message: 'forEach makes one task per partition; leave tasks out' });
-    const { timeout, ...rest } = stage;
+    const { timeout, limits, ...rest } = stage;
     const effectiveTimeout = timeout ?? shared.timeout;
+    const effectiveLimits = limits ?? shared.limits;
     return {
       ...rest,
       tasks: stage.tasks ?? 1,
       env: { ...shared.env, ...stage.env },
+      secrets: { ...shared.secrets, ...stage.secrets },
       resources: stage.resources ?? shared.resources,
       placement: stage.placement ?? shared.placement,
       tolerations: stage.tolerations ?? shared.tolerations,
       retry: stage.retry ?? shared.retry,
       killGrace: stage.killGrace ?? shared.killGrace,
+      network: stage.network ?? shared.network,
+      ...(effectiveLimits === undefined ? {} : { limits: effectiveLimits }),
       ...(effectiveTimeout === undefined ? {} : { timeout: effectiveTimeout }),
     };
   });
@@ -219,6 +249,7 @@ function sizeProblems(spec: JobSpec, staged: boolean): FieldProblem[] {
     if (bytes > MAX_COMMAND_AND_ENV_BYTES) {
       problems.push({ path: at(i, 'env'), message: `command and env together are ${bytes} bytes; at most ${MAX_COMMAND_AND_ENV_BYTES} are allowed (put large inputs in files)` });
     }
+    problems.push(...stageSecretProblems(stage.secrets, stage.env, (field) => at(i, field)));
   });
   const counted = spec.stages.reduce((sum, stage) => sum + (stage.forEach === undefined ? stage.tasks : 0), 0);
   if (counted > MAX_TASKS_PER_JOB) problems.push({ path: 'stages', message: `the stages have ${counted} tasks in all; a job has at most ${MAX_TASKS_PER_JOB}` });

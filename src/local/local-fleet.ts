@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -86,13 +86,17 @@ export class LocalFleet {
     const joinToken = readFileSync(join(this.dataDir, 'join.token'), 'utf8').trim();
     this.out(`control plane  ${url}   (state in ${this.dataDir}, logs in ${this.logDir})`);
 
+    // A laptop fleet must start without bubblewrap (macOS has none): there, and only there, the
+    // agents run tasks unsandboxed, and the user is told so.
+    const sandboxed = bwrapOnPath();
+    if (!sandboxed) this.out('warning        bubblewrap (bwrap) is not installed: local agents run tasks WITHOUT a sandbox (--allow-unsandboxed); install bubblewrap to sandbox them');
     fleet.nodes.forEach((node, i) => {
       const agentDir = join(this.dataDir, 'agents', node.name);
       mkdirSync(agentDir, { recursive: true, mode: 0o700 });
       const config = join(agentDir, 'node.yaml');
       writeFileSync(config, stringify(rawNodes[i]));
       // The token goes through the environment: command lines are visible to every user in `ps`.
-      this.launch(node.name, ['agent', '--server', url, '--data-dir', agentDir, '--config', config], { ATOLL_JOIN_TOKEN: joinToken });
+      this.launch(node.name, ['agent', '--server', url, '--data-dir', agentDir, '--config', config, ...(sandboxed ? [] : ['--allow-unsandboxed'])], { ATOLL_JOIN_TOKEN: joinToken });
       this.out(`agent          ${node.name.padEnd(22)} ${node.provider}/${node.region}${node.site ? `/${node.site}` : ''} (${node.jurisdiction ?? '-'})`);
     });
 
@@ -174,4 +178,18 @@ async function stopGroup(group: readonly ChildProcess[]): Promise<void> {
   const timer = setTimeout(() => running.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL')), 10_000);
   await Promise.all(exited);
   clearTimeout(timer);
+}
+
+/** Whether an executable `bwrap` is on PATH (the agent then sandboxes tasks, or refuses them if it cannot). */
+function bwrapOnPath(): boolean {
+  return (process.env['PATH'] ?? '').split(':').some((dir) => {
+    try {
+      accessSync(join(dir, 'bwrap'), fsConstants.X_OK);
+      return true;
+    } catch (error) {
+      // Not in this PATH entry: look in the next.
+      if (['ENOENT', 'EACCES', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) return false;
+      throw error;
+    }
+  });
 }

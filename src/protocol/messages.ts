@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { dataNameSchema, sha256Schema } from '../core/data-spec.js';
 import { MAX_TASK_INPUTS, NAME_PATTERN } from '../core/job-spec.js';
+import { MAX_SECRET_BYTES, MAX_SECRETS_PER_STAGE, SECRET_FILE_PATTERN } from '../core/secret-spec.js';
 import { nodeSpecSchema, rttMsSchema } from '../core/node-spec.js';
 
 // Messages on the agent's one outbound WebSocket. Every message is a JSON object with `type`.
@@ -239,6 +240,24 @@ export const attemptInputSchema = z.strictObject({
 });
 export type AttemptInput = z.infer<typeof attemptInputSchema>;
 
+/**
+ * A secret for the attempt's process only: an environment variable, or a file (mode 0600) in
+ * $ATOLL_SECRETS_DIR. The agent checks the file name again: it must never climb out of that dir.
+ */
+export const attemptSecretSchema = z.union([
+  z.strictObject({ name: z.string().max(63), value: z.string().max(MAX_SECRET_BYTES), env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }),
+  z.strictObject({ name: z.string().max(63), value: z.string().max(MAX_SECRET_BYTES), file: z.string().regex(SECRET_FILE_PATTERN) }),
+]);
+export type AttemptSecret = z.infer<typeof attemptSecretSchema>;
+/** The spec's `limits` (bytes, milliseconds, counts); what is left out the agent derives from the resources. */
+export const attemptLimitsSchema = z.strictObject({
+  memory: z.number().int().min(1).optional(),
+  cpuTime: z.number().int().min(1).optional(),
+  processes: z.number().int().min(1).optional(),
+  openFiles: z.number().int().min(1).optional(),
+});
+export type AttemptLimits = z.infer<typeof attemptLimitsSchema>;
+
 export const attemptAssignmentSchema = z.strictObject({
   attemptId: z.string(),
   epoch: z.number().int(),
@@ -258,6 +277,11 @@ export const attemptAssignmentSchema = z.strictObject({
   inputs: z.array(attemptInputSchema).max(MAX_TASK_INPUTS).optional(),
   /** Take the files the task writes to $ATOLL_OUTPUT_DIR in as partitions once it succeeds. */
   output: attemptOutputSchema.optional(),
+  /** The job's secrets for this attempt's process; never logged, never written outside the attempt's secrets dir. */
+  secrets: z.array(attemptSecretSchema).max(MAX_SECRETS_PER_STAGE).optional(),
+  /** The spec asked for the network; left out (older servers too), a sandboxed task has none. */
+  network: z.boolean().optional(),
+  limits: attemptLimitsSchema.optional(),
 });
 export type AttemptAssignment = z.infer<typeof attemptAssignmentSchema>;
 

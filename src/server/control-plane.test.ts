@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../core/clock.js';
 import { AtollError } from '../core/errors.js';
@@ -9,12 +10,14 @@ import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import type { AgentLink } from './agent-links.js';
 import { ControlPlane, rttMovedEnough } from './control-plane.js';
+import { SecretCipher } from './secrets/secret-cipher.js';
 
 // The control plane's policy commands in-process: a real store (SQLite in memory), real hot
 // state and scheduling loop, and agents stood in for by links that record what they are sent.
 
 const MINUTE = 60_000;
 const dataKeys = generateDataSigningKeys();
+const secrets = new SecretCipher(randomBytes(32));
 
 // Lets a test make the plan check fail, as it would on an engine bug; otherwise the real check runs.
 const planCheck = vi.hoisted(() => ({ failuresLeft: 0 }));
@@ -55,7 +58,7 @@ async function openPlane(): Promise<Fixture> {
   const fatal: unknown[] = [];
   const plane = await ControlPlane.start(store, {
     clock: systemClock, heartbeatMs: MINUTE, unreachableAfterMs: 10 * MINUTE, lostAfterMs: 10 * MINUTE,
-    restartGraceMs: 10 * MINUTE, maxTasksPerRound: 2000, onFatal: (error) => fatal.push(error), dataKeys,
+    restartGraceMs: 10 * MINUTE, maxTasksPerRound: 2000, onFatal: (error) => fatal.push(error), dataKeys, secrets,
   });
   return { plane, store, links: new Map(), fatal };
 }
@@ -294,7 +297,7 @@ describe('ControlPlane policies', () => {
       await f.plane.close();
       const restarted = await ControlPlane.start(f.store, {
         clock: systemClock, heartbeatMs: MINUTE, unreachableAfterMs: 10 * MINUTE, lostAfterMs: 10 * MINUTE,
-        restartGraceMs: 10 * MINUTE, maxTasksPerRound: 2000, onFatal: (error) => f.fatal.push(error), dataKeys,
+        restartGraceMs: 10 * MINUTE, maxTasksPerRound: 2000, onFatal: (error) => f.fatal.push(error), dataKeys, secrets,
       });
       try {
         expect(restarted.listPolicies()).toEqual(before);

@@ -32,6 +32,8 @@ import { estimateJob } from './estimates.js';
 import { CommitQueue } from './state/commit-queue.js';
 import { HotState, type LiveNode, newLiveNode } from './state/hot-state.js';
 import { StateMachine } from './state/state-machine.js';
+import { JobSecrets, redactJobSpec } from './secrets/job-secrets.js';
+import type { SecretCipher } from './secrets/secret-cipher.js';
 
 export interface ControlPlaneOptions {
   readonly clock: Clock;
@@ -48,6 +50,10 @@ export interface ControlPlaneOptions {
   readonly onFatal: (error: unknown) => void;
   /** Signs data tokens; agents get the public half in `welcome`. */
   readonly dataKeys: DataSigningKeys;
+  /** Seals job secrets at submit and opens them for the agent that runs an attempt. */
+  readonly secrets: SecretCipher;
+  /** Something went wrong that an operator should hear about but that stops nothing (a job with unreadable secrets). */
+  readonly onWarning?: (message: string) => void;
   /** A scheduling round failed and placed nothing; it is retried after a back-off. */
   readonly onSchedulerError?: (error: unknown) => void;
   /** The price book to use when the store holds none yet (the first start); default list transfer prices only. */
@@ -92,6 +98,7 @@ export class ControlPlane {
   readonly relay: DataRelay;
   readonly spend: SpendReports;
   readonly budgets: Budgets;
+  private readonly secrets: JobSecrets;
   private readonly dataPublicKey: string;
   private liveness: LivenessLoop | undefined;
   private budgetTimer: NodeJS.Timeout | undefined;
@@ -106,6 +113,7 @@ export class ControlPlane {
     const queue = new CommitQueue(store, (changes) => this.bus.publish(changes.events, changes.logs, changes.charges), options.onFatal);
     this.sm = new StateMachine(this.hot, queue, options.clock);
     this.dataPublicKey = exportPublicKey(options.dataKeys.publicKey);
+    this.secrets = new JobSecrets(options.secrets);
     this.data = new DataCatalog(this.hot, this.sm, this.links, { clock: options.clock, keys: options.dataKeys, compliance: () => this.currentCompliance() });
     this.spend = new SpendReports(this.hot, this.sm, store, options.clock);
     this.budgets = new Budgets(this.hot, this.sm, store, this.spend, options.clock);
@@ -115,6 +123,7 @@ export class ControlPlane {
       inputsOf: (job, task) => this.data.inputsOf(job, task),
       inputGrants: (job, task, node) => this.data.inputGrants(job, task, node),
       outputFor: (job, task) => this.data.outputFor(job, task),
+      secretsFor: (live, task, stage) => this.secrets.forAttempt(live.sealedSecrets, live.record.id, task.stage, stage),
     });
     this.sm.resolveStage = (job, index) => this.data.resolveStage(job, index);
   }
@@ -123,6 +132,7 @@ export class ControlPlane {
   static async start(store: Store, options: ControlPlaneOptions): Promise<ControlPlane> {
     const plane = new ControlPlane(store, options);
     await plane.rebuild();
+    await plane.cancelJobsWithUnreadableSecrets();
     plane.liveness = new LivenessLoop(plane.hot, plane.sm, plane.links, options, () => plane.requestSchedule());
     await plane.releaseHeldJobs();
     // Months end and budgets are raised while jobs wait: held jobs are looked at again now and then.
@@ -153,10 +163,12 @@ export class ControlPlane {
     else if (this.options.priceBook !== undefined) this.sm.setPriceBook(this.options.priceBook);
     for (const partition of active.partitions) this.hot.partitions.set(partitionId(partition), partition);
     const counts = await this.store.countTasksByStage(active.jobs.map((j) => j.id));
+    const sealed = new Map(active.jobSecrets.map((s) => [s.jobId, s.sealed]));
     for (const job of active.jobs) {
       const byStage = counts.get(job.id)!;
       const stageCounts = job.stages.map((_, i) => ({ ...(byStage[i] ?? emptyCounts()) }));
-      this.hot.jobs.set(job.id, { record: job, counts: { ...sumCounts(stageCounts) }, stageCounts, firstFailure: null });
+      const sealedSecrets = sealed.get(job.id);
+      this.hot.jobs.set(job.id, { record: job, counts: { ...sumCounts(stageCounts) }, stageCounts, firstFailure: null, ...(sealedSecrets === undefined ? {} : { sealedSecrets }) });
     }
     for (const task of active.tasks) {
       this.hot.tasks.set(task.id, task);
@@ -179,6 +191,25 @@ export class ControlPlane {
     }
   }
 
+  /**
+   * A job whose secrets no longer open (secrets.key was lost or replaced, the store was altered)
+   * can never run as its submitter meant: it is cancelled, saying why, rather than run without
+   * them or left to fail every scheduling round.
+   */
+  private async cancelJobsWithUnreadableSecrets(): Promise<void> {
+    const unreadable: [string, string][] = [];
+    for (const live of this.hot.jobs.values()) {
+      const why = this.secrets.firstUnreadable(live.record.spec, live.sealedSecrets, live.record.id);
+      if (why !== undefined) unreadable.push([live.record.id, why]);
+    }
+    if (unreadable.length === 0) return;
+    for (const [jobId, why] of unreadable) {
+      this.options.onWarning?.(`cancelling job ${jobId}: ${why}`);
+      this.sm.cancelJob(jobId, `its secrets cannot be opened: ${why}; submit it again`);
+    }
+    await this.sm.committed();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.budgetTimer);
@@ -199,8 +230,11 @@ export class ControlPlane {
     const now = this.options.clock.now();
     // Refused here when the namespace's budget is spent; nothing is written for a refused job.
     const { warnings, heldBy } = await this.budgets.admit(spec.namespace);
-    const job = newJobRecord(newJobId(spec.name), spec, now, heldBy);
-    this.sm.submitJob(job);
+    const id = newJobId(spec.name);
+    // Sealed before anything is recorded: from here on only the redacted spec exists in the record.
+    const { spec: redacted, sealed } = this.secrets.seal(spec, id);
+    const job = newJobRecord(id, redacted, now, heldBy);
+    this.sm.submitJob(job, sealed);
     const live = this.hot.jobs.get(job.id);
     if (heldBy !== null && live !== undefined) this.sm.holdJob(live, warnings[0] ?? `held by budget policy ${heldBy}`);
     await this.sm.committed();
@@ -211,7 +245,8 @@ export class ControlPlane {
 
   /** Where the job would run now and what it would cost under each objective; stores nothing. */
   estimateJob(input: unknown): JobEstimate {
-    const spec = this.checkedSpec(input);
+    // An estimate needs no secret: they are redacted before planning, so none can reach its answer.
+    const spec = redactJobSpec(this.checkedSpec(input));
     return estimateJob(spec, newJobId(spec.name), this.options.clock.now(), {
       resolveStage: (job, index) => this.data.resolveStage(job, index),
       inputsOf: (job, task) => this.data.inputsOf(job, task),

@@ -26,6 +26,7 @@ import { AuditLog } from './audit/audit-log.js';
 import type { TokenRecord } from '../store/store.js';
 import { bootstrapTokens, type BootstrapFiles } from './auth/bootstrap.js';
 import { loadDataSigningKeys } from './data-signing-key.js';
+import { loadSecretCipher } from './secrets/secret-key-file.js';
 import { ControlPlane } from './control-plane.js';
 import { defaultPriceBookFile, readPriceBookFile } from './pricing.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -102,6 +103,8 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
     clock,
     priceBook: fileBook ?? (await readPriceBookFile(defaultPriceBookFile())),
     dataKeys: await loadDataSigningKeys(dataDir),
+    secrets: await loadSecretCipher(dataDir),
+    onWarning: (message) => log.warn(message),
     heartbeatMs,
     // Tuned so a dead agent's work runs elsewhere within about 2 s of its connection closing
     // (SIGKILL, crash, reboot) and within about 5 s of it going silent (a cut cable, a frozen box);

@@ -6,8 +6,8 @@ import type { PolicyRecord, PolicySpec } from '../core/policy-spec.js';
 import type { AttemptState, JobState, NodeState, TaskState } from '../core/states.js';
 import type { AttemptRecord, EventRecord, EventType, JobRecord, LogChunk, LogStream, NodeRecord, StageRun, TaskRecord } from '../core/types.js';
 import type { ChargeRecord } from '../core/spend.js';
-import type { AttemptPatch, AuditRecord, JobPatch, NewAudit, NodePatch, Role, SettingRecord, TaskPatch, TokenKind, TokenRecord } from './store.js';
-import type { AttemptsTable, AuditTable, ChargesTable, EventsTable, JobsTable, LogsTable, NodesTable, PartitionsTable, PoliciesTable, SettingsTable, TasksTable, TokensTable } from './schema.js';
+import type { AttemptPatch, AuditRecord, JobPatch, JobSecretsRecord, NewAudit, NodePatch, Role, SealedSecrets, SettingRecord, TaskPatch, TokenKind, TokenRecord } from './store.js';
+import type { AttemptsTable, AuditTable, ChargesTable, EventsTable, JobSecretsTable, JobsTable, LogsTable, NodesTable, PartitionsTable, PoliciesTable, SettingsTable, TasksTable, TokensTable } from './schema.js';
 
 // Records <-> rows, shared by every SQL store. Only JSON columns and renamed fields need care.
 
@@ -121,6 +121,14 @@ export function jobFromRow(row: Row<JobsTable>): JobRecord {
     startedAt: nullableNumber(row.startedAt),
     finishedAt: nullableNumber(row.finishedAt),
   };
+}
+
+export function jobSecretsToRow(record: JobSecretsRecord): JobSecretsTable {
+  return { jobId: record.jobId, sealed: JSON.stringify(record.sealed) };
+}
+
+export function jobSecretsFromRow(row: Row<JobSecretsTable>): JobSecretsRecord {
+  return { jobId: row.jobId, sealed: JSON.parse(row.sealed) as SealedSecrets };
 }
 
 export function taskToRow(task: TaskRecord): TasksTable {

@@ -76,6 +76,12 @@ export interface JobsTable {
   heldBy: string | null;
 }
 
+export interface JobSecretsTable {
+  jobId: string;
+  /** SealedSecrets as JSON: per stage, secret name -> sealed value. */
+  sealed: string;
+}
+
 export interface TasksTable {
   id: string;
   jobId: string;
@@ -182,6 +188,7 @@ export interface Database {
   audit: AuditTable;
   nodes: NodesTable;
   jobs: JobsTable;
+  jobSecrets: JobSecretsTable;
   tasks: TasksTable;
   attempts: AttemptsTable;
   events: EventsTable;

@@ -49,6 +49,17 @@ export interface AuditFilter {
   readonly limit?: number;
 }
 
+/**
+ * A job's secret values, sealed (server/secrets/): entry i maps stage i's secret names to their
+ * sealed values. Kept apart from the job's spec, which holds only the redacted placeholder.
+ */
+export type SealedSecrets = readonly Readonly<Record<string, string>>[];
+
+export interface JobSecretsRecord {
+  readonly jobId: string;
+  readonly sealed: SealedSecrets;
+}
+
 export interface Page {
   readonly offset?: number;
   readonly limit?: number;
@@ -93,6 +104,10 @@ export interface SpendFilter {
 /** Everything written in one transaction. Writes are applied in the order of the fields below. */
 export interface WriteBatch {
   readonly jobs?: readonly JobRecord[];
+  /** Sealed secrets of new jobs, written with them. */
+  readonly jobSecrets?: readonly JobSecretsRecord[];
+  /** Jobs whose sealed secrets are no longer needed (they finished); deleting none is not an error. */
+  readonly deletedJobSecrets?: readonly string[];
   readonly tasks?: readonly TaskRecord[];
   readonly attempts?: readonly AttemptRecord[];
   readonly jobPatches?: readonly JobPatch[];
@@ -135,6 +150,8 @@ export interface ActiveState {
   readonly policies: readonly PolicyRecord[];
   /** The whole data catalog: placement weighs where data lives. */
   readonly partitions: readonly PartitionRecord[];
+  /** Sealed secrets of the active jobs that have any. */
+  readonly jobSecrets: readonly JobSecretsRecord[];
 }
 
 export interface Store {

@@ -106,7 +106,9 @@ describe('an agent killed with SIGKILL', () => {
     const server = await startServer({ extraArgs: ['--heartbeat', '200ms'] });
     const agentDir = tempDir('killed-agent');
     const marks = join(tempDir('marks'), 'marks.log');
-    let agent = startAgent(server.url, server.joinToken, { name: 'phoenix', cpu: '1' }, agentDir);
+    // Unsandboxed: the task writes marks to a host file and the test watches its host pid (a
+    // sandboxed task would die with the killed agent at once, through bwrap's --die-with-parent).
+    let agent = startAgent(server.url, server.joinToken, { name: 'phoenix', cpu: '1', extraArgs: ['--unsandboxed'] }, agentDir);
     try {
       await waitForReadyNodes(server.client, 1);
       const job = await server.client.submitJob({
@@ -117,7 +119,7 @@ describe('an agent killed with SIGKILL', () => {
       await waitFor(() => (existsSync(marks) && readFileSync(marks, 'utf8').includes('start') ? true : undefined), 10_000, 'the task to start');
       const firstPid = Number(readFileSync(marks, 'utf8').trim().split(' ')[2]);
       await agent.kill('SIGKILL');
-      agent = startAgent(server.url, '', { name: 'phoenix', cpu: '1' }, agentDir);
+      agent = startAgent(server.url, '', { name: 'phoenix', cpu: '1', extraArgs: ['--unsandboxed'] }, agentDir);
       const done = await waitForJobEnd(server.client, job.id, 30_000);
       expect(done.state).toBe('succeeded');
       const lines = readFileSync(marks, 'utf8').trim().split('\n');

@@ -36,7 +36,8 @@ describe('node lifecycle', () => {
   const fleet = async (...names: string[]): Promise<ServerProc> => {
     const server = await startServer({ extraArgs: SERVER_ARGS });
     servers.push(server);
-    for (const name of names) agents.push(startAgent(server.url, server.joinToken, { name, cpu: '4' }));
+    // Unsandboxed: the tasks write marks to a host file and the test watches their host pids.
+    for (const name of names) agents.push(startAgent(server.url, server.joinToken, { name, cpu: '4', extraArgs: ['--unsandboxed'] }));
     await waitForReadyNodes(server.client, names.length);
     return server;
   };
@@ -187,8 +188,9 @@ describe('node lifecycle', () => {
   const leaveWithWork = async () => {
     const server = await startServer({ extraArgs: SERVER_ARGS });
     servers.push(server);
-    const agentA = startAgent(server.url, server.joinToken, { name: 'lc-a', cpu: '4', priceHour: 0.01 });
-    agents.push(agentA, startAgent(server.url, server.joinToken, { name: 'lc-b', cpu: '4', priceHour: 2 }));
+    // Unsandboxed: the tasks write marks to a host file and the test watches their host pids.
+    const agentA = startAgent(server.url, server.joinToken, { name: 'lc-a', cpu: '4', priceHour: 0.01, extraArgs: ['--unsandboxed'] });
+    agents.push(agentA, startAgent(server.url, server.joinToken, { name: 'lc-b', cpu: '4', priceHour: 2, extraArgs: ['--unsandboxed'] }));
     await waitForReadyNodes(server.client, 2);
     const marks = join(tempDir('leave-marks'), 'marks.log');
     await server.client.cordonNode('lc-b');

@@ -32,6 +32,8 @@ interface AgentFlags {
   dataUrl?: string;
   /** commander's --no-data-server sets this false. */
   dataServer: boolean;
+  allowUnsandboxed?: boolean;
+  unsandboxed?: boolean;
   logLevel: string;
 }
 
@@ -154,6 +156,8 @@ export function registerAgentCommand(program: Command): void {
     .option('--data-listen <host:port>', 'where to serve this node\'s partitions to peers and uploads (port 0 picks one)', '127.0.0.1:0')
     .option('--data-url <url>', 'the URL peers reach the data server on, if not the listening address (NAT mapping, proxy)')
     .option('--no-data-server', 'listen for no peers (behind NAT): transfers to and from this node are relayed through its control-plane connection')
+    .option('--allow-unsandboxed', 'run tasks as plain processes when bubblewrap (bwrap) is missing or unusable, instead of refusing them (a task can then read this agent\'s credential)')
+    .option('--unsandboxed', 'run tasks as plain processes even where bubblewrap works: for development and tests that watch task processes from the host')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .action(action(async (flags: AgentFlags) => {
       const node = await nodeSpecFromFlags(flags);
@@ -169,6 +173,9 @@ export function registerAgentCommand(program: Command): void {
         ...(joinToken ? { joinToken } : {}),
         ...(probeEvery === undefined ? {} : { probeIntervalMs: probeEvery }),
         data,
+        allowUnsandboxed: flags.allowUnsandboxed === true,
+        unsandboxed: flags.unsandboxed === true,
+        ...(flags.joinTokenFile === undefined ? {} : { hideFromTasks: [flags.joinTokenFile] }),
       });
       await agent.start();
       let stopping = false;

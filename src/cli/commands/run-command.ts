@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { AtollClient } from '../../client/client.js';
 import { readSpecFile } from '../../client/spec-file.js';
+import { withSecretValues } from '../../client/secret-values.js';
 import { formatDuration } from '../../core/quantities.js';
 import type { JobView } from '../../core/types.js';
 import { action, type CommonFlags, withConnection } from '../common.js';
@@ -42,9 +43,10 @@ export function registerRunCommand(program: Command): void {
   withConnection(program.command('run').argument('<file>', 'job spec, YAML or JSON').description('submit a job'))
     .option('-w, --wait', 'show live progress until the job ends; exit 0 only if it succeeded')
     .option('--estimate', 'run nothing: where the work would go now, its cost and the bytes it would move, for each objective')
-    .action(action(async (file: string, flags: CommonFlags & { wait?: boolean; estimate?: boolean }) => {
+    .option('--secret <name=source>', 'the value of a secret the spec declares, from env:VARIABLE or file:PATH (repeatable)', (flag: string, all: string[]) => [...all, flag], [] as string[])
+    .action(action(async (file: string, flags: CommonFlags & { wait?: boolean; estimate?: boolean; secret: string[] }) => {
       const client = clientFrom(flags);
-      const spec = await readSpecFile(file);
+      const spec = await withSecretValues(await readSpecFile(file), flags.secret);
       if (flags.estimate) {
         const estimate = await client.estimateJob(spec);
         printObject(flags.output, estimate, () => describeEstimate(estimate));

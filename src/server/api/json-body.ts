@@ -32,8 +32,10 @@ export function parseJsonBody(body: Buffer): unknown {
   try {
     value = JSON.parse(body.toString('utf8'));
   } catch (error) {
-    // JSON.parse throws only SyntaxError here; its message says where the document broke.
-    throw new AtollError('invalid_request', `request body is not valid JSON: ${(error as Error).message}`);
+    // JSON.parse throws only SyntaxError here. Its message can quote the body around the break,
+    // and the body may hold a secret: say where it broke, never what is there.
+    const position = /at position (\d+)/.exec((error as Error).message)?.[1];
+    throw new AtollError('invalid_request', `request body is not valid JSON${position === undefined ? '' : ` (it breaks at character ${position})`}`);
   }
   return checkDocument(value, 'request body');
 }

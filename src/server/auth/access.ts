@@ -55,14 +55,6 @@ export function requireVisible(token: TokenRecord, namespace: string, kind: stri
   if (!mayActIn(token, namespace)) throw notFound(kind, id);
 }
 
-/**
- * The namespace a request means when it names none: the token's only namespace if it has one,
- * else `default`.
- */
-export function defaultNamespace(token: TokenRecord): string {
-  return token.namespaces?.length === 1 ? token.namespaces[0]! : 'default';
-}
-
 /** Namespaces a listing is limited to: undefined for a cluster token (no limit). */
 export function visibleNamespaces(token: TokenRecord): readonly string[] | undefined {
   return token.namespaces ?? undefined;

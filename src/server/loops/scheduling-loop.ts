@@ -2,7 +2,9 @@ import type { Clock } from '../../core/clock.js';
 import { chunkByJsonSize, groupBy } from '../../core/collections.js';
 import { readsData, stageOf } from '../../core/job-spec.js';
 import type { AttemptRecord, JobRecord, NodeRecord, TaskRecord } from '../../core/types.js';
-import { MAX_MESSAGE_BYTES, type AttemptAssignment, type AttemptInput, type AttemptOutput } from '../../protocol/messages.js';
+import { MAX_MESSAGE_BYTES, type AttemptAssignment, type AttemptInput, type AttemptOutput, type AttemptSecret } from '../../protocol/messages.js';
+import type { StageSpec } from '../../core/job-spec.js';
+import type { LiveJob } from '../state/hot-state.js';
 import type { PolicySpec } from '../../core/policy-spec.js';
 import { PlacementCache, requestFromJob, stageGroupKey, schedule, snapshotNodeFrom, verifyPlan, type PlacementRequest, type Plan, type SchedulerSnapshot, type SnapshotNode, type TaskInput } from '../../scheduler/engine.js';
 import type { AgentLinks } from '../agent-links.js';
@@ -27,6 +29,8 @@ export interface SchedulingOptions {
   readonly inputGrants?: (job: JobRecord, task: TaskRecord, node: NodeRecord) => AttemptInput[];
   /** Where the attempt's output files go, for stages with an `output`. */
   readonly outputFor?: (job: JobRecord, task: TaskRecord) => AttemptOutput | undefined;
+  /** The opened secrets of an attempt's stage, for its agent only (server/secrets/job-secrets.ts). */
+  readonly secretsFor?: (job: LiveJob, task: TaskRecord, stage: StageSpec) => AttemptSecret[];
   /** Told about a round that failed (an engine bug or a plan that broke a hard rule). */
   readonly onSchedulerError?: (error: unknown) => void;
   /** Told what each round that looked at ready tasks did (for metrics). */
@@ -283,17 +287,29 @@ export class SchedulingLoop {
     }, Math.min(MAX_TIMER_MS, Math.max(1, earliest - now)));
   }
 
+  /** A task must never run without the secrets its spec names, so a loop that cannot open them refuses. */
+  private secretsFor(live: LiveJob, task: TaskRecord, stage: StageSpec): AttemptSecret[] {
+    if (this.options.secretsFor === undefined) throw new Error(`job ${live.record.id} has secrets, but this scheduling loop was given no way to open them`);
+    return this.options.secretsFor(live, task, stage);
+  }
+
   private assignmentFor(attempt: AttemptRecord): AttemptAssignment {
     const task = this.hot.tasks.get(attempt.taskId)!;
-    const job = this.hot.jobs.get(attempt.jobId)!.record;
+    const live = this.hot.jobs.get(attempt.jobId)!;
+    const job = live.record;
     const stage = stageOf(job.spec, task.stage);
+    const secrets = Object.keys(stage.secrets).length === 0 ? [] : this.secretsFor(live, task, stage);
     return {
       attemptId: attempt.id, epoch: attempt.epoch, taskId: task.id, jobId: task.jobId, index: task.index,
       stage: stage.name, stageIndex: task.index - (job.stages[task.stage]?.firstTask ?? 0),
       command: stage.command, env: stage.env, cpuMillis: stage.resources.cpu, memoryBytes: stage.resources.memory,
       timeoutMs: stage.timeout ?? null, killGraceMs: stage.killGrace,
+      // Specs stored before these fields existed have neither: no network, default limits.
+      ...(stage.network === true ? { network: true } : {}),
+      ...(stage.limits === undefined ? {} : { limits: stage.limits }),
       ...(readsData(stage) ? { inputs: this.options.inputGrants?.(job, task, this.hot.nodes.get(attempt.node)!.record) ?? [] } : {}),
       ...output(this.options.outputFor?.(job, task)),
+      ...(secrets.length === 0 ? {} : { secrets }),
     };
   }
 }

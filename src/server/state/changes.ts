@@ -2,11 +2,13 @@ import { partitionId, type PartitionRecord } from '../../core/data-spec.js';
 import type { PolicyRecord } from '../../core/policy-spec.js';
 import type { ChargeRecord } from '../../core/spend.js';
 import type { AttemptRecord, EventRecord, JobRecord, LogChunk, NodeRecord, TaskRecord } from '../../core/types.js';
-import type { AttemptPatch, JobPatch, NodePatch, SettingRecord, TaskPatch, TokenRecord, WriteBatch } from '../../store/store.js';
+import type { AttemptPatch, JobPatch, JobSecretsRecord, NodePatch, SettingRecord, TaskPatch, TokenRecord, WriteBatch } from '../../store/store.js';
 
 /** The writes made since the last commit, accumulated by the state machine and written as one transaction. */
 export class Changes {
   readonly jobs: JobRecord[] = [];
+  readonly jobSecrets: JobSecretsRecord[] = [];
+  readonly deletedJobSecrets: string[] = [];
   readonly tasks: TaskRecord[] = [];
   readonly attempts: AttemptRecord[] = [];
   // Patches to one row within a batch are merged, so a task placed, started and finished
@@ -63,7 +65,7 @@ export class Changes {
 
   isEmpty(): boolean {
     return (
-      this.jobs.length + this.tasks.length + this.attempts.length + this.jobPatchMap.size + this.taskPatchMap.size +
+      this.jobs.length + this.jobSecrets.length + this.deletedJobSecrets.length + this.tasks.length + this.attempts.length + this.jobPatchMap.size + this.taskPatchMap.size +
         this.attemptPatchMap.size + this.nodes.length + this.nodePatchMap.size + this.policyMap.size + this.partitionMap.size + this.tokens.length + this.charges.length + this.wastedAttempts.length + this.settings.length + this.logs.length +
         this.events.length ===
       0
@@ -73,6 +75,8 @@ export class Changes {
   toWriteBatch(): WriteBatch {
     return {
       jobs: this.jobs,
+      jobSecrets: this.jobSecrets,
+      deletedJobSecrets: this.deletedJobSecrets,
       tasks: this.tasks,
       attempts: this.attempts,
       jobPatches: [...this.jobPatchMap.values()],

@@ -4,6 +4,7 @@ import { LIST_PRICE_BOOK } from '../../core/price-book.js';
 import { Pricing } from '../pricing.js';
 import { PendingQueue } from './pending-queue.js';
 import type { AttemptRecord, JobRecord, NodeRecord, TaskCounts, TaskRecord } from '../../core/types.js';
+import type { SealedSecrets } from '../../store/store.js';
 
 // What the control plane keeps in memory: every node and cluster policy, and the jobs, tasks and
 // attempts that are not finished yet. Finished records live only in the store. Rebuilt from the store at start-up.
@@ -29,6 +30,8 @@ export interface LiveJob {
   stageCounts: Record<keyof TaskCounts, number>[];
   /** First final task failure, quoted in the job's reason. */
   firstFailure: string | null;
+  /** The job's secret values, sealed; opened only to build an attempt's assignment. */
+  sealedSecrets?: SealedSecrets;
 }
 
 export class HotState {

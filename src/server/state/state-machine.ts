@@ -22,7 +22,7 @@ import {
 import type { AttemptRecord, EventType, JobRecord, LogChunk, NodeRecord, StageRun, TaskRecord } from '../../core/types.js';
 import type { AttemptResult } from '../../protocol/messages.js';
 import type { Explanation } from '../../scheduler/engine.js';
-import { emptyCounts } from '../../store/store.js';
+import { emptyCounts, type SealedSecrets } from '../../store/store.js';
 import type { CommitQueue } from './commit-queue.js';
 import { PRICE_BOOK_SETTING, Pricing } from '../pricing.js';
 import { type HotState, type LiveJob, type LiveNode, newLiveNode } from './hot-state.js';
@@ -63,9 +63,14 @@ export class StateMachine {
    * Records a new job (every stage `waiting`) and starts the stages that depend on none.
    * `resolveStage` names the data a stage reads as it starts; see DataCatalog.resolveStage.
    */
-  submitJob(job: JobRecord): void {
+  submitJob(job: JobRecord, sealedSecrets?: SealedSecrets): void {
     this.queue.changes.jobs.push(job);
     const live: LiveJob = { record: job, counts: { ...emptyCounts() }, stageCounts: job.stages.map(() => ({ ...emptyCounts() })), firstFailure: null };
+    if (sealedSecrets !== undefined) {
+      // Written in the job's own transaction: an accepted job always has its secrets.
+      this.queue.changes.jobSecrets.push({ jobId: job.id, sealed: sealedSecrets });
+      live.sealedSecrets = sealedSecrets;
+    }
     this.hot.jobs.set(job.id, live);
     this.event('job.submitted', { jobId: job.id }, { name: job.name, namespace: job.namespace, stages: job.stages.map((s) => s.name) });
     this.startReadyStages(live);
@@ -122,6 +127,8 @@ export class StateMachine {
     const now = this.clock.now();
     this.moveJob(live, state, { finishedAt: now, reason });
     this.event('job.finished', { jobId: live.record.id }, { state, reason, counts: { ...live.counts } });
+    // No attempt of a finished job runs again, so its secrets have no more use anywhere.
+    if (live.sealedSecrets !== undefined) this.queue.changes.deletedJobSecrets.push(live.record.id);
     this.hot.jobs.delete(live.record.id);
   }
 

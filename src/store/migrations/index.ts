@@ -8,6 +8,7 @@ import * as stages from './006-stages.js';
 import * as spend from './007-spend.js';
 import * as jobHold from './008-job-hold.js';
 import * as rolesAudit from './009-roles-audit.js';
+import * as jobSecrets from './011-job-secrets.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
 
@@ -26,6 +27,7 @@ const MIGRATIONS: Readonly<Record<string, DialectMigration>> = {
   '007-spend': spend,
   '008-job-hold': jobHold,
   '009-roles-audit': rolesAudit,
+  '011-job-secrets': jobSecrets,
 };
 
 /** Kysely's migrator wants one provider per dialect; each migration learns which dialect it runs on. */

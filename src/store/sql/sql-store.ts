@@ -14,6 +14,8 @@ import {
   eventFromRow,
   jobFromRow,
   jobPatchToRow,
+  jobSecretsFromRow,
+  jobSecretsToRow,
   jobToRow,
   logFromRow,
   nodeFromRow,
@@ -271,13 +273,15 @@ export class SqlStore implements Store {
   }
 
   async loadActiveState(): Promise<ActiveState> {
-    const [jobs, tasks, attempts, nodes, policies, partitions] = await Promise.all([
+    const [jobs, tasks, attempts, nodes, policies, partitions, jobSecrets] = await Promise.all([
       this.db.selectFrom('jobs').selectAll().where('state', 'in', [...ACTIVE_JOB_STATES]).orderBy('createdAt').execute(),
       this.db.selectFrom('tasks').selectAll().where('state', 'in', [...ACTIVE_TASK_STATES]).orderBy('createdAt').orderBy('idx').execute(),
       this.db.selectFrom('attempts').selectAll().where('state', 'in', [...ACTIVE_ATTEMPT_STATES]).execute(),
       this.db.selectFrom('nodes').selectAll().execute(),
       this.listPolicies(),
       this.listPartitions(),
+      this.db.selectFrom('jobSecrets').innerJoin('jobs', 'jobs.id', 'jobSecrets.jobId').select(['jobSecrets.jobId', 'jobSecrets.sealed'])
+        .where('jobs.state', 'in', [...ACTIVE_JOB_STATES]).execute(),
     ]);
     return {
       jobs: jobs.map(jobFromRow),
@@ -286,6 +290,7 @@ export class SqlStore implements Store {
       nodes: nodes.map(nodeFromRow),
       policies,
       partitions,
+      jobSecrets: jobSecrets.map(jobSecretsFromRow),
     };
   }
 }
@@ -308,6 +313,8 @@ async function applyBatch(trx: Transaction<Database>, batch: WriteBatch): Promis
   }
   if (batch.audit?.length) await insertChunked(batch.audit.map(auditToRow), (c) => trx.insertInto('audit').values(c).execute());
   if (batch.jobs?.length) await insertChunked(batch.jobs.map(jobToRow), (c) => trx.insertInto('jobs').values(c).execute());
+  if (batch.jobSecrets?.length) await insertChunked(batch.jobSecrets.map(jobSecretsToRow), (c) => trx.insertInto('jobSecrets').values(c).execute());
+  if (batch.deletedJobSecrets?.length) await trx.deleteFrom('jobSecrets').where('jobId', 'in', [...batch.deletedJobSecrets]).execute();
   if (batch.tasks?.length) await insertChunked(batch.tasks.map(taskToRow), (c) => trx.insertInto('tasks').values(c).execute());
   if (batch.attempts?.length) await insertChunked(batch.attempts, (c) => trx.insertInto('attempts').values(c).execute());
   for (const patch of batch.jobPatches ?? []) {

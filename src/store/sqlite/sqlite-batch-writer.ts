@@ -8,6 +8,7 @@ import {
   settingToRow,
   attemptPatchToRow,
   jobPatchToRow,
+  jobSecretsToRow,
   jobToRow,
   nodePatchToRow,
   nodeToRow,
@@ -50,6 +51,8 @@ export class SqliteBatchWriter {
     }
     for (const entry of batch.audit ?? []) this.insert('audit', auditToRow(entry));
     for (const job of batch.jobs ?? []) this.insert('jobs', jobToRow(job));
+    for (const secrets of batch.jobSecrets ?? []) this.insert('job_secrets', jobSecretsToRow(secrets));
+    for (const jobId of batch.deletedJobSecrets ?? []) this.statement('deleteJobSecrets', 'DELETE FROM job_secrets WHERE job_id = ?').run(jobId);
     for (const task of batch.tasks ?? []) this.insert('tasks', taskToRow(task));
     for (const attempt of batch.attempts ?? []) this.insert('attempts', attempt);
     for (const patch of batch.jobPatches ?? []) this.update('jobs', 'id', jobPatchToRow(patch));

@@ -60,14 +60,14 @@ describe('sqlite upgrade of jobs stored before placement', () => {
     try {
       await store.migrate();
       const upgraded = await store.getJob('job-old');
-      // Migration 004 then gives the retry block its node-loss budget, 005 the inputs, and 006
-      // moves it all into one stage named "main" that started with the job.
+      // Migration 004 then gives the retry block its node-loss budget, 005 the inputs, 006
+      // moves it all into one stage named "main" that started with the job, and 011 gives it no secrets.
       const { name, namespace, constraints: _constraints, ...stage } = oldSpec;
       expect(upgraded!.spec).toEqual({
         name, namespace,
         stages: [{
           ...stage, name: 'main', dependsOn: [], placement: { ...DEFAULT_PLACEMENT, require: constraints }, tolerations: [],
-          retry: { ...oldSpec.retry, nodeLosses: DEFAULT_NODE_LOSSES }, inputs: [],
+          retry: { ...oldSpec.retry, nodeLosses: DEFAULT_NODE_LOSSES }, inputs: [], secrets: {},
         }],
       });
       expect(upgraded!.spec.stages[0]).not.toHaveProperty('constraints');
@@ -82,5 +82,27 @@ describe('sqlite upgrade of jobs stored before placement', () => {
 
   it('leaves specs already in the new shape alone', () => {
     expect(upgradeStoredJobSpec({ name: 'new', placement: DEFAULT_PLACEMENT, tolerations: [] })).toBeUndefined();
+  });
+});
+
+describe('sqlite upgrade of jobs stored before secrets', () => {
+  it('gives each stage of every stored spec an empty secrets map, and adds the sealed-secrets table', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'atoll-upgrade-')), 'atoll.db');
+    const old = new BetterSqlite3(path);
+    const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: old }) });
+    expect((await new Migrator({ db, provider: migrationProvider('sqlite') }).migrateTo('008-job-hold')).error).toBeUndefined();
+    const stage = { name: 'main', dependsOn: [], tasks: 1, command: ['true'], env: {}, resources: { cpu: 100, memory: 67108864 }, placement: DEFAULT_PLACEMENT, tolerations: [], inputs: [], retry: { attempts: 0, backoff: 1000, nodeLosses: DEFAULT_NODE_LOSSES }, killGrace: 5000 };
+    const oldSpec = { name: 'old-job', namespace: 'default', stages: [stage, { ...stage, name: 'second', dependsOn: ['main'] }] };
+    old.prepare(`INSERT INTO jobs (id, name, namespace, state, spec, task_count, created_at) VALUES ('job-old', 'old-job', 'default', 'running', ?, 1, 1)`).run(JSON.stringify(oldSpec));
+    await db.destroy();
+
+    const store = openSqliteStore(path);
+    try {
+      await store.migrate();
+      expect((await store.getJob('job-old'))!.spec.stages.map((s) => s.secrets)).toEqual([{}, {}]);
+      expect((await store.loadActiveState()).jobSecrets).toEqual([]);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -265,6 +265,22 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       expect(active.attempts.map((a) => a.id)).toEqual(['live-1.0.1']);
     });
 
+    it('keeps sealed job secrets with their job, loads those of active jobs, and deletes them', async () => {
+      const sealed = [{ 'db-password': 'v1:k:sealed-a', 'tls-key': 'v1:k:sealed-b' }];
+      await store.write({
+        jobs: [aJob('live-1', { state: 'running' }), aJob('done-1', { state: 'succeeded' })],
+        jobSecrets: [{ jobId: 'live-1', sealed }, { jobId: 'done-1', sealed: [{ other: 'v1:k:sealed-c' }] }],
+      });
+      expect((await store.loadActiveState()).jobSecrets).toEqual([{ jobId: 'live-1', sealed }]);
+      await store.write({ deletedJobSecrets: ['live-1', 'never-had-any'] });
+      expect((await store.loadActiveState()).jobSecrets).toEqual([]);
+    });
+
+    it('writes and deletes a job\'s secrets in one batch, inserts first', async () => {
+      await store.write({ jobs: [aJob('quick-1')], jobSecrets: [{ jobId: 'quick-1', sealed: [{ a: 'v1:k:x' }] }], deletedJobSecrets: ['quick-1'] });
+      expect((await store.loadActiveState()).jobSecrets).toEqual([]);
+    });
+
     const aToken = (over: Partial<TokenRecord> & Pick<TokenRecord, 'id' | 'kind' | 'hash'>): TokenRecord => ({
       node: null, createdAt: 1, revokedAt: null, role: null, namespaces: null, name: null, ...over,
     });
