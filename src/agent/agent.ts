@@ -11,6 +11,7 @@ import {
   MAX_MESSAGE_BYTES,
   PROTOCOL_VERSION,
   clampReason,
+  pieceEnd,
   serverMessage,
   type AgentMessage,
   type AttemptAssignment,
@@ -407,8 +408,10 @@ export class Agent {
   }
 
   private queueLog(attemptId: string, stream: LogStream, data: string): void {
-    for (let i = 0; i < data.length; i += MAX_LOG_CHUNK_CHARS) {
-      const piece = data.slice(i, i + MAX_LOG_CHUNK_CHARS);
+    for (let i = 0; i < data.length; ) {
+      const end = pieceEnd(data, i, MAX_LOG_CHUNK_CHARS);
+      const piece = data.slice(i, end);
+      i = end;
       if (!this.connected && this.outLogChars + piece.length > MAX_OFFLINE_LOG_CHARS) return;
       this.outLogs.push({ attemptId, stream, time: Date.now(), data: piece });
       this.outLogChars += piece.length;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +41,8 @@ beforeEach(async () => {
     onInternalError: (error) => {
       throw error;
     },
+    // Short, so the stalled-upload test below is quick; every other request here moves at once.
+    idleTimeoutMs: 1000,
   });
   const { port } = await server.listen('127.0.0.1', 0);
   base = `http://127.0.0.1:${port}/v1/data`;
@@ -118,5 +121,19 @@ describe('DataServer', () => {
     // A read token cannot write, nor a write token read.
     expect((await fetch(`${base}/default/readings/berlin`, { method: 'PUT', headers: { authorization: `Bearer ${token()}` }, body: 'x' })).status).toBe(403);
     expect((await get('default/readings/paris', write)).status).toBe(403);
+  });
+
+  it('cuts off an upload that stalls, keeps nothing of it, and serves other clients meanwhile', async () => {
+    const url = new URL(base);
+    const write = token({ op: 'write', partition: 'stalled', for: 'client', forJurisdiction: null, residencyClass: null });
+    const socket = connect(Number(url.port), '127.0.0.1');
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    // The server resets the connection when it gives up; the close above is what the test waits for.
+    socket.on('error', () => undefined);
+    socket.write(`PUT /v1/data/default/readings/stalled HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${write}\r\nContent-Length: 4000\r\n\r\n${'x'.repeat(10)}`);
+    expect((await get('default/readings/berlin', token())).status).toBe(200);
+    await closed;
+    expect(store.get({ namespace: 'default', dataset: 'readings', partition: 'stalled' })).toBeUndefined();
+    expect(stored).toEqual([]);
   });
 });

@@ -14,7 +14,12 @@ export interface DataServerOptions {
   readonly access: PartitionAccess;
   /** A failure that is not a refusal (a disk error, a bug): answered 500 and reported here. */
   readonly onInternalError: (error: unknown) => void;
+  /** A connection on which no byte moves either way for this long is closed (a stalled upload or reader). */
+  readonly idleTimeoutMs?: number;
 }
+
+/** Long enough for a peer on a congested edge uplink, short enough that stalled peers do not pile up. */
+export const DATA_IDLE_TIMEOUT_MS = 30_000;
 
 const METHOD_OPS: Readonly<Record<string, 'read' | 'write'>> = { GET: 'read', PUT: 'write' };
 
@@ -34,6 +39,8 @@ export class DataServer {
     this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 0;
     this.server.maxHeadersCount = 50;
+    // Without a 'timeout' listener Node destroys the socket; the partial upload is then discarded.
+    this.server.timeout = options.idleTimeoutMs ?? DATA_IDLE_TIMEOUT_MS;
   }
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {

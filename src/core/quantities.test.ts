@@ -238,3 +238,22 @@ describe('formatDuration', () => {
     expect(formatDuration(ms)).toBe(expected);
   });
 });
+
+describe('quantities too large to hold', () => {
+  const digits = '9'.repeat(400);
+  it.each<{ what: string; parse: (v: string | number) => number | undefined; value: string | number }>([
+    { what: 'a duration of 400 digits', parse: parseDurationMs, value: `${digits}s` },
+    { what: 'a duration past 2^53 ms', parse: parseDurationMs, value: '99999999999999999999d' },
+    { what: 'a numeric duration of 1e300', parse: parseDurationMs, value: 1e300 },
+    { what: 'cores of 400 digits', parse: parseCpuMillis, value: digits },
+    { what: 'millicores of 400 digits', parse: parseCpuMillis, value: `${digits}m` },
+    { what: 'a numeric core count of 1e300', parse: parseCpuMillis, value: 1e300 },
+    { what: 'a size of 400 digits', parse: parseBytes, value: digits },
+  ])('refuses $what instead of answering Infinity or a rounded integer', ({ parse, value }) => {
+    expect(parse(value)).toBeUndefined();
+  });
+
+  it('still reads the largest durations people write', () => {
+    expect(parseDurationMs('365d')).toBe(365 * 86_400_000);
+  });
+});

@@ -24,16 +24,24 @@ export function parseBytes(value: string | number): number | undefined {
 
 /** Millicores from a number of cores (`0.5`, `2`), a string of cores (`"1.5"`) or millicores (`"500m"`). */
 export function parseCpuMillis(value: string | number): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.round(value * 1000) : undefined;
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? safeInteger(Math.round(value * 1000)) : undefined;
   const milli = /^\s*(\d+)m\s*$/.exec(value);
-  if (milli) return Number(milli[1]);
+  if (milli) return safeInteger(Number(milli[1]));
   const cores = /^\s*(\d+(?:\.\d+)?)\s*$/.exec(value);
-  return cores ? Math.round(Number(cores[1]) * 1000) : undefined;
+  return cores ? safeInteger(Math.round(Number(cores[1]) * 1000)) : undefined;
+}
+
+/**
+ * The value when it is an integer that survives JSON and arithmetic; else undefined, so a run of
+ * 400 digits is refused as "not a quantity" instead of becoming Infinity (stored as null).
+ */
+function safeInteger(value: number): number | undefined {
+  return Number.isSafeInteger(value) ? value : undefined;
 }
 
 /** Milliseconds from `500ms`, `30s`, `5m`, `1h`, `1h30m`, `2d`; undefined when it is not a duration. */
 export function parseDurationMs(value: string | number): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? safeInteger(Math.round(value)) : undefined;
   const text = value.trim();
   if (text === '') return undefined;
   let total = 0;
@@ -45,7 +53,7 @@ export function parseDurationMs(value: string | number): number | undefined {
     total += Number(match[1]) * (DURATION_UNITS[match[2] as string] as number);
     rest = rest.slice(match[0].length);
   }
-  return Math.round(total);
+  return safeInteger(Math.round(total));
 }
 
 export function formatBytes(bytes: number): string {

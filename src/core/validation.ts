@@ -1,15 +1,9 @@
 import type { z } from 'zod';
+import { documentProblems } from './document-limits.js';
 import { AtollError, type FieldProblem } from './errors.js';
+import { formatPath } from './field-path.js';
 
-/** `resources.memory`, `constraints[0].operator`: the path style used in every error we print. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else out += out === '' ? String(key) : `.${String(key)}`;
-  }
-  return out;
-}
+export { formatPath };
 
 function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
@@ -54,9 +48,11 @@ export function parseOrThrow<S extends z.ZodType>(
   what: string,
   code: 'invalid_spec' | 'invalid_request' = 'invalid_request',
 ): z.output<S> {
-  const result = schema.safeParse(value, { reportInput: true });
-  if (result.success) return result.data;
-  const problems = result.error.issues.flatMap(describeIssue);
+  // The shape first: zod recurses into nesting and lets a record's `__proto__` key vanish.
+  const shape = documentProblems(value);
+  const result = shape.length > 0 ? undefined : schema.safeParse(value, { reportInput: true });
+  if (result?.success) return result.data;
+  const problems = result === undefined ? shape : result.error.issues.flatMap(describeIssue);
   const lines = problems.map((p) => `  ${p.path === '' ? '(top level)' : p.path}: ${p.message}`);
   throw new AtollError(code, `invalid ${what}:\n${lines.join('\n')}`, { problems });
 }

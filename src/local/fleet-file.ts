@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AtollError } from '../core/errors.js';
+import { parseYamlDocument } from '../core/yaml-document.js';
 import { nodeSpecSchema } from '../core/node-spec.js';
 import { parseOrThrow } from '../core/validation.js';
 
@@ -18,13 +18,13 @@ export type FleetFile = z.output<typeof fleetFileSchema>;
 
 /** The validated fleet, plus each node's entry as written (handed to its agent as --config). */
 export async function readFleetFile(file: string): Promise<{ fleet: FleetFile; rawNodes: readonly Record<string, unknown>[] }> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (error) {
     throw new AtollError('invalid_request', `cannot read fleet file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
-  const raw: unknown = parseYaml(text);
+  const raw = parseYamlDocument(bytes, { what: `fleet file ${file}`, code: 'invalid_request' });
   const fleet = parseOrThrow(fleetFileSchema, raw, `fleet file ${file}`);
   const names = new Set<string>();
   for (const node of fleet.nodes) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { agentMessage, heartbeatMessage } from './messages.js';
+import { agentMessage, clampReason, heartbeatMessage, MAX_REASON_CHARS, pieceEnd } from './messages.js';
 
 const usage = { runningAttempts: 1, cpuMillis: 500, memoryBytes: 2 ** 20, loadAvg1: 0.3 };
 
@@ -52,5 +52,25 @@ describe('hello message', () => {
 
   it('refuses more than 64 regions of round trips', () => {
     expect(agentMessage.safeParse({ ...hello, node: { ...hello.node, rttMs: regions(65) } }).success).toBe(false);
+  });
+});
+
+describe('cutting text into pieces', () => {
+  const emoji = '\u{1F600}'; // two UTF-16 units
+  it.each<{ text: string; start: number; max: number; end: number }>([
+    { text: 'abcdef', start: 0, max: 4, end: 4 },
+    { text: 'abcdef', start: 4, max: 4, end: 6 },
+    { text: `abc${emoji}`, start: 0, max: 4, end: 3 },
+    { text: `abc${emoji}`, start: 0, max: 5, end: 5 },
+    { text: `${emoji}${emoji}`, start: 2, max: 1, end: 3 },
+  ])('never splits a surrogate pair: $text from $start, at most $max', ({ text, start, max, end }) => {
+    expect(pieceEnd(text, start, max)).toBe(end);
+  });
+
+  it('clamps a long reason without leaving half a pair before the marker', () => {
+    const reason = `${'x'.repeat(MAX_REASON_CHARS - 16)}${emoji.repeat(100)}`;
+    const clamped = clampReason(reason)!;
+    expect(clamped.length).toBeLessThanOrEqual(MAX_REASON_CHARS);
+    expect(clamped).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
   });
 });

@@ -18,7 +18,20 @@ export const MAX_REASON_CHARS = 2000;
 /** A reason cut to what the protocol carries, marked so nobody mistakes it for the whole. */
 export function clampReason(reason: string | null): string | null {
   if (reason === null || reason.length <= MAX_REASON_CHARS) return reason;
-  return `${reason.slice(0, MAX_REASON_CHARS - 15)} …[truncated]`;
+  return `${reason.slice(0, pieceEnd(reason, 0, MAX_REASON_CHARS - 15))} …[truncated]`;
+}
+
+/**
+ * Where a piece of `text` starting at `start` and at most `max` UTF-16 units long ends, moved one
+ * back rather than split a surrogate pair: half a pair is not UTF-8, and the server refuses it.
+ */
+export function pieceEnd(text: string, start: number, max: number): number {
+  const end = Math.min(text.length, start + max);
+  if (end < text.length && end - start > 1) {
+    const last = text.charCodeAt(end - 1);
+    if (last >= 0xd800 && last <= 0xdbff) return end - 1;
+  }
+  return end;
 }
 
 const attemptRef = z.strictObject({ attemptId: z.string().min(1).max(200), epoch: z.number().int().min(1) });

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
 import { AtollError } from '../core/errors.js';
+import { parseYamlDocument } from '../core/yaml-document.js';
 import { nodePrice, parsePriceBook, transferPricePerGb, type NodePrice, type PriceBook, type PricedLocation, type PricedNode } from '../core/price-book.js';
 import { bookTransferPricing, type TransferPricing } from '../scheduler/engine.js';
 
@@ -52,13 +52,13 @@ export class Pricing {
 
 /** A price book from a YAML (or JSON) file, validated; errors name the file and the field. */
 export async function readPriceBookFile(path: string | URL): Promise<PriceBook> {
-  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+  const bytes = await readFile(path).catch((error: NodeJS.ErrnoException) => {
     throw new AtollError('invalid_request', `cannot read the price book ${String(path)}: ${error.code ?? error.message}`);
   });
   try {
-    return parsePriceBook(parseYaml(text) as unknown);
+    return parsePriceBook(parseYamlDocument(bytes, { what: 'price book', code: 'invalid_request' }));
   } catch (error) {
     if (error instanceof AtollError) throw new AtollError(error.code, `${String(path)}: ${error.message}`, { problems: error.problems });
-    throw new AtollError('invalid_request', `${String(path)} is not valid YAML: ${error instanceof Error ? error.message : String(error)}`);
+    throw error;
   }
 }

@@ -5,6 +5,8 @@ import pino, { type Logger } from 'pino';
 import { systemClock, type Clock } from '../core/clock.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { BODY_LIMIT_BYTES, sendError } from './api/error-mapping.js';
+import { DEFAULT_HTTP_TIMEOUTS, httpServerOptions, limitBodyTime, type HttpTimeouts } from './api/http-limits.js';
+import { registerJsonBodyParser } from './api/json-body.js';
 import { registerAgentRoutes } from './api/routes/agents-routes.js';
 import { registerDataRoutes } from './api/routes/data-routes.js';
 import { registerEventRoutes } from './api/routes/events-routes.js';
@@ -52,6 +54,8 @@ export interface ServerOptions {
   readonly tls?: TlsOptions;
   /** Lifetime of the client certificates nodes get on join and renewal (default 24 h). */
   readonly nodeCertLifetimeMs?: number;
+  /** How long clients may take over a request (http-limits.ts); tests shorten them. */
+  readonly httpTimeouts?: Partial<HttpTimeouts>;
   /** Where fatal store errors go; the CLI exits the process. */
   readonly onFatal?: (error: unknown) => void;
 }
@@ -144,7 +148,14 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   });
   await identity.start();
   const tokenFiles = { dataDir, adminTokenFile: tokens.adminTokenFile };
-  const app = buildApp({ plane, metrics, auth, audit, streams, log, routes, clock, tokenFiles, identity, https: serving.https });
+  const httpTimeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...options.httpTimeouts };
+  // Fastify hands its `http` options only to a plain server: an HTTPS one gets the same header
+  // deadline here, and a client that never finishes the TLS handshake is cut off like one that
+  // never sends its headers.
+  const https = serving.https === undefined ? undefined : {
+    ...serving.https, ...httpServerOptions(httpTimeouts).http, handshakeTimeout: httpTimeouts.headersMs,
+  };
+  const app = buildApp({ plane, metrics, auth, audit, streams, log, routes, clock, tokenFiles, identity, https, httpTimeouts });
   const gateway = new AgentGateway(plane, auth, log, audit, identity);
   identity.onRevoked((node) => gateway.disconnect(node, 'node revoked'));
   gateway.attach(app.server);
@@ -180,14 +191,21 @@ interface AppParts {
   readonly identity: NodeIdentity;
   /** https.createServer options; undefined: plain HTTP (--insecure). */
   readonly https: ServingTls['https'];
+  readonly httpTimeouts: HttpTimeouts;
 }
 
-function buildApp({ plane, metrics, auth, audit, streams, log, routes, clock, tokenFiles, identity, https }: AppParts): FastifyInstance {
+function buildApp({ plane, metrics, auth, audit, streams, log, routes, clock, tokenFiles, identity, https, httpTimeouts }: AppParts): FastifyInstance {
   // Typed as the plain-HTTP instance: routes and hooks are the same, only the listener differs.
   const app = Fastify({ ...(https === undefined ? {} : { https }), loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true,
     // Live event streams never end on their own; without this, shutdown would wait for them.
-    forceCloseConnections: true }) as unknown as FastifyInstance;
+    forceCloseConnections: true, ...httpServerOptions(httpTimeouts),
+    // Bad URLs (`/v1/jobs/%`) and over-long path parameters are refused by the router before any
+    // handler; without this they answer in Fastify's own error shape instead of {error:{code,message}}.
+    frameworkErrors: (error, request, reply) => void sendError(request, reply, error) }) as unknown as FastifyInstance;
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
+  // Before authentication, so a client that never finishes its body is cut off whoever it claims to be.
+  limitBodyTime(app, httpTimeouts);
+  registerJsonBodyParser(app);
   app.decorate('liveStreams', streams);
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import pino from 'pino';
-import { parse as parseYaml } from 'yaml';
 import { Agent } from '../../agent/agent.js';
 import { AtollError } from '../../core/errors.js';
+import { parseYamlDocument } from '../../core/yaml-document.js';
 import { parseNodeSpec, type NodeSpec } from '../../core/node-spec.js';
 import { parseDurationMs } from '../../core/quantities.js';
 import { action } from '../common.js';
@@ -85,10 +85,10 @@ function dataOptions(flags: AgentFlags): { listen: { host: string; port: number 
 export async function nodeSpecFromFlags(flags: AgentFlags): Promise<NodeSpec> {
   let base: Record<string, unknown> = {};
   if (flags.config) {
-    const text = await readFile(flags.config, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    const bytes = await readFile(flags.config).catch((error: NodeJS.ErrnoException) => {
       throw new AtollError('invalid_request', `cannot read ${flags.config}: ${error.code ?? error.message}`);
     });
-    const parsed: unknown = parseYaml(text);
+    const parsed = parseYamlDocument(bytes, { what: flags.config, code: 'invalid_request' });
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw new AtollError('invalid_request', `${flags.config}: expected a mapping of node fields`);
     }

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { AtollError } from '../../core/errors.js';
+import { parseYamlDocuments } from '../../core/yaml-document.js';
 import type { PolicyChangeResult, PolicyImpact } from '../../core/policy-impact.js';
 import type { PolicyRecord } from '../../core/policy-spec.js';
 import { action, type CommonFlags, withConnection } from '../common.js';
@@ -37,19 +38,16 @@ interface PolicyDocument {
  * document is checked for a name before any is sent, so a file is not half applied for that.
  */
 export async function readPolicyFile(file: string): Promise<PolicyDocument[]> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (error) {
     throw new AtollError('invalid_request', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
-  if (Buffer.byteLength(text) > MAX_POLICY_FILE_BYTES) throw new AtollError('invalid_spec', `${file} is larger than 1 MiB`);
+  if (bytes.length > MAX_POLICY_FILE_BYTES) throw new AtollError('invalid_spec', `${file} is larger than 1 MiB`);
   const out: PolicyDocument[] = [];
-  parseAllDocuments(text).forEach((document, i) => {
+  parseYamlDocuments(bytes, { what: file, code: 'invalid_spec' }).forEach((spec, i) => {
     const position = i + 1;
-    const [error] = document.errors;
-    if (error) throw new AtollError('invalid_spec', `${file}, document ${position}: not valid YAML or JSON: ${error.message}`);
-    const spec: unknown = document.toJS({ maxAliasCount: 100 });
     // A stray `---` at the start or end of a file makes an empty document; it holds no policy.
     if (spec === null || spec === undefined) return;
     if (typeof spec !== 'object' || Array.isArray(spec)) {

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { parse as parseYaml, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { describeBudget, type BudgetStatus } from '../../core/budget.js';
 import { AtollError } from '../../core/errors.js';
+import { parseYamlDocument } from '../../core/yaml-document.js';
 import type { PriceBook } from '../../core/price-book.js';
 import { SPEND_GROUPS, type SpendReport, type SpendSummary } from '../../core/spend.js';
 import { formatBytes } from '../../core/quantities.js';
@@ -95,13 +96,9 @@ export function registerSpendCommands(program: Command): void {
 }
 
 async function readBook(file: string): Promise<Partial<PriceBook>> {
-  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+  const bytes = await readFile(file).catch((error: NodeJS.ErrnoException) => {
     throw new AtollError('invalid_request', `cannot read ${file}: ${error.code ?? error.message}`);
   });
-  if (text.length > MAX_BOOK_FILE_BYTES) throw new AtollError('payload_too_large', `${file} is larger than ${MAX_BOOK_FILE_BYTES} bytes`);
-  try {
-    return parseYaml(text) as Partial<PriceBook>;
-  } catch (error) {
-    throw new AtollError('invalid_request', `${file} is not valid YAML: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-  }
+  if (bytes.length > MAX_BOOK_FILE_BYTES) throw new AtollError('payload_too_large', `${file} is larger than ${MAX_BOOK_FILE_BYTES} bytes`);
+  return parseYamlDocument(bytes, { what: file, code: 'invalid_request' }) as Partial<PriceBook>;
 }

@@ -108,6 +108,7 @@ export class AgentGateway {
           this.plane.agentFrame(node, link, data as Buffer);
           return;
         }
+        // parseOrThrow checks the shape (depth, prototype keys, overflowing numbers) before the schema.
         const json: unknown = JSON.parse(data.toString());
         if (!greeted) {
           const hello = parseOrThrow(helloMessage, json, 'hello message');

@@ -168,14 +168,16 @@ describe('job secrets in the control plane', () => {
     expect((await p.jobView(job.id)).spec.stages.map((stage) => Object.values(stage.secrets).map((s) => s.value))).toEqual([[REDACTED_SECRET, REDACTED_SECRET], [REDACTED_SECRET, REDACTED_SECRET]]);
   });
 
-  it('delivers secrets named like inherited object keys, and cancels a job whose sealed value for one is missing', async () => {
+  it('refuses a secret named constructor, delivers oddly named ones, and cancels a job whose sealed value for one is missing', async () => {
     const cipher = new SecretCipher(randomBytes(32));
     const p = await open('f.db', cipher);
-    const spec = { name: 'odd-names', command: ['true'], secrets: { constructor: { value: 'c-value', env: 'C' }, 'to-string': { value: 't-value', file: 't' } } };
+    // constructor, __proto__ and prototype are reserved keys in every document (docs/security.md#hostile-input).
+    await expect(p.submitJob({ name: 'reserved', command: ['true'], secrets: { constructor: { value: 'c-value', env: 'C' } } })).rejects.toThrow(/secrets\.constructor: "constructor" is a reserved key/);
+    const spec = { name: 'odd-names', command: ['true'], secrets: { 'to-string': { value: 't-value', file: 't' }, 'value-of': { value: 'v-value', env: 'V' } } };
     const job = await p.submitJob(spec);
     const link = join(p, 'node-1');
     const [assignment] = await until(() => (link.assignments().length > 0 ? link.assignments() : undefined), 'the run message');
-    expect(assignment!.secrets).toEqual([{ name: 'constructor', value: 'c-value', env: 'C' }, { name: 'to-string', value: 't-value', file: 't' }]);
+    expect(assignment!.secrets).toEqual([{ name: 'to-string', value: 't-value', file: 't' }, { name: 'value-of', value: 'v-value', env: 'V' }]);
     // The store loses the sealed row of a second job (as a hand-edited database might): it is
     // cancelled at the next start rather than run without its secret.
     const lost = await p.submitJob({ ...spec, name: 'lost-row', placement: { require: [{ key: 'never', operator: 'Exists' }] } });
@@ -185,7 +187,7 @@ describe('job secrets in the control plane', () => {
     db.prepare('DELETE FROM job_secrets WHERE job_id = ?').run(lost.id);
     db.close();
     const restarted = await open('f.db', cipher);
-    expect(await restarted.jobView(lost.id)).toMatchObject({ state: 'cancelled', reason: expect.stringContaining('has no sealed value for secret constructor') });
+    expect(await restarted.jobView(lost.id)).toMatchObject({ state: 'cancelled', reason: expect.stringContaining('has no sealed value for secret to-string') });
     expect((await restarted.jobView(job.id)).state).not.toBe('cancelled');
   });
 

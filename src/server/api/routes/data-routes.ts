@@ -65,7 +65,7 @@ export function registerDataRoutes(app: FastifyInstance, plane: ControlPlane): v
       reply.hijack();
       plane.relay.read(target, ref, request.headers.authorization!, reply.raw);
     });
-    scope.put<RelayParams>(relayed, { config: { access: 'none' } }, async (request, reply) => {
+    scope.put<RelayParams>(relayed, { config: { access: 'none', streamsBody: true } }, async (request, reply) => {
       parseQuery(noQuery, request.query);
       // The token first, as everywhere: a caller without one learns nothing about the path.
       const target = plane.relay.target(request.params, request.headers.authorization, 'write');
