@@ -4,9 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MAX_MESSAGE_BYTES } from '../../src/protocol/messages.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
-import { tempDir } from '../harness/processes.js';
+import { createCsr, newKeyPair } from '../../src/protocol/certificate-request.js';
+import { tempDir, trustGlobally } from '../harness/processes.js';
 
-// A node credential in hostile hands: whatever it sends over the agent WebSocket (garbage bytes,
+// A node certificate in hostile hands: whatever it sends over the agent WebSocket (garbage bytes,
 // broken JSON, mutated protocol messages, oversized or non-UTF-8 frames), the control plane
 // refuses it with a close, keeps serving, and nothing but that node's own record may change.
 
@@ -56,14 +57,18 @@ const frame: fc.Arbitrary<Frame> = fc.oneof(
 
 describe('agent protocol under generated hostile frames', () => {
   let server: RunningServer;
-  let credential: string;
+  /** The fuzzed node's certificate and key, as an agent gets them on join, and the cluster CA. */
+  let identity: { cert: string; key: string; ca: string };
 
   beforeAll(async () => {
     server = await startServer({ host: '127.0.0.1', port: 0, dataDir: tempDir('protocol-fuzz'), logLevel: 'silent' });
+    const ca = readFileSync(server.caFile, 'utf8');
+    trustGlobally(ca);
     const joinToken = readFileSync(server.tokens.joinTokenFile, 'utf8').trim();
-    const joined = await fetch(`${server.url}/v1/agents/join`, { method: 'POST', headers: { authorization: `Bearer ${joinToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ node: NODE }) });
+    const keys = newKeyPair();
+    const joined = await fetch(`${server.url}/v1/agents/join`, { method: 'POST', headers: { authorization: `Bearer ${joinToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ node: NODE, csr: createCsr(NODE, keys) }) });
     expect(joined.status).toBe(201);
-    credential = ((await joined.json()) as { credential: string }).credential;
+    identity = { cert: ((await joined.json()) as { certificate: string }).certificate, key: keys.privateKeyPem, ca };
   });
 
   afterAll(async () => {
@@ -73,7 +78,7 @@ describe('agent protocol under generated hostile frames', () => {
   /** An open agent connection; `greet` sends a valid hello first. */
   const connectAgent = (): Promise<{ ws: WebSocket; closed: Promise<number> }> =>
     new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/agents/connect`, { headers: { authorization: `Bearer ${credential}` } });
+      const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/agents/connect`, identity);
       const closed = new Promise<number>((done) => ws.on('close', (code) => done(code)));
       ws.on('error', () => undefined);
       ws.once('open', () => resolve({ ws, closed }));
