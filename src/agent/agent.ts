@@ -55,6 +55,8 @@ export interface AgentOptions {
   readonly unsandboxed?: boolean;
   /** Files tasks must not see besides the data dir (the join token file). */
   readonly hideFromTasks?: readonly string[];
+  /** Host paths sandboxed tasks may read at the same path (`--expose`). */
+  readonly exposeToTasks?: readonly string[];
 }
 
 interface Running {
@@ -158,7 +160,9 @@ export class Agent {
       this.options.log.warn('tasks run WITHOUT a sandbox (--unsandboxed): a task can read and change everything this agent can, including its credential');
       return { kind: 'none' };
     }
-    const probe = await probeSandbox({ hide: [this.options.dataDir, ...(this.options.hideFromTasks ?? [])], scratchDir: joinPath(workRoot, '.sandbox-probe') });
+    const probe = await probeSandbox({
+      hide: [this.options.dataDir, ...(this.options.hideFromTasks ?? [])], expose: this.options.exposeToTasks ?? [], scratchDir: joinPath(workRoot, '.sandbox-probe'),
+    });
     const { log } = this.options;
     if (probe.ok) {
       log.info({ bwrap: probe.host.bwrap, taskUser: probe.host.setpriv === null ? 'agent user' : 'nobody' }, 'tasks run sandboxed with bubblewrap');

@@ -97,7 +97,10 @@ export class LocalFleet {
       const config = join(agentDir, 'node.yaml');
       writeFileSync(config, stringify(rawNodes[i]));
       // The token goes through the environment: command lines are visible to every user in `ps`.
-      this.launch(node.name, ['agent', '--server', url, '--data-dir', agentDir, '--config', config, ...(sandboxed ? [] : ['--allow-unsandboxed'])], { ATOLL_JOIN_TOKEN: joinToken });
+      // Sandboxed tasks see the fleet file's directory read-only wherever it is (even under /tmp,
+      // which the sandbox replaces): the example jobs run scripts from there.
+      const expose = sandboxed ? ['--expose', resolve(dirname(this.options.fleetFile))] : ['--allow-unsandboxed'];
+      this.launch(node.name, ['agent', '--server', url, '--data-dir', agentDir, '--config', config, ...expose], { ATOLL_JOIN_TOKEN: joinToken });
       this.out(`agent          ${node.name.padEnd(22)} ${node.provider}/${node.region}${node.site ? `/${node.site}` : ''} (${node.jurisdiction ?? '-'})`);
     });
 

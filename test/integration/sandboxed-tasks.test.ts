@@ -81,7 +81,10 @@ describe.skipIf(!canSandbox || !isRoot).each([
   let listenerPort = 0;
   let connections = 0;
   // Outside /tmp (which the sandbox replaces whole), so hiding it takes the sandbox's own mask.
-  const agentDir = mkdtempSync(join(PACKAGE_ROOT, '.test-sandbox-agent-'));
+  // Under a top-level dir the sandbox shows read-only (not /tmp, which it replaces: were the
+  // checkout under /tmp, the data dir would not even exist for the task and the checks below
+  // would prove less), so the mask over the data dir is what hides it.
+  const agentDir = mkdtempSync(join(existsSync('/var/lib') ? '/var/lib' : PACKAGE_ROOT, '.test-sandbox-agent-'));
   const hostMarker = join(tempDir('sandbox-marker'), 'written-by-task');
 
   beforeAll(async () => {

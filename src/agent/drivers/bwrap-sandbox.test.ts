@@ -12,6 +12,7 @@ const host: SandboxHost = {
     { path: '/var/lib/atoll', kind: 'dir' }, { path: '/etc/atoll/join.token', kind: 'file' }, { path: '/tmp/other-agent', kind: 'dir' },
     { path: '/var/lib/atoll/join.token', kind: 'file' },
   ],
+  exposed: [],
   scratch: ['/var/tmp'],
   resolvConf: { target: '/run/systemd/resolve/stub-resolv.conf', real: '/run/systemd/resolve/stub-resolv.conf' },
 };
@@ -73,6 +74,24 @@ describe('sandboxArgv', () => {
     const at = bw.indexOf('/atoll/secrets');
     expect(bw.slice(at - 2, at + 1)).toEqual(['--ro-bind', '/data/attempts/j.0.1/secrets', '/atoll/secrets']);
     expect(bwrapPart(sandboxArgv(host, run).args)).not.toContain('/atoll/secrets');
+  });
+
+  it('shows exposed paths read-only over the private /tmp, masking hidden paths inside them again', () => {
+    const exposing = { ...host, exposed: ['/tmp/repo/examples', '/tmp'], hidden: [...host.hidden, { path: '/tmp/repo/examples/.atoll', kind: 'dir' as const }] };
+    const bw = bwrapPart(sandboxArgv(exposing, run).args);
+    const privateTmp = bw.lastIndexOf('/tmp', bw.indexOf('--chdir'));
+    const exposedAt = bw.indexOf('/tmp/repo/examples');
+    expect(bw.slice(exposedAt - 1, exposedAt + 2)).toEqual(['--ro-bind', '/tmp/repo/examples', '/tmp/repo/examples']);
+    expect(exposedAt).toBeGreaterThan(bw.indexOf(run.dirs.tmp));
+    expect(privateTmp).toBeGreaterThan(exposedAt);
+    // Masked after the binds that would show them: the hidden dir in the exposed one, and the other agent's dir under /tmp.
+    const joined = bw.join(' ');
+    expect(joined.indexOf('--tmpfs /tmp/repo/examples/.atoll --remount-ro /tmp/repo/examples/.atoll')).toBeGreaterThan(joined.indexOf('--ro-bind /tmp /tmp'));
+    expect(joined.indexOf('--tmpfs /tmp/other-agent')).toBeGreaterThan(joined.indexOf('--ro-bind /tmp /tmp'));
+    expect(hostPathOf(exposing, run, '/tmp/repo/examples/score.mjs')).toBe('/tmp/repo/examples/score.mjs');
+    expect(hostPathOf(exposing, run, '/tmp/repo/examples/.atoll/node-credential.json')).toBeNull();
+    // Not exposed: /tmp is the attempt's own.
+    expect(hostPathOf(host, run, '/tmp/repo/examples/score.mjs')).toBe(`${run.dirs.tmp}/repo/examples/score.mjs`);
   });
 
   it('unshares the network unless asked for it, and binds resolv.conf back only with network', () => {

@@ -27,6 +27,12 @@ export interface SandboxHost {
   readonly rootEntries: readonly RootEntry[];
   /** Host paths (real, absolute) a task must not see: the agent's data dir, its join token file. */
   readonly hidden: readonly { readonly path: string; readonly kind: 'dir' | 'file' }[];
+  /**
+   * Host paths (real, absolute) shown read-only at the same path, even where the sandbox would
+   * otherwise replace them (/tmp, /run, /var/tmp): tools or scripts the operator lets tasks use.
+   * Hidden paths inside them stay hidden.
+   */
+  readonly exposed: readonly string[];
   /** Host scratch dirs under a visible top-level dir (/var/tmp): a private empty one each. */
   readonly scratch: readonly string[];
   /** When /etc/resolv.conf links into /run (systemd-resolved), the link's absolute target, bound back for tasks with network. */
@@ -76,6 +82,9 @@ export function sandboxArgv(host: SandboxHost, run: SandboxedRun): { file: strin
     '--bind', run.dirs.output, SANDBOX_DIRS.output,
     '--bind', run.dirs.tmp, SANDBOX_DIRS.tmp,
     ...(run.secrets === undefined ? [] : ['--ro-bind', run.secrets, SANDBOX_DIRS.secrets]),
+    // Last, over the private dirs above; the agent's hidden paths inside them are masked again.
+    ...host.exposed.flatMap((dir) => ['--ro-bind', dir, dir]),
+    ...hiddenInExposed(host).flatMap((h) => (h.kind === 'dir' ? ['--perms', '0700', '--tmpfs', h.path, '--remount-ro', h.path] : ['--ro-bind', '/dev/null', h.path])),
     '--chdir', SANDBOX_DIRS.work,
   ];
   const dropToTaskUser = host.setpriv === null
@@ -114,6 +123,12 @@ function outermostHidden(host: SandboxHost): SandboxHost['hidden'] {
   return shown.filter((h) => !shown.some((other) => other !== h && other.kind === 'dir' && h.path.startsWith(`${other.path}/`)));
 }
 
+/** Hidden paths inside an exposed dir: bound back with it, so masked again after it. */
+function hiddenInExposed(host: SandboxHost): SandboxHost['hidden'] {
+  const inside = host.hidden.filter((h) => host.exposed.some((dir) => h.path === dir || h.path.startsWith(`${dir}/`)));
+  return inside.filter((h) => !inside.some((other) => other !== h && other.kind === 'dir' && h.path.startsWith(`${other.path}/`)));
+}
+
 /** Whether a host path lies under a top-level entry the sandbox shows read-only. */
 function underRootView(host: SandboxHost, hostPath: string): boolean {
   const top = hostPath.split('/')[1] ?? '';
@@ -127,12 +142,14 @@ function underRootView(host: SandboxHost, hostPath: string): boolean {
  */
 export function hostPathOf(host: SandboxHost, run: Pick<SandboxedRun, 'dirs'>, sandboxPath: string): string | null {
   const p = path.posix.resolve(SANDBOX_DIRS.work, sandboxPath);
+  const under = (dir: string) => p === dir || p.startsWith(`${dir}/`);
+  // Exposed paths are bound last, over the attempt's /tmp too; hidden ones are masked even there.
+  if (host.exposed.some(under)) return host.hidden.some((h) => under(h.path)) ? null : p;
   for (const key of ['work', 'input', 'output', 'tmp'] as const) {
     const root = SANDBOX_DIRS[key];
     if (p === root || p.startsWith(`${root}/`)) return run.dirs[key] + p.slice(root.length);
   }
   if (!underRootView(host, p)) return null;
-  const under = (dir: string) => p === dir || p.startsWith(`${dir}/`);
   if (host.hidden.some((h) => under(h.path)) || host.scratch.some(under)) return null;
   return p;
 }

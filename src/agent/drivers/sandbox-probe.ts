@@ -23,6 +23,8 @@ export type ProbeResult = { readonly ok: true; readonly host: SandboxHost } | { 
 export interface ProbeOptions {
   /** Host paths tasks must not see (the agent's data dir, its join token file). */
   readonly hide: readonly string[];
+  /** Host paths tasks may read at the same path (`atoll agent --expose`); each must exist. */
+  readonly expose?: readonly string[];
   /** A directory the trial run may use (it is removed afterwards). */
   readonly scratchDir: string;
   /** Where to look for the programs; default $PATH. */
@@ -50,6 +52,7 @@ export async function probeSandbox(options: ProbeOptions): Promise<ProbeResult> 
     bwrap, prlimit: found['prlimit']!, env: found['env']!, setpriv: found['setpriv'] ?? null,
     rootEntries: await rootEntries(),
     hidden: await hiddenPaths(options.hide),
+    exposed: await Promise.all((options.expose ?? []).map((p) => realpath(p))),
     scratch: await existingDirs(['/var/tmp']),
     resolvConf: await resolvConfInRun(),
   };

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import pino from 'pino';
@@ -35,6 +37,7 @@ interface AgentFlags {
   dataServer: boolean;
   allowUnsandboxed?: boolean;
   unsandboxed?: boolean;
+  expose: string[];
   logLevel: string;
 }
 
@@ -160,10 +163,14 @@ export function registerAgentCommand(program: Command): void {
     .option('--no-data-server', 'listen for no peers (behind NAT): transfers to and from this node are relayed through its control-plane connection')
     .option('--allow-unsandboxed', 'run tasks as plain processes when bubblewrap (bwrap) is missing or unusable, instead of refusing them (a task can then read this agent\'s credential)')
     .option('--unsandboxed', 'run tasks as plain processes even where bubblewrap works: for development and tests that watch task processes from the host')
+    .option('--expose <path>', 'a host file or directory sandboxed tasks may read at the same path, even under /tmp (repeatable): scripts and tools jobs run', collect, [])
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .action(action(async (flags: AgentFlags) => {
       if (flags.server.startsWith('http:') && flags.insecure !== true) {
         throw new AtollError('invalid_request', `--server: ${flags.server} is plain HTTP, which would send the join token and all traffic unencrypted; use the https:// address, or pass --insecure for a local development server started with --insecure`);
+      }
+      for (const exposed of flags.expose) {
+        if (!isAbsolute(exposed) || !existsSync(exposed)) throw new AtollError('invalid_request', `--expose: expected an absolute path that exists, got ${JSON.stringify(exposed)}`);
       }
       const node = await nodeSpecFromFlags(flags);
       const data = dataOptions(flags);
@@ -181,6 +188,7 @@ export function registerAgentCommand(program: Command): void {
         allowUnsandboxed: flags.allowUnsandboxed === true,
         unsandboxed: flags.unsandboxed === true,
         ...(flags.joinTokenFile === undefined ? {} : { hideFromTasks: [flags.joinTokenFile] }),
+        exposeToTasks: flags.expose,
       });
       await agent.start();
       let stopping = false;
