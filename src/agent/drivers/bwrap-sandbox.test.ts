@@ -81,7 +81,7 @@ describe('sandboxArgv', () => {
     const bw = bwrapPart(sandboxArgv(exposing, run).args);
     const privateTmp = bw.lastIndexOf('/tmp', bw.indexOf('--chdir'));
     const exposedAt = bw.indexOf('/tmp/repo/examples');
-    expect(bw.slice(exposedAt - 1, exposedAt + 2)).toEqual(['--ro-bind', '/tmp/repo/examples', '/tmp/repo/examples']);
+    expect(bw.slice(exposedAt - 5, exposedAt + 2)).toEqual(['--perms', '0755', '--dir', '/tmp/repo', '--ro-bind', '/tmp/repo/examples', '/tmp/repo/examples']);
     expect(exposedAt).toBeGreaterThan(bw.indexOf(run.dirs.tmp));
     expect(privateTmp).toBeGreaterThan(exposedAt);
     // Masked after the binds that would show them: the hidden dir in the exposed one, and the other agent's dir under /tmp.

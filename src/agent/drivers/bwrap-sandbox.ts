@@ -83,7 +83,7 @@ export function sandboxArgv(host: SandboxHost, run: SandboxedRun): { file: strin
     '--bind', run.dirs.tmp, SANDBOX_DIRS.tmp,
     ...(run.secrets === undefined ? [] : ['--ro-bind', run.secrets, SANDBOX_DIRS.secrets]),
     // Last, over the private dirs above; the agent's hidden paths inside them are masked again.
-    ...host.exposed.flatMap((dir) => ['--ro-bind', dir, dir]),
+    ...host.exposed.flatMap((dir) => [...mountPointParents(host, dir), '--ro-bind', dir, dir]),
     ...hiddenInExposed(host).flatMap((h) => (h.kind === 'dir' ? ['--perms', '0700', '--tmpfs', h.path, '--remount-ro', h.path] : ['--ro-bind', '/dev/null', h.path])),
     '--chdir', SANDBOX_DIRS.work,
   ];
@@ -121,6 +121,18 @@ function rootView(entries: readonly RootEntry[]): string[] {
 function outermostHidden(host: SandboxHost): SandboxHost['hidden'] {
   const shown = host.hidden.filter((h) => underRootView(host, h.path));
   return shown.filter((h) => !shown.some((other) => other !== h && other.kind === 'dir' && h.path.startsWith(`${other.path}/`)));
+}
+
+/**
+ * The dirs leading to an exposed path inside a dir the sandbox replaced (the attempt's /tmp, a
+ * private /run): made traversable (0755) for the task's user, where bwrap would make them for
+ * the agent alone. Elsewhere they exist already, in the read-only host view.
+ */
+function mountPointParents(host: SandboxHost, exposed: string): string[] {
+  const parts = exposed.split('/').filter((p) => p !== '');
+  const parents = parts.slice(0, -1).map((_, i) => `/${parts.slice(0, i + 1).join('/')}`);
+  const replaced = (dir: string) => REPLACED_TOP_LEVEL.has(dir.split('/')[1] ?? '') || host.scratch.some((s) => dir.startsWith(`${s}/`));
+  return parents.filter((dir) => replaced(dir) && dir.split('/').length > 2).flatMap((dir) => ['--perms', '0755', '--dir', dir]);
 }
 
 /** Hidden paths inside an exposed dir: bound back with it, so masked again after it. */
