@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createCsr, newKeyPair } from '../../protocol/certificate-request.js';
 import { certificateFingerprint } from '../../protocol/join-token.js';
-import { CLIENT_AUTH_OID, issueServerCertificate, loadOrCreateCa, serverNames, signNodeCsr, SERVER_AUTH_OID } from './certificate-authority.js';
+import { CLIENT_AUTH_OID, issueServerCertificate, loadOrCreateCa, serverNames, signDataServerCsr, signNodeCsr, SERVER_AUTH_OID } from './certificate-authority.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'atoll-ca-'));
 
@@ -45,6 +45,26 @@ describe('certificate authority', () => {
     expect(cert.checkIP('10.9.9.9')).toBeUndefined();
     expect(cert.keyUsage).toEqual([SERVER_AUTH_OID]);
     expect(statSync(join(d, 'server.key')).mode & 0o777).toBe(0o600);
+  });
+
+  it('signs a data server certificate for the advertised data host only, for server auth only', async () => {
+    const ca = await loadOrCreateCa(dir());
+    const keys = newKeyPair();
+    const byIp = new X509Certificate(signDataServerCsr(ca, createCsr('other', keys), 'node-a', '10.0.0.7', 3_600_000).certPem);
+    expect(byIp.verify(new X509Certificate(ca.certPem).publicKey)).toBe(true);
+    expect(byIp.subject).toContain('CN=node-a');
+    expect(byIp.checkIP('10.0.0.7')).toBe('10.0.0.7');
+    expect(byIp.checkIP('127.0.0.1')).toBeUndefined();
+    expect(byIp.checkHost('localhost')).toBeUndefined();
+    expect(byIp.keyUsage).toEqual([SERVER_AUTH_OID]);
+    expect(byIp.checkPrivateKey(createPrivateKey(keys.privateKeyPem))).toBe(true);
+    const byName = new X509Certificate(signDataServerCsr(ca, createCsr('node-a', keys), 'node-a', 'node-a.example.com', 1000).certPem);
+    expect(byName.checkHost('node-a.example.com')).toBe('node-a.example.com');
+    expect(byName.checkHost('node-b.example.com')).toBeUndefined();
+    expect(new X509Certificate(signDataServerCsr(ca, createCsr('node-a', keys), 'node-a', '[::1]', 1000).certPem).checkIP('::1')).toBe('::1');
+    for (const bad of ['', '0.0.0.0', '::', 'a b', 'x/y']) {
+      expect(() => signDataServerCsr(ca, createCsr('node-a', keys), 'node-a', bad, 1000)).toThrow(/data host/);
+    }
   });
 
   it('names the node in a node certificate whatever the CSR asked for, for client auth only, for the lifetime given', async () => {

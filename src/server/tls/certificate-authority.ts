@@ -100,6 +100,35 @@ export async function issueServerCertificate(ca: CertificateAuthority, dataDir: 
  * the CSR asked for, so a node can never obtain a certificate naming another node.
  */
 export function signNodeCsr(ca: CertificateAuthority, csrPem: string, node: string, lifetimeMs: number, now = Date.now()): IssuedCertificate {
+  return signed(ca, csrPublicKey(csrPem), [{ name: 'commonName', value: node }, { name: 'organizationalUnitName', value: 'atoll node' }], now, lifetimeMs, [
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', clientAuth: true },
+  ]);
+}
+
+/**
+ * Signs the SERVER certificate for a node's data server (agent-to-agent partition transfers). The
+ * subject is the node's name and the only subjectAltName is `dataHost`, whatever the CSR asked for:
+ * the caller must pass the data host that node advertises (its registered data URL), never a name
+ * taken from the request, so a node can only obtain a certificate for its own data address.
+ * Server auth only: it cannot be used as a node's client identity against the control plane.
+ */
+export function signDataServerCsr(ca: CertificateAuthority, csrPem: string, node: string, dataHost: string, lifetimeMs: number, now = Date.now()): IssuedCertificate {
+  const host = dataHost.startsWith('[') && dataHost.endsWith(']') ? dataHost.slice(1, -1) : dataHost;
+  if (host === '' || host === '0.0.0.0' || host === '::' || /[\s/]/.test(host)) {
+    throw new AtollError('invalid_request', `data host: expected the IP or DNS name peers dial (from --data-url or --data-listen), got ${JSON.stringify(dataHost)}`);
+  }
+  return signed(ca, csrPublicKey(csrPem), [{ name: 'commonName', value: node }, { name: 'organizationalUnitName', value: 'atoll data server' }], now, lifetimeMs, [
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    { name: 'subjectAltName', altNames: [isIP(host) ? { type: 7, ip: host } : { type: 2, value: host }] },
+  ]);
+}
+
+/** The public key of a CSR whose signature checks out, as PEM. */
+function csrPublicKey(csrPem: string): string {
   let csr: forge.pki.CertificateSigningRequest;
   try {
     csr = forge.pki.certificationRequestFromPem(csrPem);
@@ -115,11 +144,7 @@ export function signNodeCsr(ca: CertificateAuthority, csrPem: string, node: stri
   }
   if (!verified) throw new AtollError('invalid_request', 'csr: its signature does not match its public key');
   if (!csr.publicKey) throw new AtollError('invalid_request', 'csr: it carries no public key');
-  return signed(ca, forge.pki.publicKeyToPem(csr.publicKey), [{ name: 'commonName', value: node }, { name: 'organizationalUnitName', value: 'atoll node' }], now, lifetimeMs, [
-    { name: 'basicConstraints', cA: false },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: 'extKeyUsage', clientAuth: true },
-  ]);
+  return forge.pki.publicKeyToPem(csr.publicKey);
 }
 
 function signed(ca: CertificateAuthority, publicKeyPem: string, subject: forge.pki.CertificateField[], now: number, lifetimeMs: number, extensions: object[]): IssuedCertificate {
