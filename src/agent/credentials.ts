@@ -19,6 +19,8 @@ const credentialFileSchema = z.strictObject({
   credential: z.string().optional(),
   certificate: z.string().optional(),
   ca: z.string().optional(),
+  /** TLS: the data server's certificate (server auth, SAN = the advertised data host), same key as the node certificate. */
+  dataCertificate: z.string().optional(),
 });
 export type NodeCredential = z.infer<typeof credentialFileSchema>;
 
@@ -56,7 +58,7 @@ export class JoinRefused extends AtollError {}
  * its own key), and from then on it trusts that CA alone. Network failures throw plain errors
  * (retryable); refusals throw JoinRefused.
  */
-export async function join(serverUrl: string, joinToken: string, node: string, labels: Readonly<Record<string, string>>, dataDir: string): Promise<NodeCredential> {
+export async function join(serverUrl: string, joinToken: string, node: string, labels: Readonly<Record<string, string>>, dataDir: string, dataHost?: string): Promise<NodeCredential> {
   const parsed = parseJoinToken(joinToken);
   const secure = new URL(serverUrl).protocol === 'https:';
   let doFetch: typeof fetch = fetch;
@@ -71,15 +73,20 @@ export async function join(serverUrl: string, joinToken: string, node: string, l
     doFetch = fetchTrusting({ ca });
     csr = createCsr(node, await nodeKeys(dataDir));
   }
+  // A second CSR (same key) for the data server's certificate, for the data host this node advertises.
+  const data = csr !== undefined && dataHost !== undefined ? { dataCsr: createCsr(node, await nodeKeys(dataDir)), dataHost } : {};
   const response = await doFetch(new URL('/v1/agents/join', serverUrl), {
     method: 'POST',
     headers: { authorization: `Bearer ${joinToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ node, labels, ...(csr === undefined ? {} : { csr }) }),
+    body: JSON.stringify({ node, labels, ...(csr === undefined ? {} : { csr }), ...data }),
   });
   const body = await answer(response, `the control plane refused to let ${node} join`);
   const result = parseOrThrow(joinResponseSchema, body, 'join response');
   if (secure && (result.certificate === undefined || result.ca !== ca)) {
     throw new JoinRefused('unauthorized', 'the join answer carries no node certificate from the expected CA');
+  }
+  if (secure && dataHost !== undefined && result.dataCertificate === undefined) {
+    throw new JoinRefused('unauthorized', 'the join answer carries no data server certificate (is the control plane older than data TLS?)');
   }
   return result;
 }

@@ -375,9 +375,12 @@ export const joinRequestSchema = z.strictObject({
   csr: z.string().max(16_384).optional(),
   /** The labels the node will claim, checked against a scoped token before anything is issued. */
   labels: z.record(z.string().max(253), z.string().max(253)).optional(),
+  /** TLS: a second PEM CSR, for the node's data server (peer partition transfers), with the data host it advertises. */
+  dataCsr: z.string().max(16_384).optional(),
+  dataHost: z.string().min(1).max(253).optional(),
 });
 export type JoinRequest = z.infer<typeof joinRequestSchema>;
 /** TLS: the node certificate and the CA; --insecure: a bearer credential. */
-export const joinResponseSchema = z.strictObject({ node: z.string(), credential: z.string().optional(), certificate: z.string().optional(), ca: z.string().optional() });
+export const joinResponseSchema = z.strictObject({ node: z.string(), credential: z.string().optional(), certificate: z.string().optional(), ca: z.string().optional(), dataCertificate: z.string().optional() });
 export const renewRequestSchema = z.strictObject({ csr: z.string().max(16_384) });
 export type JoinResponse = z.infer<typeof joinResponseSchema>;

@@ -11,7 +11,7 @@ import type { IdentityStore, JoinTokenRecord, NodeIdentityRecord } from '../../s
 import type { Store } from '../../store/store.js';
 import { bearerSecret, hashSecret, newToken } from '../auth/tokens.js';
 import type { ControlPlane } from '../control-plane.js';
-import { CLIENT_AUTH_OID, signNodeCsr, type CertificateAuthority } from './certificate-authority.js';
+import { CLIENT_AUTH_OID, signDataServerCsr, signNodeCsr, type CertificateAuthority } from './certificate-authority.js';
 import { newJoinSecret } from './join-secrets.js';
 import { claimProblem, describeScope, type JoinScope } from './join-scope.js';
 
@@ -98,6 +98,15 @@ export class NodeIdentity {
     }
     // Signed before the token is spent, so a bad CSR does not use up a single-use token.
     const issued = request.csr === undefined ? undefined : signNodeCsr(this.ca, request.csr, node, this.options.certLifetimeMs, now);
+    if ((request.dataCsr === undefined) !== (request.dataHost === undefined)) {
+      throw new AtollError('invalid_request', 'dataCsr and dataHost: send both (a data server certificate for the data host this node advertises) or neither');
+    }
+    if (request.dataCsr !== undefined && !issued) {
+      throw new AtollError('invalid_request', 'dataCsr: this server does not serve TLS (--insecure); data servers stay plain HTTP');
+    }
+    // TODO(data-tls): record dataHost on the identity (needs a store column) so renewal signs for
+    // the same host only, and check the hello's dataUrl host against it.
+    const dataIssued = request.dataCsr === undefined ? undefined : signDataServerCsr(this.ca, request.dataCsr, node, request.dataHost!, this.options.certLifetimeMs, now);
     if (token.singleUse && !(await this.ids.useJoinToken(token.id, node, now))) {
       throw await this.refuseJoin(node, 'unauthorized', `join token ${token.id} is single-use and was already used`, token.id);
     }
@@ -108,7 +117,7 @@ export class NodeIdentity {
     });
     if (issued) {
       await this.plane.noteIdentity('node.certificate_issued', node, { via: 'join', tokenId: token.id, serial: issued.serial, notAfter: issued.notAfter });
-      return { node, certificate: issued.certPem, ca: this.ca.certPem };
+      return { node, certificate: issued.certPem, ca: this.ca.certPem, ...(dataIssued ? { dataCertificate: dataIssued.certPem } : {}) };
     }
     // --insecure: a bearer credential, as before TLS.
     const credential = newToken('node', now, { node });
