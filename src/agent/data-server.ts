@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { AtollError, HTTP_STATUS } from '../core/errors.js';
 import { sendFile } from './file-sender.js';
 import type { PartitionAccess } from './partition-access.js';
@@ -16,6 +17,17 @@ export interface DataServerOptions {
   readonly onInternalError: (error: unknown) => void;
   /** A connection on which no byte moves either way for this long is closed (a stalled upload or reader). */
   readonly idleTimeoutMs?: number;
+  /**
+   * TLS (every fleet but --insecure ones): serve HTTPS with this data server certificate (server
+   * auth, SAN = the advertised data host, signed by the cluster CA) and its key. Swapped on
+   * renewal with setCertificate; connections already open keep the certificate they started with.
+   */
+  readonly tls?: DataServerCertificate;
+}
+
+export interface DataServerCertificate {
+  readonly cert: string;
+  readonly key: string;
 }
 
 /** Long enough for a peer on a congested edge uplink, short enough that stalled peers do not pile up. */
@@ -24,17 +36,18 @@ export const DATA_IDLE_TIMEOUT_MS = 30_000;
 const METHOD_OPS: Readonly<Record<string, 'read' | 'write'>> = { GET: 'read', PUT: 'write' };
 
 export class DataServer {
-  private readonly server: Server;
+  private readonly server: Server | HttpsServer;
 
   constructor(private readonly options: DataServerOptions) {
-    this.server = createServer((req, res) => {
+    const listener: RequestListener = (req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         // A client that hung up mid-upload is not a failure of this node: the store kept nothing.
         if (req.destroyed && !(error instanceof AtollError)) return;
         if (!(error instanceof AtollError)) this.options.onInternalError(error);
         reply(res, error);
       });
-    });
+    };
+    this.server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, listener) : createServer(listener);
     // Slow or stuck clients must not hold sockets for ever; uploads of large files still get time.
     this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 0;
@@ -51,6 +64,17 @@ export class DataServer {
         resolve({ host, port: typeof address === 'object' && address ? address.port : port });
       });
     });
+  }
+
+  /** Whether this server speaks HTTPS (its URL scheme). */
+  get secure(): boolean {
+    return this.options.tls !== undefined;
+  }
+
+  /** A renewed data server certificate, used for new connections from now on. */
+  setCertificate(tls: DataServerCertificate): void {
+    if (!this.options.tls) throw new Error('this data server serves plain HTTP (--insecure); it has no certificate to replace');
+    (this.server as HttpsServer).setSecureContext({ cert: tls.cert, key: tls.key });
   }
 
   close(): Promise<void> {
