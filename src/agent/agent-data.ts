@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { importPublicKey } from '../protocol/data-token.js';
 import { MAX_OUTPUT_FILES, type AgentMessage, type AttemptAssignment, type AttemptOutput, type ServerMessage } from '../protocol/messages.js';
 import { stageInputs } from './input-staging.js';
-import { DataServer } from './data-server.js';
+import { DataServer, type DataServerCertificate } from './data-server.js';
 import { PartitionAccess, type ResidencyRule } from './partition-access.js';
 import { PartitionStore, type PartitionRef } from './partition-store.js';
 import { RelayEndpoint } from './relay-endpoint.js';
@@ -29,6 +29,10 @@ export interface AgentDataOptions {
   readonly listen: { readonly host: string; readonly port: number } | null;
   /** The URL peers use (behind a proxy or NAT mapping); default http://host:port of `listen`. */
   readonly advertise?: string;
+  /** TLS fleets: the data server serves HTTPS (its certificate comes with the node's credential, see setCertificate). */
+  readonly secure?: boolean;
+  /** The data server certificate already held (from the saved credential), if any. */
+  readonly certificate?: DataServerCertificate;
   readonly log: Logger;
   readonly send: (message: AgentMessage) => void;
   /** Sends a binary frame of a relayed transfer on the control-plane connection; resolves once it has left. */
@@ -67,11 +71,32 @@ export class AgentData {
     });
     const relay = new RelayEndpoint({ access, send: options.send, sendFrame: options.sendFrame, log: options.log });
     if (options.listen === null) return (self = new AgentData(options, store, relay, undefined, null));
-    const server = new DataServer({ access, onInternalError: (error) => options.log.error({ err: error }, 'data request failed') });
+    const server = new DataServer({
+      access, onInternalError: (error) => options.log.error({ err: error }, 'data request failed'),
+      ...(options.secure ? { tls: options.certificate ?? ('pending' as const) } : {}),
+    });
     const bound = await server.listen(options.listen.host, options.listen.port);
     const host = bound.host.includes(':') ? `[${bound.host}]` : bound.host;
-    self = new AgentData(options, store, relay, server, options.advertise ?? `http://${host}:${bound.port}`);
+    const scheme = options.secure ? 'https' : 'http';
+    let url = options.advertise ?? `${scheme}://${host}:${bound.port}`;
+    if (options.secure && url.startsWith('http:')) {
+      // TLS fleet: the data server speaks only HTTPS, whatever scheme --data-url was written with.
+      url = `https:${url.slice('http:'.length)}`;
+    }
+    self = new AgentData(options, store, relay, server, url);
     return self;
+  }
+
+  /** The host peers dial (the data server certificate's only name); null without a data server. */
+  get dataHost(): string | null {
+    if (this.url === null) return null;
+    const host = new URL(this.url).hostname;
+    return host.startsWith('[') ? host.slice(1, -1) : host;
+  }
+
+  /** A data server certificate from join or renewal. */
+  setCertificate(certificate: DataServerCertificate): void {
+    this.server?.setCertificate(certificate);
   }
 
   /** From `welcome`: the key that signs data tokens, and the residency classes in force. */

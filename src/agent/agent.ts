@@ -136,6 +136,8 @@ export class Agent {
     }
     this.data = await AgentData.start({
       dataDir: this.options.dataDir, nodeName: this.nodeName, serverUrl: this.options.serverUrl, serverCa: () => this.credential?.ca, log: this.options.log,
+      secure: new URL(this.options.serverUrl).protocol === 'https:',
+      ...(this.credential?.dataCertificate === undefined ? {} : { certificate: { cert: this.credential.dataCertificate, key: (await nodeKeys(this.options.dataDir)).privateKeyPem } }),
       listen: this.options.data === null ? null : (this.options.data?.listen ?? { host: '127.0.0.1', port: 0 }),
       ...(this.options.data?.advertise === undefined ? {} : { advertise: this.options.data.advertise }),
       send: (message) => this.send(message),
@@ -224,10 +226,22 @@ export class Agent {
   private async joinCluster(): Promise<NodeCredential> {
     const token = this.options.joinToken;
     if (!token) throw new JoinRefused('unauthorized', `node ${this.nodeName} has no credential in ${this.options.dataDir}; start it with --join-token`);
-    const credential = await join(this.options.serverUrl, token, this.nodeName, this.options.node.labels, this.options.dataDir);
+    const credential = await join(this.options.serverUrl, token, this.nodeName, this.options.node.labels, this.options.dataDir, this.dialableDataHost());
     await saveCredential(this.options.dataDir, credential);
+    if (credential.dataCertificate !== undefined) this.data.setCertificate({ cert: credential.dataCertificate, key: (await nodeKeys(this.options.dataDir)).privateKeyPem });
     this.options.log.info({ node: this.nodeName }, 'joined the cluster; credential saved');
     return credential;
+  }
+
+  /** The data host to get a data server certificate for; none for a wildcard listen without --data-url (peers cannot dial it anyway). */
+  private dialableDataHost(): string | undefined {
+    const host = this.data.dataHost;
+    if (host === null) return undefined;
+    if (host === '0.0.0.0' || host === '::') {
+      this.options.log.warn('the data server listens on a wildcard address and no --data-url says where peers reach it: no data server certificate, so peers cannot fetch from this node over TLS');
+      return undefined;
+    }
+    return host;
   }
 
   private retryLater(error: unknown): void {

@@ -22,7 +22,7 @@ export interface DataServerOptions {
    * auth, SAN = the advertised data host, signed by the cluster CA) and its key. Swapped on
    * renewal with setCertificate; connections already open keep the certificate they started with.
    */
-  readonly tls?: DataServerCertificate;
+  readonly tls?: DataServerCertificate | 'pending';
 }
 
 export interface DataServerCertificate {
@@ -47,7 +47,8 @@ export class DataServer {
         reply(res, error);
       });
     };
-    this.server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, listener) : createServer(listener);
+    // 'pending': HTTPS, but no certificate until the node has joined; handshakes fail until setCertificate.
+    this.server = options.tls === undefined ? createServer(listener) : createHttpsServer(options.tls === 'pending' ? {} : { cert: options.tls.cert, key: options.tls.key }, listener);
     // Slow or stuck clients must not hold sockets for ever; uploads of large files still get time.
     this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 0;

@@ -37,7 +37,7 @@ describe('data catalog', () => {
   });
 
   it('gives every agent a data address', async () => {
-    for (const name of ['edge-berlin', 'aws-us-east-1a']) expect((await node(name)).dataUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    for (const name of ['edge-berlin', 'aws-us-east-1a']) expect((await node(name)).dataUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
   });
 
   it('uploads a file straight to the node, checks its bytes and catalogues it', async () => {
