@@ -481,8 +481,9 @@ export class Agent {
     if (credential?.certificate === undefined || this.stopping) return;
     if (renewAt(credential.certificate) > Date.now()) return this.scheduleRenewal();
     try {
-      const renewed = await renew(this.options.serverUrl, credential, this.options.dataDir);
+      const renewed = await renew(this.options.serverUrl, credential, this.options.dataDir, this.dialableDataHost());
       await saveCredential(this.options.dataDir, renewed);
+      if (renewed.dataCertificate !== undefined) this.data.setCertificate({ cert: renewed.dataCertificate, key: (await nodeKeys(this.options.dataDir)).privateKeyPem });
       this.credential = renewed;
       this.options.log.info({ validTo: new X509Certificate(renewed.certificate!).validTo }, 'node certificate renewed');
       this.scheduleRenewal();

@@ -92,18 +92,18 @@ export async function join(serverUrl: string, joinToken: string, node: string, l
 }
 
 /** A new certificate for the same key, asked for with the current one (mutual TLS). */
-export async function renew(serverUrl: string, credential: NodeCredential, dataDir: string): Promise<NodeCredential> {
+export async function renew(serverUrl: string, credential: NodeCredential, dataDir: string, dataHost?: string): Promise<NodeCredential> {
   if (credential.certificate === undefined || credential.ca === undefined) throw new Error('no certificate to renew');
   const keys = await nodeKeys(dataDir);
   const doFetch = fetchTrusting({ ca: credential.ca, cert: credential.certificate, key: keys.privateKeyPem });
   const response = await doFetch(new URL('/v1/agents/renew', serverUrl), {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ csr: createCsr(credential.node, keys) }),
+    body: JSON.stringify({ csr: createCsr(credential.node, keys), ...(dataHost === undefined ? {} : { dataCsr: createCsr(credential.node, keys), dataHost }) }),
   });
   const result = parseOrThrow(joinResponseSchema, await answer(response, `the control plane refused to renew ${credential.node}'s certificate`), 'renew response');
   if (result.certificate === undefined || result.ca !== credential.ca) throw new Error('the renew answer carries no certificate from the expected CA');
-  return { ...credential, certificate: result.certificate };
+  return { ...credential, certificate: result.certificate, ...(result.dataCertificate === undefined ? {} : { dataCertificate: result.dataCertificate }) };
 }
 
 /** When to renew: 60% into the certificate's life, so a renewal failing for a while still has time. */

@@ -6,7 +6,7 @@ import { AtollError } from '../../core/errors.js';
 import { randomSuffix } from '../../core/ids.js';
 import { NAME_PATTERN } from '../../core/job-spec.js';
 import { CLOCK_SLACK_MS } from '../../protocol/certificate-request.js';
-import type { JoinRequest, JoinResponse } from '../../protocol/messages.js';
+import type { JoinRequest, JoinResponse, RenewRequest } from '../../protocol/messages.js';
 import type { IdentityStore, JoinTokenRecord, NodeIdentityRecord } from '../../store/identity-store.js';
 import type { Store } from '../../store/store.js';
 import { bearerSecret, hashSecret, newToken } from '../auth/tokens.js';
@@ -126,13 +126,28 @@ export class NodeIdentity {
   }
 
   /** A new certificate for the node behind a verified client certificate. */
-  async renew(socket: TLSSocket | undefined, readCsr: () => string): Promise<JoinResponse> {
+  async renew(socket: TLSSocket | undefined, readRequest: () => RenewRequest): Promise<JoinResponse> {
     const node = await this.nodeFromCertificate(socket);
-    const issued = signNodeCsr(this.ca, readCsr(), node, this.options.certLifetimeMs, this.options.clock.now());
+    const request = readRequest();
+    const issued = signNodeCsr(this.ca, request.csr, node, this.options.certLifetimeMs, this.options.clock.now());
+    let dataIssued: { certPem: string } | undefined;
+    if ((request.dataCsr === undefined) !== (request.dataHost === undefined)) {
+      throw new AtollError('invalid_request', 'dataCsr and dataHost: send both or neither');
+    }
+    if (request.dataCsr !== undefined) {
+      // Only for the data host this node advertises to the control plane (its hello's dataUrl).
+      const advertised = this.plane.advertisedDataUrl(node);
+      const host = advertised === null ? null : new URL(advertised).hostname.replace(/^\[(.*)\]$/, '$1');
+      const asked = request.dataHost!.replace(/^\[(.*)\]$/, '$1');
+      if (host !== asked) {
+        throw new AtollError('forbidden', `dataHost: node ${node} advertises ${advertised === null ? 'no data URL' : `data URL ${advertised}`}; a data server certificate is only issued for the host it advertises, not ${JSON.stringify(request.dataHost)}`);
+      }
+      dataIssued = signDataServerCsr(this.ca, request.dataCsr, node, asked, this.options.certLifetimeMs, this.options.clock.now());
+    }
     const identity = this.identities.get(node)!;
     await this.putIdentity({ ...identity, serial: issued.serial, notAfter: issued.notAfter });
     await this.plane.noteIdentity('node.certificate_issued', node, { via: 'renewal', serial: issued.serial, notAfter: issued.notAfter });
-    return { node, certificate: issued.certPem, ca: this.ca.certPem };
+    return { node, certificate: issued.certPem, ca: this.ca.certPem, ...(dataIssued ? { dataCertificate: dataIssued.certPem } : {}) };
   }
 
   /**

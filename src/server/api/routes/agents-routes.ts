@@ -25,7 +25,7 @@ export function registerAgentRoutes(app: FastifyInstance, _plane: ControlPlane, 
   app.post('/v1/agents/renew', { config: { access: 'none' } }, async (request, reply) => {
     const socket = request.raw.socket as TLSSocket;
     // The certificate is checked before the body is read: an unauthenticated caller learns nothing.
-    return reply.status(201).send(await identity.renew(socket.encrypted ? socket : undefined, () => parseBody(renewRequestSchema, request.body).csr));
+    return reply.status(201).send(await identity.renew(socket.encrypted ? socket : undefined, () => parseBody(renewRequestSchema, request.body)));
   });
 
   // The WebSocket upgrade is handled by the agent gateway before routing; a plain GET lands here.
