@@ -467,11 +467,19 @@ export class Agent {
   }
 
   /** Renews the node certificate 60% into its life, over mutual TLS; a failure retries in 5 s. */
+  private askedForDataCertificate = false;
+
+  private missingDataCertificate(): boolean {
+    const host = this.data.dataHost;
+    return !this.askedForDataCertificate && this.credential?.certificate !== undefined && this.credential.dataCertificate === undefined && host !== null && host !== '0.0.0.0' && host !== '::';
+  }
+
   private scheduleRenewal(): void {
     clearTimeout(this.renewTimer);
     const certificate = this.credential?.certificate;
     if (certificate === undefined || this.stopping) return;
-    const delay = Math.max(0, renewAt(certificate) - Date.now());
+    // A credential saved before data TLS has no data server certificate: renew once, at once, to get one.
+    const delay = this.missingDataCertificate() ? 0 : Math.max(0, renewAt(certificate) - Date.now());
     // setTimeout holds at most about 24.8 days; a later renewal is rescheduled when it fires.
     this.renewTimer = setTimeout(() => void this.renewNow(), Math.min(delay, 2 ** 31 - 1));
   }
@@ -479,7 +487,9 @@ export class Agent {
   private async renewNow(): Promise<void> {
     const credential = this.credential;
     if (credential?.certificate === undefined || this.stopping) return;
-    if (renewAt(credential.certificate) > Date.now()) return this.scheduleRenewal();
+    const early = this.missingDataCertificate();
+    if (early) this.askedForDataCertificate = true;
+    if (!early && renewAt(credential.certificate) > Date.now()) return this.scheduleRenewal();
     try {
       const renewed = await renew(this.options.serverUrl, credential, this.options.dataDir, this.dialableDataHost());
       await saveCredential(this.options.dataDir, renewed);
