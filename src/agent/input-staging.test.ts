@@ -9,17 +9,9 @@ import type { AttemptAssignment, AttemptInput } from '../protocol/messages.js';
 import type { RunningAttempt } from './drivers/driver.js';
 import { fetchTo, stageInputs, withStagedInputs, type Transfer } from './input-staging.js';
 import { PartitionStore } from './partition-store.js';
+import { closingStores } from './testing/open-stores.js';
 
-/** Stores the tests open, closed after each test so no journal handle outlives it. */
-const openStores: PartitionStore[] = [];
-async function openStore(...args: Parameters<typeof PartitionStore.open>): Promise<PartitionStore> {
-  const store = await PartitionStore.open(...args);
-  openStores.push(store);
-  return store;
-}
-afterEach(async () => {
-  await Promise.all(openStores.splice(0).map((store) => store.close()));
-});
+const openStore = closingStores();
 
 
 // Staging against a real HTTP holder on loopback that serves whatever a test tells it to.

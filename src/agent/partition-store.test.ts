@@ -3,20 +3,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { JOURNAL_FILE } from './partition-index.js';
-import { PartitionStore } from './partition-store.js';
+import { closingStores } from './testing/open-stores.js';
 
-/** Stores the tests open, closed after each test so no journal handle outlives it. */
-const openStores: PartitionStore[] = [];
-async function openStore(...args: Parameters<typeof PartitionStore.open>): Promise<PartitionStore> {
-  const store = await PartitionStore.open(...args);
-  openStores.push(store);
-  return store;
-}
-afterEach(async () => {
-  await Promise.all(openStores.splice(0).map((store) => store.close()));
-});
+const openStore = closingStores();
 
 
 const ref = (partition: string) => ({ namespace: 'default', dataset: 'readings', partition });

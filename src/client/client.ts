@@ -3,7 +3,7 @@ import type { JobSpecInput } from '../core/job-spec.js';
 import type { TransferSummary } from '../core/transfers.js';
 import type { PolicyChangeResult } from '../core/policy-impact.js';
 import type { PolicyRecord } from '../core/policy-spec.js';
-import type { AuditRecord, Role, TokenView } from '../core/access.js';
+import type { AuditRecord, JoinTokenView, Role, TokenView } from '../core/access.js';
 import type { BudgetStatus } from '../core/budget.js';
 import type { JobEstimate } from '../core/estimate.js';
 import type { PriceBook } from '../core/price-book.js';
@@ -47,17 +47,8 @@ export class ApiError extends Error {
 }
 
 /** A join token as the API lists it (never its secret, which only its creation returns). */
-export interface JoinTokenInfo {
-  readonly id: string;
-  readonly pool: string | null;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly expiresAt: number | null;
-  readonly singleUse: boolean;
-  readonly usedAt: number | null;
-  readonly usedBy: string | null;
-  readonly createdAt: number;
-  readonly revokedAt: number | null;
-}
+/** A join token as the API shows it (the client's name for core's JoinTokenView). */
+export type JoinTokenInfo = JoinTokenView;
 
 export interface NodeIdentityInfo {
   readonly node: string;

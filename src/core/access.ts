@@ -16,6 +16,21 @@ export interface TokenView {
   readonly revokedAt: number | null;
 }
 
+/** A join token as the API shows it: its scope and use, never its secret or the secret's hash. */
+export interface JoinTokenView {
+  readonly id: string;
+  /** The pool the node must be in (its `pool` label); null: any. */
+  readonly pool: string | null;
+  /** Labels the node may claim, besides `pool`; empty with no pool and no labels: unscoped. */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly expiresAt: number | null;
+  readonly singleUse: boolean;
+  readonly usedAt: number | null;
+  readonly usedBy: string | null;
+  readonly createdAt: number;
+  readonly revokedAt: number | null;
+}
+
 /** One line of the audit log: who did or tried what to which object, and how it ended. */
 export interface AuditRecord {
   readonly seq: number;

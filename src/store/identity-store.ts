@@ -1,18 +1,10 @@
+import type { JoinTokenView } from '../core/access.js';
+
 // Join tokens with a scope and the identity each node joined with (see src/server/tls/README.md).
 
-export interface JoinTokenRecord {
-  readonly id: string;
+/** A join token as stored: what the API shows, and the sha256 of its secret. */
+export interface JoinTokenRecord extends JoinTokenView {
   readonly hash: string;
-  /** The pool the node must be in (its `pool` label); null: any. */
-  readonly pool: string | null;
-  /** Labels the node may claim, besides `pool`; empty with no pool and no labels: unscoped. */
-  readonly labels: Readonly<Record<string, string>>;
-  readonly expiresAt: number | null;
-  readonly singleUse: boolean;
-  readonly usedAt: number | null;
-  readonly usedBy: string | null;
-  readonly createdAt: number;
-  readonly revokedAt: number | null;
 }
 
 export interface NodeIdentityRecord {

@@ -7,6 +7,7 @@ import { randomSuffix } from '../../core/ids.js';
 import { NAME_PATTERN } from '../../core/job-spec.js';
 import { CLOCK_SLACK_MS } from '../../protocol/certificate-request.js';
 import type { JoinRequest, JoinResponse, RenewRequest } from '../../protocol/messages.js';
+import type { JoinTokenView } from '../../core/access.js';
 import type { IdentityStore, JoinTokenRecord, NodeIdentityRecord } from '../../store/identity-store.js';
 import type { Store } from '../../store/store.js';
 import { bearerSecret, hashSecret, newToken } from '../auth/tokens.js';
@@ -24,7 +25,6 @@ export interface NodeIdentityOptions {
 }
 
 /** A join token as the API shows it: never its secret or hash. */
-export type JoinTokenView = Omit<JoinTokenRecord, 'hash'>;
 
 /**
  * Who a node is: the join (token checks, scope, CSR signing), certificate renewal, the check of a
