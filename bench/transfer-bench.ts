@@ -7,16 +7,20 @@ import type { AtollClient } from '../src/client/client.js';
 import type { PartitionRecord } from '../src/core/data-spec.js';
 import type { EventRecord, JobView } from '../src/core/types.js';
 import { importPrivateKey, signDataToken } from '../src/protocol/data-token.js';
+import { DATA_CA, issueServerCertificate, loadOrCreateCa } from '../src/server/tls/certificate-authority.js';
 import { topSelfTime } from './cpu-profile.js';
 import { freePort, startAgent, startServer, tempDir, waitFor, waitForJobEnd, waitForReadyNodes, type Proc, type ServerProc } from '../test/harness/processes.js';
 
-// npm run bench:transfer [-- --big-mib N --small N --small-bytes B --runs N --register-concurrency N --baseline node|python --profile]
+// npm run bench:transfer [-- --big-mib N --small N --small-bytes B --runs N --register-concurrency N --baseline node-tls|node|python --profile]
 // A control plane and two agents on 127.0.0.1: A (pool=holder) holds the data, B (pool=reader)
 // runs a job that reads it, so B fetches every partition from A's data server (signed token,
 // sha256 on the way). Two cases: one 1 GiB partition, and 10,000 partitions of 4 KiB in one
 // job's inputs. Each is set against a plain `curl` of the same bytes (A's own object files) from
 // a static file server on loopback: one `curl -o` for the big file, one `curl -K` process with
 // keep-alive for the small ones. `--big-mib 0` or `--small 0` skips a case. Last line JSON.
+// The fleet runs TLS, as `atoll up` does, so peer transfers are HTTPS; the default baseline is
+// HTTPS too (`node-tls`: the static server with a certificate from the same data CA, curl trusting
+// it), and `--baseline node` sets Atoll over TLS against plain-HTTP curl.
 //
 // Atoll's figures come from the ledger: each fetch is a `transfer.completed` event with `bytes`
 // and `durationMs` (measured by B around fetch + hash + write). Big: bytes / durationMs. Small:
@@ -113,11 +117,10 @@ interface Baseline {
 
 /** A static file server in its own process: `node -e` with node:http, a read stream piped to the response. */
 const NODE_STATIC_SERVER = `
-const { createServer } = require('node:http');
-const { createReadStream, statSync } = require('node:fs');
+const { createReadStream, readFileSync, statSync } = require('node:fs');
 const { join } = require('node:path');
-const dir = process.argv[1];
-const server = createServer((req, res) => {
+const [dir, certFile, keyFile] = process.argv.slice(1);
+const handler = (req, res) => {
   const name = decodeURIComponent((req.url || '/').slice(1));
   let size;
   try {
@@ -131,7 +134,10 @@ const server = createServer((req, res) => {
   const stream = createReadStream(join(dir, name));
   stream.on('error', () => res.destroy());
   stream.pipe(res);
-});
+};
+const server = certFile === undefined
+  ? require('node:http').createServer(handler)
+  : require('node:https').createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, handler);
 server.listen(0, '127.0.0.1', () => console.log(server.address().port));
 `;
 
@@ -163,9 +169,10 @@ function killChild(child: ChildProcess): Promise<void> {
   });
 }
 
-async function nodeStaticServer(dir: string): Promise<Baseline> {
+/** `tls`: serve HTTPS with this certificate and key (files). */
+async function nodeStaticServer(dir: string, tls?: { certFile: string; keyFile: string }): Promise<Baseline> {
   // No auth, no hashing, no JSON: the plain copy Atoll is set against, in its own process like an agent.
-  const child = spawn(process.execPath, ['-e', NODE_STATIC_SERVER, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', NODE_STATIC_SERVER, dir, ...(tls ? [tls.certFile, tls.keyFile] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   const port = await waitFor(() => {
@@ -173,8 +180,8 @@ async function nodeStaticServer(dir: string): Promise<Baseline> {
     return /^(\d+)\n/.exec(stdout)?.[1];
   }, 10_000, 'the static file server to listen');
   return {
-    url: `http://127.0.0.1:${port}`,
-    describe: 'node:http static server (createReadStream | res, keep-alive), own process',
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    describe: `node:${tls ? 'https' : 'http'} static server (createReadStream | res, keep-alive), own process`,
     close: () => killChild(child),
   };
 }
@@ -193,10 +200,10 @@ async function pythonStaticServer(dir: string): Promise<Baseline> {
 }
 
 /** One curl process fetching every (url, output, headers) entry in turn over one kept-alive connection. */
-async function curlMany(work: string, entries: readonly { url: string; output: string; header?: string }[]): Promise<number> {
+async function curlMany(work: string, entries: readonly { url: string; output: string; header?: string }[], cacert: string): Promise<number> {
   const config = join(work, `curl-${randomBytes(4).toString('hex')}.cfg`);
   // `next` resets per-URL options, so each entry gets only its own header.
-  const lines = entries.map((e) => [`url = "${e.url}"`, `output = "${e.output}"`, ...(e.header ? [`header = "${e.header}"`] : []), 'fail'].join('\n'));
+  const lines = entries.map((e) => [`url = "${e.url}"`, `output = "${e.output}"`, `cacert = "${cacert}"`, ...(e.header ? [`header = "${e.header}"`] : []), 'fail'].join('\n'));
   writeFileSync(config, `${lines.join('\nnext\n')}\n`);
   try {
     return await timed('curl', ['-s', '-K', config]);
@@ -325,7 +332,7 @@ async function main(): Promise<void> {
   const smallBytes = flag('small-bytes', 4096);
   const runs = Math.max(1, flag('runs', 3));
   const concurrency = Math.max(1, flag('register-concurrency', 16));
-  const baselineKind = textFlag('baseline', 'node', ['node', 'python']);
+  const baselineKind = textFlag('baseline', 'node-tls', ['node-tls', 'node', 'python']);
   const profileDir = process.argv.includes('--profile') ? tempDir('transfer-profile') : undefined;
   if (smallCount > 10_000) throw new Error('--small is at most 10000 (the most partitions one input entry may name)');
 
@@ -360,7 +367,16 @@ async function main(): Promise<void> {
     const holderUrl = (await client.getNode('transfer-a')).dataUrl;
     if (holderUrl === null) throw new Error('agent A serves no data address');
     const objects = join(a.dataDir, 'data', 'objects');
-    baseline = baselineKind === 'python' ? await pythonStaticServer(objects) : await nodeStaticServer(objects);
+    // curl trusts the data CA, as agent B does: for A's data server, and for the HTTPS baseline.
+    const dataCaFile = join(server.dataDir, 'data-ca.crt');
+    let baselineTls: { certFile: string; keyFile: string } | undefined;
+    if (baselineKind === 'node-tls') {
+      const certDir = join(work, 'baseline-tls');
+      mkdirSync(certDir);
+      await issueServerCertificate(await loadOrCreateCa(server.dataDir, Date.now(), DATA_CA), certDir, ['127.0.0.1']);
+      baselineTls = { certFile: join(certDir, 'server.crt'), keyFile: join(certDir, 'server.key') };
+    }
+    baseline = baselineKind === 'python' ? await pythonStaticServer(objects) : await nodeStaticServer(objects, baselineTls);
     const keys = importPrivateKey(readFileSync(join(server.dataDir, 'data-signing.key'), 'utf8'));
     // A token as the control plane gives B for a read, for the diagnostic curl from A's data server.
     const readToken = (p: PartitionRecord) => signDataToken({
@@ -391,11 +407,11 @@ async function main(): Promise<void> {
       for (let run = 1; run <= runs; run += 1) {
         const out = join(work, 'big.out');
         await settle();
-        curlMs.push(await timed('curl', ['-s', '-f', '-o', out, `${baseline.url}/${big.sha256}`]));
+        curlMs.push(await timed('curl', ['-s', '-f', '--cacert', dataCaFile, '-o', out, `${baseline.url}/${big.sha256}`]));
         if (statSync(out).size !== big.bytes) throw new Error(`curl fetched ${statSync(out).size} bytes of ${big.bytes}`);
         rmSync(out);
         await settle();
-        holderMs.push(await timed('curl', ['-s', '-f', '-o', out, '-H', `authorization: Bearer ${readToken(big)}`, holderPath(big)]));
+        holderMs.push(await timed('curl', ['-s', '-f', '--cacert', dataCaFile, '-o', out, '-H', `authorization: Bearer ${readToken(big)}`, holderPath(big)]));
         if (statSync(out).size !== big.bytes) throw new Error(`curl from A's data server fetched ${statSync(out).size} bytes of ${big.bytes}`);
         rmSync(out);
         await settle();
@@ -456,13 +472,13 @@ async function main(): Promise<void> {
         const out = join(work, `small-${run}`);
         mkdirSync(out);
         await settle();
-        curlMs.push(await curlMany(work, records.map((r) => ({ url: `${baseline!.url}/${r.sha256}`, output: join(out, r.partition) }))));
+        curlMs.push(await curlMany(work, records.map((r) => ({ url: `${baseline!.url}/${r.sha256}`, output: join(out, r.partition) })), dataCaFile));
         const got = sizeOfDir(out);
         if (got.files !== smallCount || got.bytes !== totalBytes) throw new Error(`curl fetched ${got.files} files, ${got.bytes} bytes; expected ${smallCount}, ${totalBytes}`);
         rmSync(out, { recursive: true });
         mkdirSync(out);
         await settle();
-        holderMs.push(await curlMany(work, records.map((r) => ({ url: holderPath(r), output: join(out, r.partition), header: `authorization: Bearer ${readToken(r)}` }))));
+        holderMs.push(await curlMany(work, records.map((r) => ({ url: holderPath(r), output: join(out, r.partition), header: `authorization: Bearer ${readToken(r)}` })), dataCaFile));
         const fromHolder = sizeOfDir(out);
         if (fromHolder.files !== smallCount || fromHolder.bytes !== totalBytes) throw new Error(`curl from A's data server fetched ${fromHolder.files} files, ${fromHolder.bytes} bytes; expected ${smallCount}, ${totalBytes}`);
         rmSync(out, { recursive: true });

@@ -25,6 +25,8 @@ export interface AgentDataOptions {
   readonly serverUrl: string;
   /** The cluster CA once the node has joined (undefined with --insecure), for fetches through the relay. */
   readonly serverCa: () => string | undefined;
+  /** The data CA, which signs peers' data server certificates (TLS fleets). */
+  readonly dataCa: () => string | undefined;
   /** Where to listen; the advertised URL defaults to it. Null: no data server, every transfer is relayed. */
   readonly listen: { readonly host: string; readonly port: number } | null;
   /** The URL peers use (behind a proxy or NAT mapping); default http://host:port of `listen`. */
@@ -82,6 +84,7 @@ export class AgentData {
     if (options.secure && url.startsWith('http:')) {
       // TLS fleet: the data server speaks only HTTPS, whatever scheme --data-url was written with.
       url = `https:${url.slice('http:'.length)}`;
+      options.log.warn({ dataUrl: url }, '--data-url says http://, but in a TLS fleet the data server serves HTTPS only: advertising https://');
     }
     self = new AgentData(options, store, relay, server, url);
     return self;
@@ -165,7 +168,7 @@ export class AgentData {
   /** Puts the attempt's inputs in its input dir; each one fetched from another node is reported for the ledger. */
   stage(assignment: AttemptAssignment, inputDir: string, signal: AbortSignal): Promise<void> {
     return stageInputs({
-      inputs: assignment.inputs ?? [], inputDir, nodeName: this.options.nodeName, serverUrl: this.options.serverUrl, serverCa: this.options.serverCa(), store: this.store, signal,
+      inputs: assignment.inputs ?? [], inputDir, nodeName: this.options.nodeName, serverUrl: this.options.serverUrl, serverCa: this.options.serverCa(), dataCa: this.options.dataCa(), store: this.store, signal,
       onTransfer: ({ input, bytes, durationMs }) => this.options.send({
         type: 'data.transferred', namespace: input.namespace, dataset: input.dataset, partition: input.partition,
         attemptId: assignment.attemptId, from: input.node, bytes, durationMs,

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { loadavg } from 'node:os';
 import { join as joinPath } from 'node:path';
 import type { Logger } from 'pino';
@@ -135,7 +136,7 @@ export class Agent {
       throw new Error(`data dir ${this.options.dataDir} belongs to node ${this.credential.node}, not ${this.nodeName}; use another --data-dir`);
     }
     this.data = await AgentData.start({
-      dataDir: this.options.dataDir, nodeName: this.nodeName, serverUrl: this.options.serverUrl, serverCa: () => this.credential?.ca, log: this.options.log,
+      dataDir: this.options.dataDir, nodeName: this.nodeName, serverUrl: this.options.serverUrl, serverCa: () => this.credential?.ca, dataCa: () => this.credential?.dataCa, log: this.options.log,
       secure: new URL(this.options.serverUrl).protocol === 'https:',
       ...(this.credential?.dataCertificate === undefined ? {} : { certificate: { cert: this.credential.dataCertificate, key: (await nodeKeys(this.options.dataDir)).privateKeyPem } }),
       listen: this.options.data === null ? null : (this.options.data?.listen ?? { host: '127.0.0.1', port: 0 }),
@@ -211,6 +212,7 @@ export class Agent {
     if (this.stopping) return;
     try {
       if (!this.credential) this.credential = await this.joinCluster();
+      else if (this.dataCertificateStale(this.credential)) await this.renewCredential(this.credential);
       await this.openSocket(this.credential);
     } catch (error) {
       if (error instanceof JoinRefused) {
@@ -467,19 +469,11 @@ export class Agent {
   }
 
   /** Renews the node certificate 60% into its life, over mutual TLS; a failure retries in 5 s. */
-  private askedForDataCertificate = false;
-
-  private missingDataCertificate(): boolean {
-    const host = this.data.dataHost;
-    return !this.askedForDataCertificate && this.credential?.certificate !== undefined && this.credential.dataCertificate === undefined && host !== null && host !== '0.0.0.0' && host !== '::';
-  }
-
   private scheduleRenewal(): void {
     clearTimeout(this.renewTimer);
     const certificate = this.credential?.certificate;
     if (certificate === undefined || this.stopping) return;
-    // A credential saved before data TLS has no data server certificate: renew once, at once, to get one.
-    const delay = this.missingDataCertificate() ? 0 : Math.max(0, renewAt(certificate) - Date.now());
+    const delay = Math.max(0, renewAt(certificate) - Date.now());
     // setTimeout holds at most about 24.8 days; a later renewal is rescheduled when it fires.
     this.renewTimer = setTimeout(() => void this.renewNow(), Math.min(delay, 2 ** 31 - 1));
   }
@@ -487,21 +481,38 @@ export class Agent {
   private async renewNow(): Promise<void> {
     const credential = this.credential;
     if (credential?.certificate === undefined || this.stopping) return;
-    const early = this.missingDataCertificate();
-    if (early) this.askedForDataCertificate = true;
-    if (!early && renewAt(credential.certificate) > Date.now()) return this.scheduleRenewal();
+    if (renewAt(credential.certificate) > Date.now()) return this.scheduleRenewal();
     try {
-      const renewed = await renew(this.options.serverUrl, credential, this.options.dataDir, this.dialableDataHost());
-      await saveCredential(this.options.dataDir, renewed);
-      if (renewed.dataCertificate !== undefined) this.data.setCertificate({ cert: renewed.dataCertificate, key: (await nodeKeys(this.options.dataDir)).privateKeyPem });
-      this.credential = renewed;
-      this.options.log.info({ validTo: new X509Certificate(renewed.certificate!).validTo }, 'node certificate renewed');
+      await this.renewCredential(credential);
       this.scheduleRenewal();
     } catch (error) {
       this.options.log.warn({ err: error }, 'node certificate renewal failed; retrying in 5 s');
       clearTimeout(this.renewTimer);
       if (!this.stopping) this.renewTimer = setTimeout(() => void this.renewNow(), 5000);
     }
+  }
+
+  /** Renews the node certificate and, when this node serves data, its data server certificate, which the data server takes at once. */
+  private async renewCredential(credential: NodeCredential): Promise<NodeCredential> {
+    const renewed = await renew(this.options.serverUrl, credential, this.options.dataDir, this.dialableDataHost());
+    await saveCredential(this.options.dataDir, renewed);
+    if (renewed.dataCertificate !== undefined) this.data.setCertificate({ cert: renewed.dataCertificate, key: (await nodeKeys(this.options.dataDir)).privateKeyPem });
+    this.credential = renewed;
+    this.options.log.info({ validTo: new X509Certificate(renewed.certificate!).validTo }, 'node certificate renewed');
+    return renewed;
+  }
+
+  /**
+   * True when the saved credential has no data server certificate for the host this node now
+   * advertises: saved before data TLS, or the agent was restarted with another --data-url or
+   * --data-listen. Peers could not verify its data server, so it is renewed before hello.
+   */
+  private dataCertificateStale(credential: NodeCredential): boolean {
+    const host = this.dialableDataHost();
+    if (credential.certificate === undefined || host === undefined) return false;
+    if (credential.dataCertificate === undefined || credential.dataCa === undefined) return true;
+    const cert = new X509Certificate(credential.dataCertificate);
+    return (isIP(host) ? cert.checkIP(host) : cert.checkHost(host)) === undefined;
   }
 
   /** Also a liveness probe of the control plane: a link silent for several beats is dropped and redialled. */

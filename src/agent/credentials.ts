@@ -21,6 +21,8 @@ const credentialFileSchema = z.strictObject({
   ca: z.string().optional(),
   /** TLS: the data server's certificate (server auth, SAN = the advertised data host), same key as the node certificate. */
   dataCertificate: z.string().optional(),
+  /** The data CA that signed it, and peers' data server certificates. */
+  dataCa: z.string().optional(),
 });
 export type NodeCredential = z.infer<typeof credentialFileSchema>;
 
@@ -85,7 +87,7 @@ export async function join(serverUrl: string, joinToken: string, node: string, l
   if (secure && (result.certificate === undefined || result.ca !== ca)) {
     throw new JoinRefused('unauthorized', 'the join answer carries no node certificate from the expected CA');
   }
-  if (secure && dataHost !== undefined && result.dataCertificate === undefined) {
+  if (secure && dataHost !== undefined && (result.dataCertificate === undefined || result.dataCa === undefined)) {
     throw new JoinRefused('unauthorized', 'the join answer carries no data server certificate (is the control plane older than data TLS?)');
   }
   return result;
@@ -103,7 +105,7 @@ export async function renew(serverUrl: string, credential: NodeCredential, dataD
   });
   const result = parseOrThrow(joinResponseSchema, await answer(response, `the control plane refused to renew ${credential.node}'s certificate`), 'renew response');
   if (result.certificate === undefined || result.ca !== credential.ca) throw new Error('the renew answer carries no certificate from the expected CA');
-  return { ...credential, certificate: result.certificate, ...(result.dataCertificate === undefined ? {} : { dataCertificate: result.dataCertificate }) };
+  return { ...credential, certificate: result.certificate, ...(result.dataCertificate === undefined ? {} : { dataCertificate: result.dataCertificate }), ...(result.dataCa === undefined ? {} : { dataCa: result.dataCa }) };
 }
 
 /** When to renew: 60% into the certificate's life, so a renewal failing for a while still has time. */

@@ -8,17 +8,19 @@ import type { TLSSocket } from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCsr, newKeyPair } from '../protocol/certificate-request.js';
 import { generateDataSigningKeys, signDataToken } from '../protocol/data-token.js';
-import { loadOrCreateCa, signDataServerCsr, type CertificateAuthority } from '../server/tls/certificate-authority.js';
+import { DATA_CA, loadOrCreateCa, signDataServerCsr, type CertificateAuthority } from '../server/tls/certificate-authority.js';
 import { DataServer } from './data-server.js';
+import { nodeHttpGet } from './node-http-get.js';
 import { PartitionAccess } from './partition-access.js';
 import { PartitionStore } from './partition-store.js';
 
-// The data server over HTTPS with a data server certificate from a real cluster CA.
+// The data server over HTTPS with a data server certificate from a real data CA (made as the server makes it).
 
 const signing = generateDataSigningKeys();
 const CONTENT = 'temperature,21.5\n'.repeat(10);
 
 let ca: CertificateAuthority;
+let caDir: string;
 let store: PartitionStore;
 let server: DataServer;
 let port: number;
@@ -29,7 +31,8 @@ const dataCert = (host: string) => {
 };
 
 beforeEach(async () => {
-  ca = await loadOrCreateCa(mkdtempSync(join(tmpdir(), 'atoll-ca-')));
+  caDir = mkdtempSync(join(tmpdir(), 'atoll-ca-'));
+  ca = await loadOrCreateCa(caDir, Date.now(), DATA_CA);
   store = await PartitionStore.open(mkdtempSync(join(tmpdir(), 'atoll-data-')));
   await store.put({ namespace: 'default', dataset: 'readings', partition: 'berlin' }, Readable.from([CONTENT]), { maxBytes: 1e6, residencyClass: 'eu-personal' });
   server = new DataServer({
@@ -69,16 +72,28 @@ function fetchOver(caPem: string, host = '127.0.0.1'): Promise<{ status: number;
 }
 
 describe('data server over TLS', () => {
-  it('serves a partition over HTTPS to a reader trusting the cluster CA, with the token check as over HTTP', async () => {
+  it('serves a partition over HTTPS to a reader trusting the data CA, with the token check as over HTTP', async () => {
     expect(server.secure).toBe(true);
     const got = await fetchOver(ca.certPem);
     expect(got.status).toBe(200);
     expect(got.body).toBe(CONTENT);
   });
 
-  it('is refused by a reader trusting another CA', async () => {
-    const other = await loadOrCreateCa(mkdtempSync(join(tmpdir(), 'atoll-ca-')));
-    await expect(fetchOver(other.certPem)).rejects.toThrow(/self[- ]signed|unable to verify|certificate/i);
+  it('is refused by a reader trusting the cluster CA (as every client of the control plane does): a data certificate never passes for the control plane', async () => {
+    const cluster = await loadOrCreateCa(caDir);
+    expect(cluster.fingerprint).not.toBe(ca.fingerprint);
+    await expect(fetchOver(cluster.certPem)).rejects.toThrow(/self[- ]signed|unable to verify|certificate/i);
+  });
+
+  it('is fetched by a reader expecting this holder, refused by one expecting another node at the same address', async () => {
+    const url = new URL(`https://127.0.0.1:${port}/v1/data/default/readings/berlin`);
+    const headers = { authorization: `Bearer ${token()}` };
+    const signal = new AbortController().signal;
+    const right = await nodeHttpGet(url, headers, signal, { ca: ca.certPem, node: 'edge-berlin' });
+    expect(right.status).toBe(200);
+    expect(await right.readText(1e6)).toBe(CONTENT);
+    // Same CA, same host: only the name in the certificate tells edge-berlin from edge-munich.
+    await expect(nodeHttpGet(url, headers, signal, { ca: ca.certPem, node: 'edge-munich' })).rejects.toThrow(/is node "edge-berlin", not edge-munich/);
   });
 
   it('swaps its certificate on renewal: new connections see the new one', async () => {

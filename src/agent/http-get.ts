@@ -36,8 +36,15 @@ export interface HttpGetResponse {
 }
 
 /** Sends a GET with `headers`; resolves once the response head is in. `signal` stops it at any point, body included. */
-/** `ca`: for https, the only CA to trust (the cluster CA, for the control plane's relay). */
-export type HttpGet = (url: URL, headers: Readonly<Record<string, string>>, signal: AbortSignal, ca?: string) => Promise<HttpGetResponse>;
+export type HttpGet = (url: URL, headers: Readonly<Record<string, string>>, signal: AbortSignal, trust?: PeerTrust) => Promise<HttpGetResponse>;
+
+/** For https: whom to trust at the other end. */
+export interface PeerTrust {
+  /** The only CA to trust: the cluster CA for the control plane (the relay), the data CA for a holder. */
+  readonly ca: string;
+  /** The holder expected to answer: its data server certificate must name it. Unset for the control plane. */
+  readonly node?: string;
+}
 
 /** The connection failed; says where to. */
 export function unreachable(url: URL, error: Error): AtollError {

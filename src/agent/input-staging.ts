@@ -9,7 +9,7 @@ import { SMALL_FILE_BYTES } from './file-io.js';
 import type { RunningAttempt } from './drivers/driver.js';
 import { notStarted } from './drivers/exec-driver.js';
 import { hasherFor } from './hash-worker.js';
-import type { HttpGetResponse } from './http-get.js';
+import type { HttpGetResponse, PeerTrust } from './http-get.js';
 import { nodeHttpGet } from './node-http-get.js';
 import { checkRef, type PartitionStore } from './partition-store.js';
 import { plainHttpGet } from './plain-http-get.js';
@@ -37,6 +37,8 @@ export async function stageInputs(options: {
   readonly serverUrl: string;
   /** The cluster CA, trusted for the relay when the control plane serves https. */
   readonly serverCa?: string | undefined;
+  /** The data CA, trusted for holders' data servers (https in a TLS fleet). */
+  readonly dataCa?: string | undefined;
   readonly store: PartitionStore;
   readonly signal: AbortSignal;
   readonly onTransfer: (transfer: Transfer) => void;
@@ -77,7 +79,12 @@ async function stageOne(input: AttemptInput, options: Parameters<typeof stageInp
   }
   if (input.url === null || input.token === null) throw new AtollError('unavailable', `input ${input.dataset}/${input.partition} is on ${input.node}, which the control plane gave no way to reach`);
   const started = performance.now();
-  const bytes = await fetchTo(new URL(input.url, options.serverUrl).href, input.token, dest, { sha256: input.sha256, bytes: input.bytes }, options.signal, options.serverCa);
+  const url = new URL(input.url, options.serverUrl);
+  // A path on the control plane is the relay; anything else is the holder's own data server, which must prove it is that node.
+  const relayed = url.origin === new URL(options.serverUrl).origin;
+  const ca = relayed ? options.serverCa : options.dataCa;
+  const trust = ca === undefined ? undefined : { ca, ...(relayed ? {} : { node: input.node }) };
+  const bytes = await fetchTo(url.href, input.token, dest, { sha256: input.sha256, bytes: input.bytes }, options.signal, trust);
   options.onTransfer({ input, bytes, durationMs: Math.round(performance.now() - started) });
 }
 
@@ -96,7 +103,7 @@ const LEAN_GET_MIN_BYTES = 8 << 20;
  * writer, hashed as it comes; from 8 MiB on it comes over the lean client, straight into the
  * writer's blocks, hashed on one worker thread and written from another.
  */
-export async function fetchTo(url: string, token: string, dest: string, expected: { readonly sha256: string; readonly bytes: number }, signal: AbortSignal, ca?: string): Promise<number> {
+export async function fetchTo(url: string, token: string, dest: string, expected: { readonly sha256: string; readonly bytes: number }, signal: AbortSignal, trust?: PeerTrust): Promise<number> {
   const limitMs = Math.ceil(FETCH_BASE_MS + (expected.bytes / 1e6) * FETCH_MS_PER_MB);
   const deadline = AbortSignal.timeout(limitMs);
   const stop = AbortSignal.any([signal, deadline]);
@@ -105,7 +112,7 @@ export async function fetchTo(url: string, token: string, dest: string, expected
   const tooLarge = () => new AtollError('conflict', `the holder sent more than the ${expected.bytes} bytes catalogued; the transfer was stopped`);
   let response: HttpGetResponse | undefined;
   try {
-    response = await get(target, { authorization: `Bearer ${token}` }, stop, ca);
+    response = await get(target, { authorization: `Bearer ${token}` }, stop, trust);
     if (response.status !== 200) throw await refusal(response);
     if (response.contentLength !== null && response.contentLength > expected.bytes) throw tooLarge();
     if (expected.bytes <= SMALL_FILE_BYTES) return await keepSmall(response, dest, expected, tooLarge);

@@ -69,4 +69,6 @@ export interface UploadGrant {
   readonly url: string;
   readonly token: string;
   readonly expiresAt: number;
+  /** When `url` is a node's https data server: the data CA (PEM) its certificate comes from, the one to trust for it. */
+  readonly ca?: string;
 }

@@ -381,7 +381,7 @@ export const joinRequestSchema = z.strictObject({
 });
 export type JoinRequest = z.infer<typeof joinRequestSchema>;
 /** TLS: the node certificate and the CA; --insecure: a bearer credential. */
-export const joinResponseSchema = z.strictObject({ node: z.string(), credential: z.string().optional(), certificate: z.string().optional(), ca: z.string().optional(), dataCertificate: z.string().optional() });
+export const joinResponseSchema = z.strictObject({ node: z.string(), credential: z.string().optional(), certificate: z.string().optional(), ca: z.string().optional(), dataCertificate: z.string().optional(), dataCa: z.string().optional() });
 export const renewRequestSchema = z.strictObject({ csr: z.string().max(16_384), dataCsr: z.string().max(16_384).optional(), dataHost: z.string().min(1).max(253).optional() });
 export type RenewRequest = z.infer<typeof renewRequestSchema>;
 export type JoinResponse = z.infer<typeof joinResponseSchema>;

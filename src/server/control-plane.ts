@@ -527,11 +527,6 @@ export class ControlPlane {
     this.links.get(nodeName)?.close(4403, reason);
   }
 
-  /** The data URL the node advertised in its latest hello, if any. */
-  advertisedDataUrl(nodeName: string): string | null {
-    return this.hot.nodes.get(nodeName)?.record.dataUrl ?? null;
-  }
-
   isConnected(nodeName: string): boolean {
     return this.links.has(nodeName);
   }

@@ -143,7 +143,7 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   const auth = new Authenticator(store);
   const streams = new LiveStreams();
   const routes: { method: string; url: string }[] = [];
-  const identity = new NodeIdentity(store, plane, serving.ca, {
+  const identity = new NodeIdentity(store, plane, serving.ca, serving.dataCa, {
     tls: serving.https !== undefined, certLifetimeMs: options.nodeCertLifetimeMs ?? 24 * 3_600_000, clock, log,
   });
   await identity.start();
@@ -226,7 +226,7 @@ function buildApp({ plane, metrics, auth, audit, streams, log, routes, clock, to
   registerJobRoutes(app, plane);
   registerTaskRoutes(app, plane);
   registerNodeRoutes(app, plane);
-  registerDataRoutes(app, plane);
+  registerDataRoutes(app, plane, identity.tls ? identity.dataCaPem : undefined);
   registerPolicyRoutes(app, plane);
   registerEventRoutes(app, plane);
   registerSpendRoutes(app, plane, () => clock.now());

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import type { DatasetSummary, PartitionRecord, UploadGrant } from '../../core/data-spec.js';
 import { AtollError } from '../../core/errors.js';
 import { formatBytes } from '../../core/quantities.js';
+import { holderTls } from '../../client/holder-tls.js';
 import { ApiError } from '../../client/client.js';
 import { action, type CommonFlags, withConnection } from '../common.js';
 import { clientFrom, resolveConnection } from '../connection.js';
@@ -59,7 +60,7 @@ export function registerDataCommands(program: Command): void {
       const size = (await stat(path).catch(() => undefined))?.size;
       if (size === undefined) throw new AtollError('invalid_request', `cannot read ${file}; give a path to a file`);
       const grant = await client.createUpload({ namespace: flags.namespace, dataset: flags.dataset, partition: flags.partition, node: flags.node, residencyClass: flags.class ?? null });
-      const stored = await upload(path, size, grant, client.server, resolveConnection(flags).ca);
+      const stored = await upload(path, size, grant, flags.node, client.server, resolveConnection(flags).ca);
       // The agent reports the partition to the control plane; wait until the catalog shows it.
       const record = await waitForCatalog(() => client.getDataset(flags.dataset, { namespace: flags.namespace }), flags.partition, stored.sha256);
       printObject(flags.output, record, () => `stored ${flags.dataset}/${flags.partition} on ${record.node}: ${formatBytes(record.bytes)}, sha256 ${record.sha256}`);
@@ -98,12 +99,15 @@ export function registerDataCommands(program: Command): void {
  * Streams the file to the agent with the grant's token (straight to its data server, or through
  * the control plane's relay when the grant's URL is a path on it); resolves with what was stored.
  */
-function upload(path: string, size: number, grant: UploadGrant, server: string, ca: string | undefined): Promise<{ sha256: string; bytes: number }> {
+function upload(path: string, size: number, grant: UploadGrant, node: string, server: string, ca: string | undefined): Promise<{ sha256: string; bytes: number }> {
   const url = new URL(grant.url, server);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  // Through the control plane's relay the upload trusts what the client trusts; straight to the
+  // node's data server, the data CA the grant names, and the certificate must name that node.
+  const relayed = url.origin === new URL(server).origin;
+  const trust = relayed ? (ca === undefined ? {} : { ca }) : grant.ca === undefined ? {} : holderTls(grant.ca, node);
   return new Promise((resolvePromise, reject) => {
-    // Through the control plane's relay the upload trusts only the cluster CA, as the client does.
-    const req = send(url, { method: 'PUT', ...(ca === undefined ? {} : { ca }), headers: { authorization: `Bearer ${grant.token}`, 'content-length': String(size), 'content-type': 'application/octet-stream' } }, (res) => {
+    const req = send(url, { method: 'PUT', ...trust, headers: { authorization: `Bearer ${grant.token}`, 'content-length': String(size), 'content-type': 'application/octet-stream' } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createCsr, newKeyPair } from '../../protocol/certificate-request.js';
 import { certificateFingerprint } from '../../protocol/join-token.js';
-import { CLIENT_AUTH_OID, issueServerCertificate, loadOrCreateCa, serverNames, signDataServerCsr, signNodeCsr, SERVER_AUTH_OID } from './certificate-authority.js';
+import { CLIENT_AUTH_OID, DATA_CA, issueServerCertificate, loadOrCreateCa, serverNames, signDataServerCsr, signNodeCsr, SERVER_AUTH_OID } from './certificate-authority.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'atoll-ca-'));
 
@@ -47,7 +47,19 @@ describe('certificate authority', () => {
     expect(statSync(join(d, 'server.key')).mode & 0o777).toBe(0o600);
   });
 
-  it('signs a data server certificate for the advertised data host only, for server auth only', async () => {
+  it('keeps the data CA apart from the cluster CA: its own files, name and key, kept across restarts', async () => {
+    const d = dir();
+    const cluster = await loadOrCreateCa(d);
+    const data = await loadOrCreateCa(d, Date.now(), DATA_CA);
+    expect(data.fingerprint).not.toBe(cluster.fingerprint);
+    expect(new X509Certificate(data.certPem).subject).toMatch(/CN=atoll data CA [0-9a-f]{8}/);
+    expect(readFileSync(join(d, 'data-ca.crt'), 'utf8')).toBe(data.certPem);
+    expect(statSync(join(d, 'data-ca.key')).mode & 0o777).toBe(0o600);
+    expect((await loadOrCreateCa(d, Date.now(), DATA_CA)).fingerprint).toBe(data.fingerprint);
+    expect((await loadOrCreateCa(d)).fingerprint).toBe(cluster.fingerprint);
+  });
+
+  it('signs a data server certificate for the given data host only, for server auth only', async () => {
     const ca = await loadOrCreateCa(dir());
     const keys = newKeyPair();
     const byIp = new X509Certificate(signDataServerCsr(ca, createCsr('other', keys), 'node-a', '10.0.0.7', 3_600_000).certPem);

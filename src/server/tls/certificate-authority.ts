@@ -16,6 +16,24 @@ import { certificateFingerprint } from '../../protocol/join-token.js';
 
 export const CA_CERT_FILE = 'ca.crt';
 const CA_KEY_FILE = 'ca.key';
+
+/** Where a CA's files live and what its certificate is called. */
+export interface CaFiles {
+  readonly cert: string;
+  readonly key: string;
+  readonly name: string;
+  /** What losing it costs, for the message when one of its two files is gone. */
+  readonly remakeCost: string;
+}
+
+/** Signs the control plane's certificate and the nodes' client certificates; agents and the CLI trust it. */
+export const CLUSTER_CA: CaFiles = { cert: CA_CERT_FILE, key: CA_KEY_FILE, name: 'atoll cluster CA', remakeCost: 'every node must then rejoin' };
+/**
+ * Signs the nodes' data server certificates only, and readers trust it only for peer transfers.
+ * Kept apart so a data server certificate (which names an address the node chose) can never pass
+ * for the control plane, whose clients trust the cluster CA alone.
+ */
+export const DATA_CA: CaFiles = { cert: 'data-ca.crt', key: 'data-ca.key', name: 'atoll data CA', remakeCost: 'nodes get new data certificates at their next renewal' };
 const SERVER_CERT_FILE = 'server.crt';
 const SERVER_KEY_FILE = 'server.key';
 const CA_YEARS = 10;
@@ -37,12 +55,12 @@ export interface IssuedCertificate {
   readonly notAfter: number;
 }
 
-/** The data dir's CA, created (key mode 0600) when absent. */
-export async function loadOrCreateCa(dataDir: string, now = Date.now()): Promise<CertificateAuthority> {
-  const certFile = join(dataDir, CA_CERT_FILE);
-  const keyFile = join(dataDir, CA_KEY_FILE);
+/** The data dir's CA (the cluster's, unless `files` names another), created (key mode 0600) when absent. */
+export async function loadOrCreateCa(dataDir: string, now = Date.now(), files: CaFiles = CLUSTER_CA): Promise<CertificateAuthority> {
+  const certFile = join(dataDir, files.cert);
+  const keyFile = join(dataDir, files.key);
   if (existsSync(certFile) !== existsSync(keyFile)) {
-    throw new AtollError('invalid_request', `${existsSync(certFile) ? keyFile : certFile} is missing but its pair is present; restore it, or remove ${certFile} and ${keyFile} to make a new CA (every node must then rejoin)`);
+    throw new AtollError('invalid_request', `${existsSync(certFile) ? keyFile : certFile} is missing but its pair is present; restore it, or remove ${certFile} and ${keyFile} to make a new CA (${files.remakeCost})`);
   }
   if (existsSync(certFile)) {
     const [certPem, keyPem] = await Promise.all([readFile(certFile, 'utf8'), readFile(keyFile, 'utf8')]);
@@ -54,7 +72,7 @@ export async function loadOrCreateCa(dataDir: string, now = Date.now()): Promise
   cert.serialNumber = newSerial();
   cert.validity.notBefore = new Date(now - 60_000);
   cert.validity.notAfter = new Date(now + CA_YEARS * 365 * 86_400_000);
-  const subject = [{ name: 'commonName', value: `atoll cluster CA ${randomBytes(4).toString('hex')}` }];
+  const subject = [{ name: 'commonName', value: `${files.name} ${randomBytes(4).toString('hex')}` }];
   cert.setSubject(subject);
   cert.setIssuer(subject);
   cert.setExtensions([
@@ -108,11 +126,12 @@ export function signNodeCsr(ca: CertificateAuthority, csrPem: string, node: stri
 }
 
 /**
- * Signs the SERVER certificate for a node's data server (agent-to-agent partition transfers). The
- * subject is the node's name and the only subjectAltName is `dataHost`, whatever the CSR asked for:
- * the caller must pass the data host that node advertises (its registered data URL), never a name
- * taken from the request, so a node can only obtain a certificate for its own data address.
- * Server auth only: it cannot be used as a node's client identity against the control plane.
+ * Signs the SERVER certificate for a node's data server (agent-to-agent partition transfers), with
+ * the data CA. The subject is the node's name, whatever the CSR asked for, and the only
+ * subjectAltName is `dataHost`, the address the node says peers dial. A node may name any address,
+ * so readers check both: the host they dialled and that the certificate names the holder they
+ * expect. Such a certificate proves "node N serves here", never "the control plane" (other CA)
+ * nor another node (other name). Server auth only: never a client identity.
  */
 export function signDataServerCsr(ca: CertificateAuthority, csrPem: string, node: string, dataHost: string, lifetimeMs: number, now = Date.now()): IssuedCertificate {
   const host = dataHost.startsWith('[') && dataHost.endsWith(']') ? dataHost.slice(1, -1) : dataHost;

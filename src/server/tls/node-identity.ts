@@ -24,8 +24,6 @@ export interface NodeIdentityOptions {
   readonly log: Logger;
 }
 
-/** A join token as the API shows it: never its secret or hash. */
-
 /**
  * Who a node is: the join (token checks, scope, CSR signing), certificate renewal, the check of a
  * client certificate on each connection, and revocation. Node identities are kept in memory too,
@@ -40,6 +38,7 @@ export class NodeIdentity {
     private readonly store: Store,
     private readonly plane: ControlPlane,
     readonly ca: CertificateAuthority,
+    private readonly dataCa: CertificateAuthority,
     private readonly options: NodeIdentityOptions,
   ) {
     this.ids = store.identities();
@@ -55,6 +54,11 @@ export class NodeIdentity {
 
   get tls(): boolean {
     return this.options.tls;
+  }
+
+  /** The data CA's certificate: what readers and uploaders trust for nodes' data servers. */
+  get dataCaPem(): string {
+    return this.dataCa.certPem;
   }
 
   onRevoked(listener: (node: string) => void): void {
@@ -98,15 +102,10 @@ export class NodeIdentity {
     }
     // Signed before the token is spent, so a bad CSR does not use up a single-use token.
     const issued = request.csr === undefined ? undefined : signNodeCsr(this.ca, request.csr, node, this.options.certLifetimeMs, now);
-    if ((request.dataCsr === undefined) !== (request.dataHost === undefined)) {
-      throw new AtollError('invalid_request', 'dataCsr and dataHost: send both (a data server certificate for the data host this node advertises) or neither');
-    }
     if (request.dataCsr !== undefined && !issued) {
       throw new AtollError('invalid_request', 'dataCsr: this server does not serve TLS (--insecure); data servers stay plain HTTP');
     }
-    // TODO(data-tls): record dataHost on the identity (needs a store column) so renewal signs for
-    // the same host only, and check the hello's dataUrl host against it.
-    const dataIssued = request.dataCsr === undefined ? undefined : signDataServerCsr(this.ca, request.dataCsr, node, request.dataHost!, this.options.certLifetimeMs, now);
+    const dataIssued = this.signDataCertificate(request, node, now);
     if (token.singleUse && !(await this.ids.useJoinToken(token.id, node, now))) {
       throw await this.refuseJoin(node, 'unauthorized', `join token ${token.id} is single-use and was already used`, token.id);
     }
@@ -117,7 +116,7 @@ export class NodeIdentity {
     });
     if (issued) {
       await this.plane.noteIdentity('node.certificate_issued', node, { via: 'join', tokenId: token.id, serial: issued.serial, notAfter: issued.notAfter });
-      return { node, certificate: issued.certPem, ca: this.ca.certPem, ...(dataIssued ? { dataCertificate: dataIssued.certPem } : {}) };
+      return { node, certificate: issued.certPem, ca: this.ca.certPem, ...dataIssued };
     }
     // --insecure: a bearer credential, as before TLS.
     const credential = newToken('node', now, { node });
@@ -129,25 +128,27 @@ export class NodeIdentity {
   async renew(socket: TLSSocket | undefined, readRequest: () => RenewRequest): Promise<JoinResponse> {
     const node = await this.nodeFromCertificate(socket);
     const request = readRequest();
-    const issued = signNodeCsr(this.ca, request.csr, node, this.options.certLifetimeMs, this.options.clock.now());
-    let dataIssued: { certPem: string } | undefined;
-    if ((request.dataCsr === undefined) !== (request.dataHost === undefined)) {
-      throw new AtollError('invalid_request', 'dataCsr and dataHost: send both or neither');
-    }
-    if (request.dataCsr !== undefined) {
-      // Only for the data host this node advertises to the control plane (its hello's dataUrl).
-      const advertised = this.plane.advertisedDataUrl(node);
-      const host = advertised === null ? null : new URL(advertised).hostname.replace(/^\[(.*)\]$/, '$1');
-      const asked = request.dataHost!.replace(/^\[(.*)\]$/, '$1');
-      if (host !== asked) {
-        throw new AtollError('forbidden', `dataHost: node ${node} advertises ${advertised === null ? 'no data URL' : `data URL ${advertised}`}; a data server certificate is only issued for the host it advertises, not ${JSON.stringify(request.dataHost)}`);
-      }
-      dataIssued = signDataServerCsr(this.ca, request.dataCsr, node, asked, this.options.certLifetimeMs, this.options.clock.now());
-    }
+    const now = this.options.clock.now();
+    const issued = signNodeCsr(this.ca, request.csr, node, this.options.certLifetimeMs, now);
+    const dataIssued = this.signDataCertificate(request, node, now);
     const identity = this.identities.get(node)!;
     await this.putIdentity({ ...identity, serial: issued.serial, notAfter: issued.notAfter });
     await this.plane.noteIdentity('node.certificate_issued', node, { via: 'renewal', serial: issued.serial, notAfter: issued.notAfter });
-    return { node, certificate: issued.certPem, ca: this.ca.certPem, ...(dataIssued ? { dataCertificate: dataIssued.certPem } : {}) };
+    return { node, certificate: issued.certPem, ca: this.ca.certPem, ...dataIssued };
+  }
+
+  /**
+   * The data server certificate a join or renewal asks for (with the data CA that signed it), for
+   * whatever host the node names: it binds that host to this node's name only, and readers check
+   * the name (see signDataServerCsr).
+   */
+  private signDataCertificate(request: { readonly dataCsr?: string | undefined; readonly dataHost?: string | undefined }, node: string, now: number): { dataCertificate: string; dataCa: string } | undefined {
+    if ((request.dataCsr === undefined) !== (request.dataHost === undefined)) {
+      throw new AtollError('invalid_request', 'dataCsr and dataHost: send both (a data server certificate for the host peers dial) or neither');
+    }
+    if (request.dataCsr === undefined) return undefined;
+    const issued = signDataServerCsr(this.dataCa, request.dataCsr, node, request.dataHost!, this.options.certLifetimeMs, now);
+    return { dataCertificate: issued.certPem, dataCa: this.dataCa.certPem };
   }
 
   /**

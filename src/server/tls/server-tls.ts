@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { AtollError } from '../../core/errors.js';
-import { issueServerCertificate, loadOrCreateCa, serverNames, type CertificateAuthority } from './certificate-authority.js';
+import { DATA_CA, issueServerCertificate, loadOrCreateCa, serverNames, type CertificateAuthority } from './certificate-authority.js';
 
 export interface TlsOptions {
   /** Plain HTTP and WS: local development only. */
@@ -14,6 +14,8 @@ export interface TlsOptions {
 
 export interface ServingTls {
   readonly ca: CertificateAuthority;
+  /** Signs data server certificates (see DATA_CA). */
+  readonly dataCa: CertificateAuthority;
   /** Options for https.createServer; undefined when serving plain HTTP. */
   readonly https: { key: string; cert: string; ca: string[]; requestCert: true; rejectUnauthorized: false; minVersion: 'TLSv1.2' } | undefined;
 }
@@ -26,7 +28,8 @@ export interface ServingTls {
  */
 export async function prepareServerTls(dataDir: string, listenHost: string, options: TlsOptions): Promise<ServingTls> {
   const ca = await loadOrCreateCa(dataDir);
-  if (options.insecure) return { ca, https: undefined };
+  const dataCa = await loadOrCreateCa(dataDir, Date.now(), DATA_CA);
+  if (options.insecure) return { ca, dataCa, https: undefined };
   if ((options.certFile === undefined) !== (options.keyFile === undefined)) {
     throw new AtollError('invalid_request', `--tls-cert and --tls-key: expected both or neither, got only ${options.certFile === undefined ? '--tls-key' : '--tls-cert'}`);
   }
@@ -38,7 +41,7 @@ export async function prepareServerTls(dataDir: string, listenHost: string, opti
     ({ certPem: cert, keyPem: key } = await issueServerCertificate(ca, dataDir, serverNames(listenHost, options.sans)));
   }
   // The cluster CA is the only issuer of client certificates the handshake accepts.
-  return { ca, https: { key, cert, ca: [ca.certPem], requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' } };
+  return { ca, dataCa, https: { key, cert, ca: [ca.certPem], requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' } };
 }
 
 async function readGiven(file: string, flag: string): Promise<string> {

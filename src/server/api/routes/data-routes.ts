@@ -16,7 +16,8 @@ type RelayParams = { Params: { namespace: string; dataset: string; partition: st
 const VIEWER = { access: { role: 'viewer' } } as const;
 const OPERATOR = { access: { role: 'operator' } } as const;
 
-export function registerDataRoutes(app: FastifyInstance, plane: ControlPlane): void {
+/** `dataCa`: the data CA's certificate when serving TLS; uploads straight to a data server are told to trust it. */
+export function registerDataRoutes(app: FastifyInstance, plane: ControlPlane, dataCa: string | undefined): void {
   app.get('/v1/datasets', { config: VIEWER }, async (request) => {
     const { namespace } = parseQuery(namespaceQuery, request.query);
     const token = principalOf(request);
@@ -41,7 +42,9 @@ export function registerDataRoutes(app: FastifyInstance, plane: ControlPlane): v
   app.post('/v1/data/uploads', { config: OPERATOR }, async (request, reply) => {
     parseQuery(noQuery, request.query);
     checkBodyNamespace(request, request.body);
-    return reply.status(201).send(plane.data.createUpload(request.body));
+    const grant = plane.data.createUpload(request.body);
+    const direct = grant.url.startsWith('https:');
+    return reply.status(201).send(direct && dataCa !== undefined ? { ...grant, ca: dataCa } : grant);
   });
 
   app.post('/v1/data/register', { config: OPERATOR }, async (request, reply) => {
