@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/client/client.js';
+import { fetchTrusting } from '../../src/client/tls-fetch.js';
 import type { PartitionRecord } from '../../src/core/data-spec.js';
 import type { NodeRecord } from '../../src/core/types.js';
 import { importPrivateKey, signDataToken } from '../../src/protocol/data-token.js';
@@ -89,7 +90,9 @@ describe('data catalog', () => {
       op: 'read', namespace: 'default', dataset: 'readings', partition: 'berlin', node: 'edge-berlin', for: 'aws-us-east-1a',
       forJurisdiction: 'US', sha256: sha, exp: Date.now() + 60_000,
     }, keys.privateKey);
-    const response = await fetch(`${berlin.dataUrl}/v1/data/default/readings/berlin`, { headers: { authorization: `Bearer ${forged}` } });
+    // Data servers' certificates come from the data CA, which only peers (and this test) trust.
+    const fetchData = fetchTrusting({ ca: readFileSync(join(server.dataDir, 'data-ca.crt'), 'utf8') });
+    const response = await fetchData(`${berlin.dataUrl}/v1/data/default/readings/berlin`, { headers: { authorization: `Bearer ${forged}` } });
     expect(response.status).toBe(403);
     await response.body?.cancel();
     const refusedEvent = await waitFor(async () => (await server.client.listEvents({ limit: 10_000 })).items.find((e) => e.type === 'transfer.refused'), 10_000, 'a transfer.refused event');
@@ -100,7 +103,7 @@ describe('data catalog', () => {
       op: 'read', namespace: 'default', dataset: 'readings', partition: 'berlin', node: 'edge-berlin', for: 'edge-berlin',
       forJurisdiction: 'DE', sha256: sha, exp: Date.now() + 60_000,
     }, keys.privateKey);
-    const served = await fetch(`${berlin.dataUrl}/v1/data/default/readings/berlin`, { headers: { authorization: `Bearer ${allowed}` } });
+    const served = await fetchData(`${berlin.dataUrl}/v1/data/default/readings/berlin`, { headers: { authorization: `Bearer ${allowed}` } });
     expect(served.status).toBe(200);
     expect(served.headers.get('x-atoll-sha256')).toBe(sha);
     expect(sha256(Buffer.from(await served.arrayBuffer()))).toBe(sha);
