@@ -5,12 +5,11 @@ import { AtollError } from '../core/errors.js';
 import { parseNodeSpec, type NodeSpecInput } from '../core/node-spec.js';
 import type { JobView } from '../core/types.js';
 import { generateDataSigningKeys } from '../protocol/data-token.js';
-import type { ServerMessage } from '../protocol/messages.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
-import type { AgentLink } from './agent-links.js';
 import { ControlPlane, rttMovedEnough } from './control-plane.js';
 import { SecretCipher } from './secrets/secret-cipher.js';
+import { RecordingLink } from './testing/recording-link.js';
 
 // The control plane's policy commands in-process: a real store (SQLite in memory), real hot
 // state and scheduling loop, and agents stood in for by links that record what they are sent.
@@ -34,16 +33,6 @@ vi.mock('../scheduler/engine.js', async (importOriginal) => {
     },
   };
 });
-
-class RecordingLink implements AgentLink {
-  readonly sent: ServerMessage[] = [];
-  send(message: ServerMessage): void {
-    this.sent.push(message);
-  }
-  sendFrame(): void {}
-  close(): void {}
-  terminate(): void {}
-}
 
 interface Fixture {
   readonly plane: ControlPlane;

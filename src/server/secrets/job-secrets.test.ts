@@ -8,12 +8,11 @@ import { systemClock } from '../../core/clock.js';
 import { parseNodeSpec } from '../../core/node-spec.js';
 import { REDACTED_SECRET } from '../../core/secret-spec.js';
 import { generateDataSigningKeys } from '../../protocol/data-token.js';
-import type { AttemptAssignment, ServerMessage } from '../../protocol/messages.js';
 import { openSqliteStore } from '../../store/sqlite/sqlite-store.js';
 import type { Store } from '../../store/store.js';
-import type { AgentLink } from '../agent-links.js';
 import { ControlPlane, type ControlPlaneOptions } from '../control-plane.js';
 import { SecretCipher } from './secret-cipher.js';
+import { RecordingLink } from '../testing/recording-link.js';
 
 // Job secrets through the real control plane in-process: a real SQLite store on disk, real hot
 // state and scheduling loop, agents stood in for by links that record what they are sent. The
@@ -27,19 +26,6 @@ const SPEC = {
   name: 'with-secrets', command: ['true'],
   secrets: { 'db-password': { value: DB_PASSWORD, env: 'DB_PASSWORD' }, 'tls-key': { value: TLS_KEY, file: 'tls.key' } },
 };
-
-class RecordingLink implements AgentLink {
-  readonly sent: ServerMessage[] = [];
-  send(message: ServerMessage): void {
-    this.sent.push(message);
-  }
-  sendFrame(): void {}
-  close(): void {}
-  terminate(): void {}
-  assignments(): AttemptAssignment[] {
-    return this.sent.flatMap((m) => (m.type === 'attempts.run' ? m.attempts : []));
-  }
-}
 
 async function until<T>(check: () => T | undefined, what: string): Promise<T> {
   for (let i = 0; i < 300; i += 1) {
