@@ -20,10 +20,10 @@ const REPLAY_PAGE = 1000;
 /**
  * Which events a token may see: a job's events if it may see the job's namespace, other events
  * naming a namespace likewise, and cluster events (nodes, policies, prices) always, as every
- * token may read the fleet and the policies. A cluster token sees everything.
+ * token may read the fleet and the policies. A cluster token sees everything: undefined, no filter.
  */
-function eventFilter(plane: ControlPlane, token: TokenRecord): (event: EventRecord) => Promise<boolean> {
-  if (token.namespaces === null) return async () => true;
+function eventFilter(plane: ControlPlane, token: TokenRecord): ((event: EventRecord) => Promise<boolean>) | undefined {
+  if (token.namespaces === null) return undefined;
   const jobNamespaces = new Map<string, string | null>();
   const namespaceOf = async (jobId: string): Promise<string | null> => {
     if (!jobNamespaces.has(jobId)) jobNamespaces.set(jobId, (await plane.store.getJob(jobId))?.namespace ?? null);
@@ -49,6 +49,7 @@ export function registerEventRoutes(app: FastifyInstance, plane: ControlPlane): 
     const matches = (e: EventRecord) => query.job === undefined || e.jobId === query.job;
     if (!wantsStream(request, query.follow)) {
       const page = await plane.store.listEvents({ afterSeq: after, limit: query.limit ?? 1000, ...(query.job ? { jobId: query.job } : {}) });
+      if (visible === undefined) return { items: page };
       const shown = await Promise.all(page.map(visible));
       return { items: page.filter((_, i) => shown[i]) };
     }
@@ -57,14 +58,20 @@ export function registerEventRoutes(app: FastifyInstance, plane: ControlPlane): 
     let lastSeq = after;
     let replaying = true;
     const buffered: EventRecord[] = [];
-    // Sends run one after another: deciding whether an event is visible may read the store, and
-    // the stream must keep the log's order.
+    const sendNow = (event: EventRecord) => {
+      if (event.seq <= lastSeq || !matches(event)) return;
+      lastSeq = event.seq;
+      stream.send(event.type, event, event.seq);
+    };
+    // For a namespace-scoped token, sends run one after another: deciding whether an event is
+    // visible may read the store, and the stream must keep the log's order. A cluster token sees
+    // every event, so its stream sends each at once.
     let sending: Promise<void> = Promise.resolve();
-    const send = (event: EventRecord) => {
+    const send = visible === undefined ? sendNow : (event: EventRecord) => {
       sending = sending.then(async () => {
         if (event.seq <= lastSeq || !matches(event)) return;
-        lastSeq = event.seq;
-        if (await visible(event)) stream.send(event.type, event, event.seq);
+        if (await visible(event)) sendNow(event);
+        else lastSeq = event.seq;
       }).catch((error: unknown) => {
         request.log.error({ err: error }, 'event stream failed; ending it so the client reconnects and replays');
         stream.end();
