@@ -11,6 +11,7 @@ import { registerDataCommands } from './commands/data-command.js';
 import { registerSpendCommands } from './commands/spend-command.js';
 import { registerTokenCommands } from './commands/token-command.js';
 import { registerAuditCommand } from './commands/audit-command.js';
+import { registerDashboardCommand } from './commands/dashboard-command.js';
 import { registerRunCommand } from './commands/run-command.js';
 import { registerSchemaCommand } from './commands/schema-command.js';
 import { registerServerCommand } from './commands/server-command.js';
@@ -37,6 +38,7 @@ registerDataCommands(program);
 registerSpendCommands(program);
 registerTokenCommands(program);
 registerAuditCommand(program);
+registerDashboardCommand(program);
 registerSchemaCommand(program);
 
 try {

@@ -117,6 +117,11 @@ export class AtollClient {
     }
   }
 
+  /** Every task's state, one character per task index (p, a, r, s, f, c). */
+  taskStates(jobId: string): Promise<{ jobId: string; states: string }> {
+    return this.request('GET', `/v1/jobs/${encodeURIComponent(jobId)}/task-states`);
+  }
+
   getTask(id: string): Promise<TaskDetail> {
     return this.request('GET', `/v1/tasks/${encodeURIComponent(id)}`);
   }
@@ -228,6 +233,16 @@ export class AtollClient {
     return this.request('POST', `/v1/tokens/${encodeURIComponent(id)}/rotate`);
   }
 
+  /** The token this client signs in with: its role and namespaces. */
+  whoami(): Promise<TokenView> {
+    return this.request('GET', '/v1/whoami');
+  }
+
+  /** A one-time dashboard sign-in link (a path on the control plane with the code in its fragment), good for minutes. */
+  createSignInLink(): Promise<{ path: string; code: string; expiresAt: number }> {
+    return this.request('POST', '/v1/sign-in-links', { body: {} });
+  }
+
   listAudit(query: { after?: number; since?: string; actor?: string; outcome?: string; namespace?: string; limit?: number } = {}): Promise<{ items: AuditRecord[] }> {
     return this.request('GET', '/v1/audit', { query });
   }
@@ -258,7 +273,8 @@ export class AtollClient {
     return this.request('DELETE', `/v1/policies/${encodeURIComponent(name)}`);
   }
 
-  listEvents(query: { after?: number; job?: string; limit?: number } = {}): Promise<{ items: EventRecord[] }> {
+  /** `newest`: the last `limit` events (after `after`) rather than the first. */
+  listEvents(query: { after?: number; job?: string; limit?: number; newest?: boolean } = {}): Promise<{ items: EventRecord[] }> {
     return this.request('GET', '/v1/events', { query });
   }
 

@@ -14,6 +14,8 @@ export interface TokenView {
   readonly namespaces: readonly string[] | null;
   readonly createdAt: number;
   readonly revokedAt: number | null;
+  /** When it stops working on its own; null: never. */
+  readonly expiresAt: number | null;
 }
 
 /** A join token as the API shows it: its scope and use, never its secret or the secret's hash. */

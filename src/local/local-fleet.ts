@@ -32,6 +32,8 @@ export interface FleetInfo {
   readonly adminToken: string;
   readonly agents: readonly string[];
   readonly exampleJobId: string | undefined;
+  /** A one-time link that opens the dashboard signed in as the admin. */
+  readonly dashboard: string;
 }
 
 /**
@@ -114,7 +116,8 @@ export class LocalFleet {
       exampleJobId = job.id;
       this.out(`example job    ${job.id} (${job.taskCount} tasks from ${fleet.exampleJob})`);
     }
-    return { url, adminToken, agents: names, exampleJobId };
+    const link = await client.createSignInLink();
+    return { url, adminToken, agents: names, exampleJobId, dashboard: new URL(link.path, url).href };
   }
 
   private launch(name: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {

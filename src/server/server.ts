@@ -19,6 +19,8 @@ import { registerTaskRoutes } from './api/routes/tasks-routes.js';
 import { auditRequests } from './api/audit-hook.js';
 import { registerAuditRoutes } from './api/routes/audit-routes.js';
 import { registerTokenRoutes } from './api/routes/tokens-routes.js';
+import { registerSignInRoutes } from './api/routes/sign-in-routes.js';
+import { registerWebApp } from './web-app.js';
 import { checkRouteAccess, type RouteAccess } from './auth/access.js';
 import { Authenticator } from './auth/authenticator.js';
 import { LiveStreams } from './auth/live-streams.js';
@@ -140,7 +142,7 @@ async function startLocked(options: ServerOptions, dataDir: string, unlock: () =
   // An explicit --pricing wins over the book stored by an earlier start or PUT /v1/pricing.
   if (fileBook !== undefined && plane.priceBook().book !== fileBook) await plane.setPriceBook(fileBook);
   const stopMetrics = metrics.watch(plane);
-  const auth = new Authenticator(store);
+  const auth = new Authenticator(store, () => clock.now());
   const streams = new LiveStreams();
   const routes: { method: string; url: string }[] = [];
   const identity = new NodeIdentity(store, plane, serving.ca, serving.dataCa, {
@@ -223,6 +225,7 @@ function buildApp({ plane, metrics, auth, audit, streams, log, routes, clock, to
     for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
   });
   app.get('/healthz', { config: { access: 'none' } }, async () => ({ ok: true }));
+  registerWebApp(app);
   registerJobRoutes(app, plane);
   registerTaskRoutes(app, plane);
   registerNodeRoutes(app, plane);
@@ -234,6 +237,7 @@ function buildApp({ plane, metrics, auth, audit, streams, log, routes, clock, to
   registerIdentityRoutes(app, identity);
   registerMetricsRoutes(app, metrics);
   registerTokenRoutes(app, { store: plane.store, auth, streams, clock, tokenFiles });
+  registerSignInRoutes(app, { store: plane.store, auth, clock });
   registerAuditRoutes(app, plane.store, audit, () => clock.now());
   return app;
 }

@@ -17,6 +17,7 @@ export function tokenFromRow(row: Row<TokensTable>): TokenRecord {
   return {
     ...row, kind: row.kind as TokenKind, role: row.role as Role | null,
     namespaces: row.namespaces === null ? null : (JSON.parse(row.namespaces) as string[]),
+    expiresAt: row.expiresAt === null ? null : Number(row.expiresAt),
   };
 }
 

@@ -14,6 +14,7 @@ export interface TokensTable {
   /** JSON array of namespace names; null: every namespace. */
   namespaces: string | null;
   name: string | null;
+  expiresAt: number | null;
 }
 
 export interface AuditTable {

@@ -35,6 +35,8 @@ export interface TokenRecord {
   readonly namespaces: readonly string[] | null;
   /** A name people gave it, to tell tokens apart in lists and in the audit log. */
   readonly name: string | null;
+  /** When it stops working on its own (dashboard sign-in sessions); null: never. */
+  readonly expiresAt: number | null;
 }
 
 export type { AuditRecord, Role } from '../core/access.js';
@@ -196,7 +198,8 @@ export interface Store {
   sumSpend(filter: SpendFilter, groupBy?: SpendGroup): Promise<readonly SpendRow[]>;
 
   /** Events with seq greater than `afterSeq`, oldest first. */
-  listEvents(filter: { afterSeq: number; limit: number; jobId?: string }): Promise<readonly EventRecord[]>;
+  /** Events after `afterSeq` in log order: the first `limit` of them, or with `newest` the last `limit`. */
+  listEvents(filter: { afterSeq: number; limit: number; jobId?: string; newest?: boolean }): Promise<readonly EventRecord[]>;
   /** The most recent event of a type about one task (e.g. its latest placement). */
   latestTaskEvent(taskId: string, type: EventType): Promise<EventRecord | undefined>;
   /** Log chunks of the given attempts with seq greater than `afterSeq`, oldest first. */

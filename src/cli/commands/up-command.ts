@@ -51,7 +51,10 @@ export function registerUpCommand(program: Command): void {
       const job = info.exampleJobId ?? '<job>';
       const lines = [
         '',
-        `${info.agents.length} nodes are up. In another terminal, from this directory:`,
+        `${info.agents.length} nodes are up. The dashboard, signed in (this link works once, for 10 minutes; \`npx atoll dashboard\` prints another):`,
+        `  ${info.dashboard}`,
+        '  (its certificate is from the fleet\'s own CA, .atoll/ca.crt: trust that CA in your browser, or accept the warning for 127.0.0.1)',
+        'In another terminal, from this directory:',
         '  npx atoll nodes                                   # the fleet',
         '  npx atoll run examples/jobs/hello.yaml --wait     # run a job with live progress',
         '  npx atoll jobs                                    # jobs, newest first',

@@ -59,7 +59,7 @@ export function openSse(request: FastifyRequest, reply: FastifyReply): SseStream
     },
   };
   // Tracked per token, so a revocation ends the stream (auth/live-streams.ts).
-  if (request.principal !== undefined) request.server.liveStreams?.track(request.principal.id, stream);
+  if (request.principal !== undefined) request.server.liveStreams?.track(request.principal, stream);
   return stream;
 }
 

@@ -9,7 +9,10 @@ import { bearerSecret, hashSecret } from './tokens.js';
 export class Authenticator {
   private readonly cache = new Map<string, TokenRecord>();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** The token behind an Authorization header if it is live and of one of the kinds accepted. */
   async authenticate(header: string | undefined, accepted: readonly TokenKind[]): Promise<TokenRecord> {
@@ -25,6 +28,9 @@ export class Authenticator {
     }
     if (!token || token.revokedAt !== null || !accepted.includes(token.kind)) {
       throw new AtollError('unauthorized', 'invalid or revoked token for this endpoint');
+    }
+    if (token.expiresAt !== null && this.now() >= token.expiresAt) {
+      throw new AtollError('unauthorized', `this token expired at ${new Date(token.expiresAt).toISOString()}; sign in again`);
     }
     return token;
   }

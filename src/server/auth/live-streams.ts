@@ -13,10 +13,18 @@ declare module 'fastify' {
 export class LiveStreams {
   private readonly byToken = new Map<string, Set<SseStream>>();
 
-  track(tokenId: string, stream: SseStream): void {
+  /** `expiresAt`: the token's own end (a sign-in session): its streams end then too. */
+  track(token: { readonly id: string; readonly expiresAt: number | null }, stream: SseStream, now = Date.now()): void {
+    const tokenId = token.id;
     const set = this.byToken.get(tokenId) ?? new Set<SseStream>();
     this.byToken.set(tokenId, set.add(stream));
+    // setTimeout holds at most about 24.8 days; a session is far shorter.
+    const expiry = token.expiresAt === null ? undefined : setTimeout(() => {
+      stream.send('expired', { message: 'the token this stream was opened with expired; sign in again' });
+      stream.end();
+    }, Math.min(Math.max(0, token.expiresAt - now), 2 ** 31 - 1));
     stream.onClose(() => {
+      clearTimeout(expiry);
       set.delete(stream);
       if (set.size === 0 && this.byToken.get(tokenId) === set) this.byToken.delete(tokenId);
     });

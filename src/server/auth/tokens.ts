@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { randomSuffix } from '../../core/ids.js';
+import type { TokenView } from '../../core/access.js';
 import type { Role, TokenKind, TokenRecord } from '../../store/store.js';
 
 // Secrets are random 32-byte strings with a readable prefix (so a leaked one is recognisable in
@@ -16,6 +17,7 @@ export interface TokenScope {
   readonly role?: Role;
   readonly namespaces?: readonly string[] | null;
   readonly name?: string;
+  readonly expiresAt?: number;
 }
 
 export function newToken(kind: TokenKind, now: number, scope: TokenScope = {}): { secret: string; record: TokenRecord } {
@@ -26,7 +28,7 @@ export function newToken(kind: TokenKind, now: number, scope: TokenScope = {}): 
     secret,
     record: {
       id: `${kind === 'api' ? 'tok' : kind}-${randomSuffix(8)}`, kind, hash: hashSecret(secret), node: scope.node ?? null, createdAt: now, revokedAt: null,
-      role: scope.role ?? null, namespaces: scope.namespaces ?? null, name: scope.name ?? null,
+      role: scope.role ?? null, namespaces: scope.namespaces ?? null, name: scope.name ?? null, expiresAt: scope.expiresAt ?? null,
     },
   };
 }
@@ -42,4 +44,9 @@ export function sameHash(a: string, b: string): boolean {
   const x = Buffer.from(a, 'hex');
   const y = Buffer.from(b, 'hex');
   return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** A token as the API shows it: never its hash. */
+export function tokenView(token: TokenRecord): TokenView {
+  return { id: token.id, name: token.name, role: token.role, namespaces: token.namespaces, createdAt: token.createdAt, revokedAt: token.revokedAt, expiresAt: token.expiresAt };
 }

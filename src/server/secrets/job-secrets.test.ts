@@ -27,8 +27,9 @@ const SPEC = {
   secrets: { 'db-password': { value: DB_PASSWORD, env: 'DB_PASSWORD' }, 'tls-key': { value: TLS_KEY, file: 'tls.key' } },
 };
 
+/** Polls for up to 15 s: a node loss is noticed after a lost-after delay, and a loaded machine runs late. */
 async function until<T>(check: () => T | undefined, what: string): Promise<T> {
-  for (let i = 0; i < 300; i += 1) {
+  for (let i = 0; i < 1500; i += 1) {
     const value = check();
     if (value !== undefined) return value;
     await new Promise((r) => setTimeout(r, 10));

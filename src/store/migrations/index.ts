@@ -10,6 +10,7 @@ import * as jobHold from './008-job-hold.js';
 import * as rolesAudit from './009-roles-audit.js';
 import * as nodeIdentity from './010-node-identity.js';
 import * as jobSecrets from './011-job-secrets.js';
+import * as tokenExpiry from './012-token-expiry.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
 
@@ -30,6 +31,7 @@ const MIGRATIONS: Readonly<Record<string, DialectMigration>> = {
   '009-roles-audit': rolesAudit,
   '010-node-identity': nodeIdentity,
   '011-job-secrets': jobSecrets,
+  '012-token-expiry': tokenExpiry,
 };
 
 /** Kysely's migrator wants one provider per dialect; each migration learns which dialect it runs on. */

@@ -208,10 +208,11 @@ export class SqlStore implements Store {
     return rows.map(policyFromRow);
   }
 
-  async listEvents(filter: { afterSeq: number; limit: number; jobId?: string }): Promise<readonly EventRecord[]> {
+  async listEvents(filter: { afterSeq: number; limit: number; jobId?: string; newest?: boolean }): Promise<readonly EventRecord[]> {
     let query = this.db.selectFrom('events').selectAll().where('seq', '>', filter.afterSeq);
     if (filter.jobId) query = query.where('jobId', '=', filter.jobId);
-    const rows = await query.orderBy('seq').limit(pageLimit(filter.limit)).execute();
+    const rows = await query.orderBy('seq', filter.newest ? 'desc' : 'asc').limit(pageLimit(filter.limit)).execute();
+    if (filter.newest) rows.reverse();
     return rows.map(eventFromRow);
   }
 

@@ -211,6 +211,16 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       expect(await store.getSetting('price-book')).toEqual({ name: 'price-book', value: { a: 2 }, updatedAt: 20 });
     });
 
+    it('lists the newest events in log order when asked for them', async () => {
+      await store.write({
+        events: [1, 2, 3, 4, 5].map((seq) => ({ seq, time: seq, type: 'job.submitted' as const, jobId: seq % 2 === 0 ? 'even' : 'odd', taskId: null, attemptId: null, node: null, data: {} })),
+      });
+      expect((await store.listEvents({ afterSeq: 0, limit: 2, newest: true })).map((e) => e.seq)).toEqual([4, 5]);
+      expect((await store.listEvents({ afterSeq: 0, limit: 2 })).map((e) => e.seq)).toEqual([1, 2]);
+      expect((await store.listEvents({ afterSeq: 0, limit: 2, newest: true, jobId: 'odd' })).map((e) => e.seq)).toEqual([3, 5]);
+      expect((await store.listEvents({ afterSeq: 4, limit: 10, newest: true })).map((e) => e.seq)).toEqual([5]);
+    });
+
     it('assigns increasing event sequence numbers and filters by job', async () => {
       await store.write({
         events: [
@@ -282,7 +292,13 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
     });
 
     const aToken = (over: Partial<TokenRecord> & Pick<TokenRecord, 'id' | 'kind' | 'hash'>): TokenRecord => ({
-      node: null, createdAt: 1, revokedAt: null, role: null, namespaces: null, name: null, ...over,
+      node: null, createdAt: 1, revokedAt: null, role: null, namespaces: null, name: null, expiresAt: null, ...over,
+    });
+
+    it('keeps a token\'s expiry (null: never)', async () => {
+      await store.write({ tokens: [aToken({ id: 't-exp', kind: 'api', hash: 'exp', role: 'viewer', expiresAt: 1_800_000_000_000 }), aToken({ id: 't-never', kind: 'api', hash: 'never', role: 'viewer' })] });
+      expect((await store.findToken('exp'))?.expiresAt).toBe(1_800_000_000_000);
+      expect((await store.findToken('never'))?.expiresAt).toBeNull();
     });
 
     it('finds tokens by hash only, with their role and namespaces', async () => {

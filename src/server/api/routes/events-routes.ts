@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { AtollError } from '../../../core/errors.js';
 import type { EventRecord } from '../../../core/types.js';
 import type { TokenRecord } from '../../../store/store.js';
 import { mayActIn } from '../../auth/access.js';
@@ -12,6 +13,8 @@ const eventsQuery = z.strictObject({
   after: z.coerce.number().int().min(0).optional(),
   job: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).optional(),
+  /** The last `limit` events instead of the first (a page's "recent events"); not with follow. */
+  newest: booleanQuery.optional(),
   follow: booleanQuery.optional(),
 });
 
@@ -48,12 +51,13 @@ export function registerEventRoutes(app: FastifyInstance, plane: ControlPlane): 
     const visible = eventFilter(plane, principalOf(request));
     const matches = (e: EventRecord) => query.job === undefined || e.jobId === query.job;
     if (!wantsStream(request, query.follow)) {
-      const page = await plane.store.listEvents({ afterSeq: after, limit: query.limit ?? 1000, ...(query.job ? { jobId: query.job } : {}) });
+      const page = await plane.store.listEvents({ afterSeq: after, limit: query.limit ?? 1000, ...(query.job ? { jobId: query.job } : {}), ...(query.newest ? { newest: true } : {}) });
       if (visible === undefined) return { items: page };
       const shown = await Promise.all(page.map(visible));
       return { items: page.filter((_, i) => shown[i]) };
     }
 
+    if (query.newest) throw new AtollError('invalid_request', 'newest: a live stream follows on from `after`; ask for the newest events without follow');
     const stream = openSse(request, reply);
     let lastSeq = after;
     let replaying = true;

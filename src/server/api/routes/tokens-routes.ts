@@ -4,13 +4,13 @@ import { z } from 'zod';
 import type { Clock } from '../../../core/clock.js';
 import { AtollError, notFound } from '../../../core/errors.js';
 import { NAME_PATTERN } from '../../../core/job-spec.js';
-import { ROLES, type TokenView } from '../../../core/access.js';
+import { ROLES } from '../../../core/access.js';
 import type { Store, TokenRecord } from '../../../store/store.js';
 import { isClusterToken, roleAtLeast } from '../../auth/access.js';
 import type { Authenticator } from '../../auth/authenticator.js';
 import { BOOTSTRAP_ADMIN } from '../../auth/bootstrap.js';
 import type { LiveStreams } from '../../auth/live-streams.js';
-import { newToken } from '../../auth/tokens.js';
+import { newToken, tokenView } from '../../auth/tokens.js';
 import { parseBody, parseQuery } from '../params.js';
 
 const CLUSTER_ADMIN = { access: { role: 'admin', cluster: true } } as const;
@@ -23,10 +23,6 @@ const createBody = z.strictObject({
   /** Left out or null: every namespace (a cluster token). */
   namespaces: z.array(namespaceName).min(1).max(100).nullable().optional(),
 });
-
-function view(token: TokenRecord): TokenView {
-  return { id: token.id, name: token.name, role: token.role, namespaces: token.namespaces, createdAt: token.createdAt, revokedAt: token.revokedAt };
-}
 
 export interface TokenRouteParts {
   readonly store: Store;
@@ -59,12 +55,14 @@ export function registerTokenRoutes(app: FastifyInstance, parts: TokenRouteParts
     auth.invalidate();
     request.auditNote = { target: created.record.id };
     // The only time the secret is shown: the store keeps its hash.
-    return reply.status(201).send({ token: view(created.record), secret: created.secret });
+    return reply.status(201).send({ token: tokenView(created.record), secret: created.secret });
   });
 
   app.get('/v1/tokens', { config: CLUSTER_ADMIN }, async (request) => {
     const { revoked } = parseQuery(listQuery, request.query);
-    const items = (await store.listTokens('api')).filter((t) => revoked === 'true' || t.revokedAt === null).map(view);
+    const now = clock.now();
+    // Revoked and expired tokens (ended sign-in sessions) only when asked for.
+    const items = (await store.listTokens('api')).filter((t) => revoked === 'true' || (t.revokedAt === null && (t.expiresAt === null || t.expiresAt > now))).map(tokenView);
     return { items, total: items.length };
   });
 
@@ -77,7 +75,7 @@ export function registerTokenRoutes(app: FastifyInstance, parts: TokenRouteParts
       if (others.length === 0) throw new AtollError('conflict', `token ${token.id} is the last admin token for every namespace; create another first, or rotate this one (atoll token rotate ${token.id})`);
     }
     await revoke(token);
-    return view({ ...token, revokedAt: clock.now() });
+    return tokenView({ ...token, revokedAt: clock.now() });
   });
 
   // A new secret for the same token scope; the old secret stops working at once.
@@ -88,7 +86,7 @@ export function registerTokenRoutes(app: FastifyInstance, parts: TokenRouteParts
     if (token.name === BOOTSTRAP_ADMIN) await replaceSecretFile(parts.tokenFiles.adminTokenFile, next.secret);
     await revoke(token, next.record);
     request.auditNote = { target: `${token.id} -> ${next.record.id}` };
-    return { token: view(next.record), secret: next.secret, replaced: token.id };
+    return { token: tokenView(next.record), secret: next.secret, replaced: token.id };
   });
 }
 

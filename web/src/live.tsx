@@ -1,0 +1,97 @@
+import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
+import type { AtollClient } from '../../src/client/client';
+import type { EventRecord } from '../../src/core/types';
+
+// One live stream of the event log per tab (server-sent events over fetch, so the token goes in a
+// header, never in the URL). Pages do not poll: they reload what they show when an event arrives.
+// A dropped stream (the control plane restarted) is opened again from the last event seen, so
+// nothing is missed and nothing is shown twice.
+
+export type LiveStatus = 'connecting' | 'live' | 'reconnecting';
+
+interface Live {
+  readonly status: LiveStatus;
+  /** The newest events, newest first. */
+  readonly recent: readonly EventRecord[];
+  /** Grows with every event: pages reload when it changes. */
+  readonly version: number;
+}
+
+const RECENT = 100;
+const LiveContext = createContext<Live>({ status: 'connecting', recent: [], version: 0 });
+
+export function LiveProvider({ client, onUnauthorized, children }: { client: AtollClient; onUnauthorized: () => void; children: ReactNode }) {
+  const [live, setLive] = useState<Live>({ status: 'connecting', recent: [], version: 0 });
+  useEffect(() => {
+    const stop = new AbortController();
+    let lastSeq: number | undefined;
+    let delay = 500;
+    const run = async () => {
+      while (!stop.signal.aborted) {
+        try {
+          if (lastSeq === undefined) {
+            // The newest events, so the page has something to show; the stream then follows on from them.
+            const tail = await client.listEvents({ newest: true, limit: RECENT });
+            lastSeq = tail.items.at(-1)?.seq ?? 0;
+            setLive((l) => ({ ...l, recent: [...tail.items].reverse(), version: l.version + 1 }));
+          }
+          for await (const message of client.followEvents({ after: lastSeq }, stop.signal)) {
+            if (message.event === 'caught-up') {
+              delay = 500;
+              setLive((l) => ({ ...l, status: 'live' }));
+              continue;
+            }
+            const event = JSON.parse(message.data) as EventRecord;
+            lastSeq = event.seq;
+            setLive((l) => ({ status: l.status, recent: [event, ...l.recent].slice(0, RECENT), version: l.version + 1 }));
+          }
+        } catch (error) {
+          if (stop.signal.aborted) return;
+          if ((error as { status?: number }).status === 401) return onUnauthorized();
+        }
+        setLive((l) => ({ ...l, status: 'reconnecting' }));
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, 5000);
+      }
+    };
+    void run();
+    return () => stop.abort();
+  }, [client, onUnauthorized]);
+  return <LiveContext.Provider value={live}>{children}</LiveContext.Provider>;
+}
+
+export function useLive(): Live {
+  return useContext(LiveContext);
+}
+
+/**
+ * Loads with `load` now and again whenever the event log moves (at most every `minGapMs`), keeping
+ * the last good answer on screen while a reload is under way.
+ */
+export function useLiveData<T>(load: () => Promise<T>, deps: readonly unknown[], minGapMs = 400): { data: T | undefined; error: string | undefined } {
+  const { version } = useLive();
+  const [state, setState] = useState<{ data: T | undefined; error: string | undefined }>({ data: undefined, error: undefined });
+  const last = useRef(0);
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  useEffect(() => {
+    let cancelled = false;
+    const fire = () => {
+      last.current = Date.now();
+      loadRef.current().then(
+        (data) => !cancelled && setState({ data, error: undefined }),
+        (error: unknown) => !cancelled && setState((s) => ({ data: s.data, error: error instanceof Error ? error.message : String(error) })),
+      );
+    };
+    const wait = last.current + minGapMs - Date.now();
+    clearTimeout(timer.current);
+    if (wait <= 0) fire();
+    else timer.current = setTimeout(fire, wait);
+    return () => {
+      cancelled = true;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [version, minGapMs, ...deps]);
+  return state;
+}

@@ -1,0 +1,52 @@
+import { useState } from 'react';
+import type { PageProps } from '../app';
+import { dollars, bytes } from '../format';
+import { useLiveData } from '../live';
+import { ErrorNote, Loading, Section } from '../parts/bits';
+import { BarChart } from '../parts/bar-chart';
+
+const GROUPS = ['provider', 'region', 'namespace', 'job'] as const;
+const WINDOWS = [['24h', 'last 24 hours'], ['7d', 'last 7 days'], ['30d', 'last 30 days'], ['', 'all time']] as const;
+
+export function SpendPage({ client }: PageProps) {
+  const [since, setSince] = useState<string>('7d');
+  const reports = useLiveData(() => Promise.all(GROUPS.map((by) => client.spend({ by, ...(since ? { since } : {}) }))), [client, since], 2000);
+  const budgets = useLiveData(() => client.listBudgets(), [client], 2000);
+  const total = reports.data?.[0]?.total;
+  return (
+    <div>
+      <h1>Spend</h1>
+      <div className="filters">
+        <label>Window{' '}
+          <select value={since} onChange={(e) => setSince(e.target.value)}>
+            {WINDOWS.map(([value, label]) => <option key={label} value={value}>{label}</option>)}
+          </select>
+        </label>
+        {total && <span><strong>{dollars(total.total)}</strong> · compute {dollars(total.compute)} · transfer {dollars(total.transfer)} ({bytes(total.transferBytes)}) · waste {dollars(total.waste)}{total.running > 0 ? ` · running now ${dollars(total.running)}` : ''}</span>}
+      </div>
+      <ErrorNote error={reports.error ?? budgets.error} />
+      <Section title="Budgets">
+        {!budgets.data ? <Loading what="budgets" /> : budgets.data.items.length === 0 ? <p className="muted">No budgets. A policy sets one: <code>budget: {'{'} monthly: 500, whenExceeded: queue {'}'}</code>.</p> : (
+          <ul className="budgets">
+            {budgets.data.items.map((b) => (
+              <li key={b.namespace} className={`budget budget-${b.state}`}>
+                <strong>{b.namespace}</strong>: {dollars(b.spent)} of {dollars(b.monthly)} in {b.month} ({Math.round(b.share * 100)}%, {b.state}; then {b.whenExceeded}; policy {b.policy})
+                <meter min={0} max={1} low={0.8} high={0.99} optimum={0} value={Math.min(1, b.share)} aria-label={`${b.namespace} budget used`} />
+              </li>
+            ))}
+          </ul>
+        )}
+      </Section>
+      {!reports.data ? <Loading what="spend" /> : (
+        <div className="grid-2">
+          {GROUPS.map((by, i) => (
+            <Section key={by} title={`By ${by}`}>
+              <BarChart label={`spend by ${by}`} rows={reports.data![i]!.rows.map((r) => ({ key: r.key, value: r.total + r.running, note: dollars(r.total + r.running) }))}
+                empty="Nothing spent in this window." />
+            </Section>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
