@@ -27,8 +27,8 @@ function project(lon: number, lat: number): readonly [number, number] | null {
 }
 
 function radius(marker: Marker): number {
-  // Area grows with capacity: 4 px for one small node, about 18 px for a thousand cores.
-  return Math.min(22, 4 + Math.sqrt(marker.cpuMillis / 1000) * 0.45);
+  // Area grows with capacity: about 7 px for one small node, 20 px for a thousand cores.
+  return Math.min(22, 6 + Math.sqrt(marker.cpuMillis / 1000) * 0.45);
 }
 
 function describe(marker: Marker): string {
