@@ -5,6 +5,7 @@ import type { PolicyChangeResult } from '../core/policy-impact.js';
 import type { PolicyRecord } from '../core/policy-spec.js';
 import type { AuditRecord, JoinTokenView, Role, TokenView } from '../core/access.js';
 import type { BudgetStatus } from '../core/budget.js';
+import type { FleetSummary } from '../core/fleet-summary.js';
 import type { JobEstimate } from '../core/estimate.js';
 import type { PriceBook } from '../core/price-book.js';
 import type { SpendReport } from '../core/spend.js';
@@ -139,8 +140,14 @@ export class AtollClient {
     yield* this.stream(`/v1/tasks/${encodeURIComponent(id)}/logs`, { ...query, follow: true }, signal);
   }
 
-  listNodes(query: { state?: string } = {}): Promise<Listing<NodeView>> {
+  /** Every node, or with `limit` a page of them in name order; `q` matches names, places and label values. */
+  listNodes(query: { state?: string; q?: string; limit?: number; offset?: number } = {}): Promise<Listing<NodeView>> {
     return this.request('GET', '/v1/nodes', { query });
+  }
+
+  /** Node counts by state, provider and region, and the sites nodes stand at. */
+  fleetSummary(): Promise<FleetSummary> {
+    return this.request('GET', '/v1/fleet');
   }
 
   getNode(name: string): Promise<NodeView> {

@@ -163,21 +163,21 @@ describe('web dashboard', () => {
     await page.setViewportSize({ width: 820, height: 1100 });
     await go('#/overview');
     await page.getByRole('button', { name: 'Switch to the dark theme' }).click();
-    expect(await page.evaluate(() => document.documentElement.dataset['theme'])).toBe('dark');
+    expect(await page.evaluate('document.documentElement.dataset.theme')).toBe('dark');
     // The choice outlives a reload (and the reload puts the focus back at the top).
     await page.reload();
-    await expect.poll(() => page.evaluate(() => document.documentElement.dataset['theme'])).toBe('dark');
+    await expect.poll(() => page.evaluate('document.documentElement.dataset.theme')).toBe('dark');
     await expect.poll(() => page.getByTestId('live-status').textContent()).toBe('Live');
     // Tab from the top: the skip link first, then the page links.
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content');
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Overview');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Overview');
     await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     await expect.poll(() => page.url()).toMatch(/#\/nodes$/);
     // Nothing wider than the window: the page reflows instead of scrolling sideways.
-    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
     await shot('nodes-dark-tablet');
     await go('#/overview');
     await shot('overview-dark-tablet');

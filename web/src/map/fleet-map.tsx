@@ -3,8 +3,8 @@ import { useMemo, useState } from 'react';
 import { feature } from 'topojson-client';
 import type { GeometryCollection, Topology } from 'topojson-specification';
 import countries110m from 'world-atlas/countries-110m.json';
-import type { NodeRecord } from '../../../src/core/types';
-import { clusterMarkers, groupSites, type Marker } from './sites';
+import type { FleetSummary } from '../../../src/core/fleet-summary';
+import { clusterMarkers, type Marker } from './sites';
 
 // The fleet on a world map drawn from Natural Earth's 1:110m countries (world-atlas), bundled with
 // the app: no tile server, nothing fetched. One marker per site, coloured by health and sized by
@@ -60,13 +60,12 @@ function clampView(view: View): View {
   return { zoom: view.zoom, cx: Math.min(WIDTH - halfW, Math.max(halfW, view.cx)), cy: Math.min(HEIGHT - halfH, Math.max(halfH, view.cy)) };
 }
 
-export function FleetMap({ nodes }: { nodes: readonly NodeRecord[] }) {
+export function FleetMap({ fleet }: { fleet: FleetSummary }) {
   const [view, setView] = useState<View>(WORLD);
-  const sites = useMemo(() => groupSites(nodes), [nodes]);
+  const { sites } = fleet;
   // Merging is decided on screen: zoomed in, sites that shared a marker get their own.
   const markers = useMemo(() => clusterMarkers(sites, project, MERGE_RADIUS / view.zoom), [sites, view.zoom]);
   const [hovered, setHovered] = useState<Marker | null>(null);
-  const unplaced = nodes.filter((n) => n.lat === null || n.lon === null).length;
   const k = 1 / view.zoom;
   const zoomTo = (zoom: number, cx = view.cx, cy = view.cy) => setView(clampView({ zoom, cx, cy }));
   const zoomIndex = ZOOMS.indexOf(view.zoom as (typeof ZOOMS)[number]);
@@ -112,8 +111,8 @@ export function FleetMap({ nodes }: { nodes: readonly NodeRecord[] }) {
       {hovered && <MarkerDetails marker={hovered} view={view} />}
       <figcaption>
         {markers.some((m) => m.sites.length > 1) && 'Numbered markers are several sites close together: click one to zoom in. '}
-        {markers.length === 0 ? 'No node has reported where it is yet: give agents --lat/--lon (or geo in node.yaml).' : `${nodes.length - unplaced} nodes at ${markers.reduce((n, m) => n + m.sites.length, 0)} sites`}
-        {unplaced > 0 && ` · ${unplaced} without coordinates`}
+        {markers.length === 0 ? 'No node has reported where it is yet: give agents --lat/--lon (or geo in node.yaml).' : `${fleet.nodes - fleet.unplaced} nodes at ${sites.length} sites`}
+        {fleet.unplaced > 0 && ` · ${fleet.unplaced} without coordinates`}
       </figcaption>
     </figure>
   );
@@ -129,7 +128,7 @@ function MarkerDetails({ marker, view }: { marker: Marker; view: View }) {
         <div key={s.key}>
           <strong>{s.site}</strong>
           <div>{s.provider} · {s.region}{s.jurisdiction ? ` · ${s.jurisdiction}` : ''}</div>
-          <div>{s.ready}/{s.nodes} nodes ready · load {s.cpuMillis === 0 ? 0 : Math.round((s.usedCpuMillis / s.cpuMillis) * 100)}%</div>
+          <div>{s.ready}/{s.nodes} nodes ready · {s.runningAttempts} tasks · load {s.cpuMillis === 0 ? 0 : Math.round((s.usedCpuMillis / s.cpuMillis) * 100)}%</div>
         </div>
       ))}
       {marker.sites.length > 6 && <div>and {marker.sites.length - 6} more sites</div>}

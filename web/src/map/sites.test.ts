@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { groupSites } from '../../../src/core/fleet-summary';
 import type { NodeRecord } from '../../../src/core/types';
-import { clusterMarkers, groupSites } from './sites';
+import { clusterMarkers } from './sites';
 
 function aNode(name: string, over: Partial<NodeRecord> = {}): NodeRecord {
   return {
     name, provider: 'aws', region: 'eu-central-1', zone: 'a', site: '', kind: 'cloud', jurisdiction: 'DE', lat: 50, lon: 8,
     capacity: { cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }, priceHour: 0, labels: {}, taints: [], rttMs: {}, state: 'ready', cordoned: false,
-    drainDeadline: null, dataUrl: null, agentVersion: 'test', joinedAt: 0, lastSeenAt: 0, usage: { runningAttempts: 0, cpuMillis: 1000, memoryBytes: 0, loadAvg1: 0 },
+    drainDeadline: null, dataUrl: null, agentVersion: 'test', joinedAt: 0, lastSeenAt: 0, usage: { runningAttempts: 1, cpuMillis: 1000, memoryBytes: 0, loadAvg1: 0 },
     ...over,
   };
 }
@@ -14,23 +15,7 @@ function aNode(name: string, over: Partial<NodeRecord> = {}): NodeRecord {
 // An equirectangular stand-in for the map projection: 1 px per degree.
 const flat = (lon: number, lat: number) => [lon + 180, 90 - lat] as const;
 
-describe('fleet map sites', () => {
-  it('groups nodes by provider, region and site, summing capacity and judging health', () => {
-    const sites = groupSites([
-      aNode('a1'), aNode('a2', { state: 'unreachable', lat: 52, lon: 10 }),
-      aNode('b1', { provider: 'gcp', region: 'us-central1', jurisdiction: 'US', lat: 41, lon: -95, state: 'down' }),
-      aNode('c1', { site: 'shop-3', kind: 'edge' }),
-      aNode('nowhere', { lat: null, lon: null }),
-    ]);
-    expect(sites.map((s) => [s.key, s.nodes, s.ready, s.health, s.cpuMillis, s.usedCpuMillis])).toEqual([
-      ['aws/eu-central-1/', 2, 1, 'degraded', 8000, 2000],
-      ['aws/eu-central-1/shop-3', 1, 1, 'healthy', 4000, 1000],
-      ['gcp/us-central1/', 1, 0, 'down', 4000, 1000],
-    ]);
-    // The group's position is the mean of its nodes'.
-    expect([sites[0]!.lat, sites[0]!.lon]).toEqual([51, 9]);
-  });
-
+describe('map markers', () => {
   it('merges sites closer than the radius into one marker, biggest first, and keeps far ones apart', () => {
     const sites = groupSites([
       aNode('fra', { site: 'fra', lat: 50, lon: 8, capacity: { cpuMillis: 64_000, memoryBytes: 0 } }),

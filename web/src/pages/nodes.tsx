@@ -1,24 +1,25 @@
-import { useMemo, useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { NodeView } from '../../../src/core/types';
 import type { PageProps } from '../app';
 import { ago, cores, dollars } from '../format';
-import { useLiveData } from '../live';
 import { ErrorNote, Loading, StateBadge } from '../parts/bits';
+import { usePagedRows } from '../parts/paged-rows';
 import { VirtualTable, type Column } from '../parts/virtual-table';
 
 const STATES = ['ready', 'unreachable', 'down', 'draining', 'cordoned', 'left'] as const;
 
 export function NodesPage({ client, me }: PageProps) {
-  const nodes = useLiveData(() => client.listNodes(), [client]);
   const [text, setText] = useState('');
+  const [q, setQ] = useState('');
   const [state, setState] = useState('');
   const [actionError, setActionError] = useState<string | undefined>();
   const isAdmin = me?.role === 'admin' && me.namespaces === null;
-  const rows = useMemo(() => {
-    const needle = text.trim().toLowerCase();
-    return (nodes.data?.items ?? []).filter((n) => (state === '' || n.state === state)
-      && (needle === '' || [n.name, n.provider, n.region, n.site, n.jurisdiction ?? '', ...Object.values(n.labels)].some((v) => v.toLowerCase().includes(needle))));
-  }, [nodes.data, text, state]);
+  // The server filters and pages: a fleet of 10,000 nodes never comes down whole.
+  useEffect(() => {
+    const timer = setTimeout(() => setQ(text.trim()), 250);
+    return () => clearTimeout(timer);
+  }, [text]);
+  const nodes = usePagedRows((offset, limit) => client.listNodes({ offset, limit, ...(q ? { q } : {}), ...(state ? { state } : {}) }), [client, q, state]);
 
   const act = (what: string, run: () => Promise<unknown>) => {
     setActionError(undefined);
@@ -59,12 +60,12 @@ export function NodesPage({ client, me }: PageProps) {
             {STATES.map((s) => <option key={s} value={s}>{s}</option>)}
           </select>
         </label>
-        <span className="muted" aria-live="polite">{rows.length} of {nodes.data?.items.length ?? 0} nodes</span>
+        <span className="muted" aria-live="polite">{nodes.total === undefined ? '' : `${nodes.total} node${nodes.total === 1 ? '' : 's'}${q || state ? ' match' : ''}`}</span>
       </div>
       <ErrorNote error={nodes.error ?? actionError} />
-      {nodes.data ? (
-        <VirtualTable rows={rows} columns={columns} rowKey={(n) => n.name} label="Nodes"
-          empty={nodes.data.items.length === 0 ? <>No node has joined yet. Start an agent with a join token (<code>atoll join-token create</code>), or run <code>npm start</code> for a local fleet.</> : 'No node matches these filters.'} />
+      {nodes.total !== undefined ? (
+        <VirtualTable rows={{ count: nodes.total, rowAt: nodes.rowAt, onRange: nodes.onRange }} columns={columns} rowKey={(n) => n.name} label="Nodes"
+          empty={q || state ? 'No node matches these filters.' : <>No node has joined yet. Start an agent with a join token (<code>atoll join-token create</code>), or run <code>npm start</code> for a local fleet.</>} />
       ) : <Loading what="nodes" />}
     </div>
   );

@@ -1,39 +1,46 @@
 import type { PageProps } from '../app';
-import { ago, countBy } from '../format';
+import { ago } from '../format';
 import { useLive, useLiveData } from '../live';
 import { FleetMap } from '../map/fleet-map';
 import { Counts, ErrorNote, Loading, Section } from '../parts/bits';
 import { EventList } from '../parts/event-list';
+import { href } from '../router';
+
+const JOB_STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 
 export function OverviewPage({ client }: PageProps) {
-  const nodes = useLiveData(() => client.listNodes(), [client]);
-  const jobs = useLiveData(() => client.listJobs({ limit: 200 }), [client]);
+  const fleet = useLiveData(() => client.fleetSummary(), [client]);
+  // Totals by state from the server (a listing of one job each), never the whole job list.
+  const jobs = useLiveData(async () => {
+    const [newest, ...byState] = await Promise.all([client.listJobs({ limit: 1 }), ...JOB_STATES.map((state) => client.listJobs({ state, limit: 1 }))]);
+    return { total: newest!.total, newest: newest!.items[0], byState: JOB_STATES.map((state, i) => [state, byState[i]!.total] as const).filter(([, n]) => n > 0) };
+  }, [client]);
   const { recent } = useLive();
-  const items = nodes.data?.items ?? [];
+  const summary = fleet.data;
   return (
     <div className="overview">
       <h1>Overview</h1>
-      <ErrorNote error={nodes.error ?? jobs.error} />
+      <ErrorNote error={fleet.error ?? jobs.error} />
       <Section title="Fleet map">
-        {nodes.data ? <FleetMap nodes={items} /> : <Loading what="the fleet" />}
+        {summary ? <FleetMap fleet={summary} /> : <Loading what="the fleet" />}
       </Section>
       <div className="grid-3">
         <Section title="Nodes by state">
-          {items.length === 0 && nodes.data ? <p className="muted">No nodes yet. Start an agent: <code>atoll agent --server URL --join-token-file FILE</code>, or <code>npm start</code> for a local fleet.</p>
-            : <Counts label="nodes by state" counts={countBy(items, (n) => n.state)} />}
+          {summary?.nodes === 0 ? <p className="muted">No nodes yet. Start an agent: <code>atoll agent --server URL --join-token-file FILE</code>, or <code>npm start</code> for a local fleet.</p>
+            : <Counts label="nodes by state" counts={summary?.byState ?? []} />}
         </Section>
         <Section title="By provider">
-          <Counts label="nodes by provider" counts={countBy(items, (n) => n.provider)} />
+          <Counts label="nodes by provider" counts={summary?.byProvider.slice(0, 12) ?? []} />
         </Section>
         <Section title="By region">
-          <Counts label="nodes by region" counts={countBy(items, (n) => n.region).slice(0, 12)} />
+          <Counts label="nodes by region" counts={summary?.byRegion.slice(0, 12) ?? []} />
         </Section>
       </div>
       <div className="grid-2">
         <Section title="Jobs">
           {jobs.data && jobs.data.total === 0 ? <p className="muted">No jobs yet. Run one: <code>atoll run examples/jobs/hello.yaml</code>.</p>
-            : <Counts label="jobs by state" counts={countBy(jobs.data?.items ?? [], (j) => j.state)} />}
-          {jobs.data && jobs.data.items[0] && <p className="muted">Newest: <a href={`#/job/${encodeURIComponent(jobs.data.items[0].id)}`}>{jobs.data.items[0].name}</a> ({ago(jobs.data.items[0].createdAt)})</p>}
+            : <Counts label="jobs by state" counts={jobs.data?.byState ?? []} />}
+          {jobs.data?.newest && <p className="muted">Newest: <a href={href('job', jobs.data.newest.id)}>{jobs.data.newest.name}</a> ({ago(jobs.data.newest.createdAt)})</p>}
         </Section>
         <Section title="Recent events">
           <EventList events={recent.slice(0, 12)} />

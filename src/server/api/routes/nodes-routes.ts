@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { durationSchema } from '../../../core/job-spec.js';
+import { summarizeFleet } from '../../../core/fleet-summary.js';
 import { NODE_STATES } from '../../../core/states.js';
+import type { NodeRecord } from '../../../core/types.js';
 import type { ControlPlane } from '../../control-plane.js';
 import { parseBody, parseQuery } from '../params.js';
 
@@ -11,6 +13,11 @@ const MAX_DRAIN_DEADLINE_MS = 7 * 24 * 3_600_000;
 
 const nodesQuery = z.strictObject({
   state: z.enum(NODE_STATES).optional(),
+  /** Nodes whose name, provider, region, site, jurisdiction or a label value contains this (any case). */
+  q: z.string().min(1).max(200).optional(),
+  /** A page, in name order; left out, every node. */
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+  offset: z.coerce.number().int().min(0).optional(),
 });
 const noQuery = z.strictObject({});
 // The fleet is shared: every token may see it; changing it is for cluster admins.
@@ -24,8 +31,17 @@ const drainBody = z.strictObject({
 export function registerNodeRoutes(app: FastifyInstance, plane: ControlPlane): void {
   app.get('/v1/nodes', { config: VIEWER }, async (request) => {
     const query = parseQuery(nodesQuery, request.query);
-    const items = plane.listNodes().filter((n) => query.state === undefined || n.state === query.state);
-    return { items, total: items.length };
+    const needle = query.q?.toLowerCase();
+    const matching = plane.listNodes().filter((n) => (query.state === undefined || n.state === query.state) && (needle === undefined || nodeMentions(n, needle)));
+    const offset = query.offset ?? 0;
+    const items = query.limit === undefined && offset === 0 ? matching : matching.slice(offset, offset + (query.limit ?? matching.length));
+    return { items, total: matching.length };
+  });
+
+  // Counts and sites for the overview and the map, summed here rather than from every node record.
+  app.get('/v1/fleet', { config: VIEWER }, async (request) => {
+    parseQuery(noQuery, request.query);
+    return summarizeFleet(plane.listNodes());
   });
 
   app.get<{ Params: { name: string } }>('/v1/nodes/:name', { config: VIEWER }, async (request) => {
@@ -48,4 +64,8 @@ export function registerNodeRoutes(app: FastifyInstance, plane: ControlPlane): v
     const { deadline } = parseBody(drainBody, request.body ?? {});
     return plane.drainNode(request.params.name, deadline);
   });
+}
+
+function nodeMentions(node: NodeRecord, needle: string): boolean {
+  return [node.name, node.provider, node.region, node.site, node.jurisdiction ?? '', ...Object.values(node.labels)].some((v) => v.toLowerCase().includes(needle));
 }
