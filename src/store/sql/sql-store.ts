@@ -2,6 +2,7 @@ import { type Kysely, Migrator, sql, type Transaction } from 'kysely';
 import type { PartitionRecord } from '../../core/data-spec.js';
 import type { PolicyRecord } from '../../core/policy-spec.js';
 import type { TaskCounts } from '../../core/types.js';
+import type { TaskState } from '../../core/states.js';
 import type { SpendGroup, SpendRow } from '../../core/spend.js';
 import type { EventRecord, EventType, LogChunk, NodeRecord, AttemptRecord, JobRecord, TaskRecord } from '../../core/types.js';
 import { migrationProvider, type SqlDialectName } from '../migrations/index.js';
@@ -168,6 +169,11 @@ export class SqlStore implements Store {
   async getTask(id: string): Promise<TaskRecord | undefined> {
     const row = await this.db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
     return row && taskFromRow(row);
+  }
+
+  async listTaskStates(jobId: string): Promise<readonly { readonly index: number; readonly state: TaskState }[]> {
+    const rows = await this.db.selectFrom('tasks').select(['idx', 'state']).where('jobId', '=', jobId).orderBy('idx').execute();
+    return rows.map((r) => ({ index: Number(r.idx), state: r.state as TaskState }));
   }
 
   async listTasks(jobId: string, filter: TaskFilter): Promise<Listing<TaskRecord>> {

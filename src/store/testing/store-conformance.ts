@@ -68,6 +68,14 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       expect(await store.getTask('demo-1.1')).toMatchObject({ state: 'succeeded', exitCode: 0, finishedAt: 2000, index: 1 });
     });
 
+    it('lists every task state of a job by index, and only that job\'s', async () => {
+      const job = aJob('grid-1');
+      await store.write({ jobs: [job, aJob('other-1')], tasks: [...[2, 0, 1].map((i) => aTask(job.id, i)), aTask('other-1', 0)] });
+      await store.write({ taskPatches: [{ id: 'grid-1.2', state: 'failed', exitCode: 1, finishedAt: 2000 }] });
+      expect(await store.listTaskStates(job.id)).toEqual([{ index: 0, state: 'pending' }, { index: 1, state: 'pending' }, { index: 2, state: 'failed' }]);
+      expect(await store.listTaskStates('nope')).toEqual([]);
+    });
+
     it('keeps a job held by a budget across loads, and releases it with a patch', async () => {
       const job = aJob('held-1', { heldBy: 'team-budget' });
       await store.write({ jobs: [job] });

@@ -17,8 +17,6 @@ const taskListQuery = z.strictObject({
   state: z.enum(['pending', 'assigned', 'running', 'succeeded', 'failed', 'cancelled']).optional(),
 });
 const noQuery = z.strictObject({});
-/** Tasks read per store query when collecting a job's task states. */
-const TASK_STATE_PAGE = 10_000;
 const VIEWER = { access: { role: 'viewer' } } as const;
 const OPERATOR = { access: { role: 'operator' } } as const;
 
@@ -87,10 +85,7 @@ export function registerJobRoutes(app: FastifyInstance, plane: ControlPlane): vo
     parseQuery(noQuery, request.query);
     const job = await visibleJob(request, request.params.id);
     const states = new Array<string>(job.taskCount).fill('p');
-    for (let offset = 0; offset < job.taskCount; offset += TASK_STATE_PAGE) {
-      const page = await plane.store.listTasks(job.id, { limit: TASK_STATE_PAGE, offset });
-      for (const task of page.items) states[task.index] = task.state[0]!;
-    }
+    for (const task of await plane.store.listTaskStates(job.id)) states[task.index] = task.state[0]!;
     return { jobId: job.id, states: states.join('') };
   });
 
