@@ -26,7 +26,8 @@ export interface ChargeRecord {
   readonly waste: boolean;
 }
 
-export const SPEND_GROUPS = ['provider', 'region', 'site', 'namespace', 'job'] as const;
+/** `day`: the UTC calendar day a charge was made (YYYY-MM-DD), for spend over time. */
+export const SPEND_GROUPS = ['provider', 'region', 'site', 'namespace', 'job', 'day'] as const;
 export type SpendGroup = (typeof SPEND_GROUPS)[number];
 
 /** Money and bytes summed over some charges. */

@@ -29,7 +29,7 @@ export class SpendReports {
     const charged = await this.store.sumSpend(filter, query.by);
     const running = this.accrued(
       (_attempt, job) => query.namespace === undefined || job.namespace === query.namespace,
-      (attempt, job, node) => (query.by === undefined ? '' : keyOf(query.by, attempt, job, node)),
+      (attempt, job, node) => (query.by === undefined ? '' : keyOf(query.by, attempt, job, node, this.clock.now())),
     );
     const rows = new Map<string, SpendTotals & { running: number }>();
     for (const row of charged) rows.set(row.key, { ...row, running: 0 });
@@ -58,7 +58,7 @@ export class SpendReports {
   }
 }
 
-function keyOf(by: SpendGroup, attempt: AttemptRecord, job: JobRecord, node: NodeRecord): string {
+function keyOf(by: SpendGroup, attempt: AttemptRecord, job: JobRecord, node: NodeRecord, now: number): string {
   switch (by) {
     case 'provider':
       return node.provider;
@@ -70,5 +70,8 @@ function keyOf(by: SpendGroup, attempt: AttemptRecord, job: JobRecord, node: Nod
       return job.namespace;
     case 'job':
       return attempt.jobId;
+    case 'day':
+      // What a running attempt has accrued so far counts today (UTC), as its charge will.
+      return new Date(now).toISOString().slice(0, 10);
   }
 }

@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Proc, type ServerProc, startAgent, startServer, waitFor, waitForReadyNodes } from '../harness/processes.js';
+import { type Proc, runCli, type ServerProc, startAgent, startServer, waitFor, waitForReadyNodes } from '../harness/processes.js';
 
 // The dashboard in a real Chromium (Debian's, which .ci/run installs) against a real control plane
 // and real agents at five sites on three continents. Every page is photographed into
@@ -77,6 +77,27 @@ describe('web dashboard', () => {
     await shot('overview');
   });
 
+  it('draws a line between two sites when data moves between them, and lists where the data lives', async () => {
+    const file = join(SHOTS, 'readings.csv');
+    writeFileSync(file, 'sensor,value\n'.repeat(50_000));
+    const put = await runCli(server, 'data', 'put', file, '--dataset', 'readings', '--partition', 'sao-paulo', '--node', 'edge-sao-paulo');
+    expect(put.code, put.stderr).toBe(0);
+    rmSync(file);
+    const job = await server.client.submitJob({
+      name: 'read-remote', command: ['sh', '-c', 'wc -c "$ATOLL_INPUT_DIR"/readings/sao-paulo'], inputs: [{ dataset: 'readings', partitions: ['sao-paulo'] }],
+      placement: { require: [{ key: 'pool', operator: 'In', values: ['work'] }] },
+    });
+    await waitFor(async () => ((await server.client.getJob(job.id)).state === 'succeeded' ? true : undefined), 30_000, 'the reading job');
+    await go('#/overview');
+    await expect.poll(() => page.getByTestId('transfer-line').count(), { timeout: 10_000 }).toBe(1);
+    expect(await page.getByTestId('transfer-line').locator('title').textContent()).toMatch(/^shop-22 → (fra-a|council-bluffs): 1 transfer, 650000 bytes$/);
+    await go('#/data');
+    await page.getByRole('button', { name: 'readings' }).click();
+    await expect.poll(() => page.getByRole('table', { name: 'Partitions of readings' }).textContent()).toContain('edge-sao-paulo');
+    await expect.poll(() => page.getByRole('region', { name: 'Recent transfers' }).textContent()).toContain('readings/sao-paulo');
+    await shot('data');
+  });
+
   it('opens a job, its stage graph and task grid, and a task\'s placement explanation', async () => {
     const job = await server.client.submitJob({
       name: 'long-runner', tasks: 4, command: ['sh', '-c', 'echo "on $ATOLL_NODE"; sleep 60'],
@@ -106,6 +127,8 @@ describe('web dashboard', () => {
 
   it('shows a SIGKILLed agent\'s node turn unreachable, its site red, and its tasks move to the other node', async () => {
     const job = (await server.client.listJobs()).items.find((j) => j.name === 'long-runner')!;
+    await go('#/overview');
+    await shot('overview-with-transfer');
     const tasks = await server.client.listTasks(job.id);
     const victim = tasks.items[0]!.node!;
     const survivor = FLEET.find((n) => n.labels?.pool === 'work' && n.name !== victim)!.name;
@@ -136,13 +159,12 @@ describe('web dashboard', () => {
     await shot('policies');
   });
 
-  it('shows data and spend pages with what they hold, or what to do when empty', async () => {
-    await go('#/data');
-    await expect.poll(() => page.locator('main').textContent()).toContain('No data catalogued yet');
-    await shot('data');
+  it('shows spend by provider and over time', async () => {
     await go('#/spend');
     // The running attempts on the priced nodes accrue compute, which the page shows by provider.
     await expect.poll(() => page.getByRole('region', { name: 'By provider' }).textContent(), { timeout: 10_000 }).toContain('gcp');
+    const today = new Date().toISOString().slice(0, 10);
+    expect(await page.getByRole('region', { name: 'Over time' }).locator('table').textContent()).toContain(today);
     await shot('spend');
   });
 

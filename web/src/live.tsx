@@ -15,13 +15,21 @@ interface Live {
   readonly recent: readonly EventRecord[];
   /** Grows with every event: pages reload when it changes. */
   readonly version: number;
+  /** The newest data transfers (transfer.completed), newest first, kept apart so busy logs do not push them out. */
+  readonly transfers: readonly EventRecord[];
 }
 
 const RECENT = 100;
-const LiveContext = createContext<Live>({ status: 'connecting', recent: [], version: 0 });
+const TRANSFERS = 200;
+const LiveContext = createContext<Live>({ status: 'connecting', recent: [], version: 0, transfers: [] });
+
+function withTransfers(kept: readonly EventRecord[], events: readonly EventRecord[]): readonly EventRecord[] {
+  const fresh = events.filter((e) => e.type === 'transfer.completed');
+  return fresh.length === 0 ? kept : [...fresh.reverse(), ...kept].slice(0, TRANSFERS);
+}
 
 export function LiveProvider({ client, onUnauthorized, children }: { client: AtollClient; onUnauthorized: () => void; children: ReactNode }) {
-  const [live, setLive] = useState<Live>({ status: 'connecting', recent: [], version: 0 });
+  const [live, setLive] = useState<Live>({ status: 'connecting', recent: [], version: 0, transfers: [] });
   useEffect(() => {
     const stop = new AbortController();
     let lastSeq: number | undefined;
@@ -33,7 +41,7 @@ export function LiveProvider({ client, onUnauthorized, children }: { client: Ato
             // The newest events, so the page has something to show; the stream then follows on from them.
             const tail = await client.listEvents({ newest: true, limit: RECENT });
             lastSeq = tail.items.at(-1)?.seq ?? 0;
-            setLive((l) => ({ ...l, recent: [...tail.items].reverse(), version: l.version + 1 }));
+            setLive((l) => ({ ...l, recent: [...tail.items].reverse(), version: l.version + 1, transfers: withTransfers(l.transfers, tail.items) }));
           }
           for await (const message of client.followEvents({ after: lastSeq }, stop.signal)) {
             if (message.event === 'caught-up') {
@@ -43,7 +51,7 @@ export function LiveProvider({ client, onUnauthorized, children }: { client: Ato
             }
             const event = JSON.parse(message.data) as EventRecord;
             lastSeq = event.seq;
-            setLive((l) => ({ status: l.status, recent: [event, ...l.recent].slice(0, RECENT), version: l.version + 1 }));
+            setLive((l) => ({ status: l.status, recent: [event, ...l.recent].slice(0, RECENT), version: l.version + 1, transfers: withTransfers(l.transfers, [event]) }));
           }
         } catch (error) {
           if (stop.signal.aborted) return;

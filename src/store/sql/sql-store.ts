@@ -54,9 +54,10 @@ import {
 } from '../store.js';
 
 /** The charges column each spend grouping sums by. */
-const SPEND_COLUMNS: Readonly<Record<SpendGroup, 'provider' | 'region' | 'site' | 'namespace' | 'jobId'>> = {
+const SPEND_COLUMNS: Readonly<Record<Exclude<SpendGroup, 'day'>, 'provider' | 'region' | 'site' | 'namespace' | 'jobId'>> = {
   provider: 'provider', region: 'region', site: 'site', namespace: 'namespace', job: 'jobId',
 };
+const DAY_MS = 86_400_000;
 
 /** Rows per multi-row INSERT: keeps bound parameters well under SQLite's 32,766 limit. */
 const INSERT_CHUNK = 500;
@@ -257,10 +258,12 @@ export class SqlStore implements Store {
     if (filter.since !== undefined) query = query.where('time', '>=', filter.since);
     if (filter.namespace !== undefined) query = query.where('namespace', '=', filter.namespace);
     if (filter.jobId !== undefined) query = query.where('jobId', '=', filter.jobId);
-    const column = groupBy === undefined ? undefined : SPEND_COLUMNS[groupBy];
+    const column = groupBy === undefined || groupBy === 'day' ? undefined : SPEND_COLUMNS[groupBy];
     const rows = await query
       .select((eb) => [
-        column === undefined ? eb.val('').as('key') : eb.ref(column).as('key'),
+        // By day: whole days since the epoch. The divisor is a literal, not a bound parameter (which
+        // better-sqlite3 binds as a float), so the division is an integer one in SQLite and PostgreSQL.
+        groupBy === 'day' ? eb(eb.ref('time'), '/', sql.lit(DAY_MS)).as('key') : column === undefined ? eb.val('').as('key') : eb.ref(column).as('key'),
         eb.fn.sum<number>(eb.case().when('kind', '=', 'compute').then(eb.ref('dollars')).else(0).end()).as('compute'),
         eb.fn.sum<number>(eb.case().when('kind', '=', 'transfer').then(eb.ref('dollars')).else(0).end()).as('transfer'),
         eb.fn.sum<number>(eb.case().when('waste', '=', 1).then(eb.ref('dollars')).else(0).end()).as('waste'),
@@ -268,13 +271,15 @@ export class SqlStore implements Store {
         eb.fn.countAll<number>().as('charges'),
       ])
       .$if(column !== undefined, (q) => q.groupBy(column!))
+      .$if(groupBy === 'day', (q) => q.groupBy(sql.ref('key')))
       .execute();
     return rows
       .filter((r) => Number(r.charges) > 0)
       .map((r) => {
         const compute = Number(r.compute ?? 0);
         const transfer = Number(r.transfer ?? 0);
-        return { key: String(r.key), compute, transfer, total: compute + transfer, waste: Number(r.waste ?? 0), transferBytes: Number(r.transferBytes ?? 0) };
+        const key = groupBy === 'day' ? new Date(Number(r.key) * DAY_MS).toISOString().slice(0, 10) : String(r.key);
+        return { key, compute, transfer, total: compute + transfer, waste: Number(r.waste ?? 0), transferBytes: Number(r.transferBytes ?? 0) };
       })
       .sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }

@@ -210,6 +210,13 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       await store.write({ charges: [charge('compute:j2.0.1', { jobId: 'j2', attemptId: 'j2.0.1', namespace: 'finance', dollars: 3, time: 5000 })] });
       expect((await store.sumSpend({ namespace: 'finance' }))[0]!.total).toBe(3);
       expect(await store.sumSpend({ namespace: 'nobody' })).toEqual([]);
+      // By UTC day: 1970-01-01 for the early charges, and two charges on one later day summed.
+      const day = 86_400_000;
+      await store.write({ charges: [
+        charge('compute:j3.0.1', { jobId: 'j3', attemptId: 'j3.0.1', dollars: 4, time: 20_000 * day + 5 }),
+        charge('compute:j3.1.1', { jobId: 'j3', attemptId: 'j3.1.1', dollars: 1, time: 20_000 * day + day - 1 }),
+      ] });
+      expect((await store.sumSpend({}, 'day')).map((r) => [r.key, r.total])).toEqual([['2024-10-04', 5], ['1970-01-01', 3.75]]);
     });
 
     it('stores and replaces settings by name', async () => {

@@ -60,7 +60,15 @@ function clampView(view: View): View {
   return { zoom: view.zoom, cx: Math.min(WIDTH - halfW, Math.max(halfW, view.cx)), cy: Math.min(HEIGHT - halfH, Math.max(halfH, view.cy)) };
 }
 
-export function FleetMap({ fleet }: { fleet: FleetSummary }) {
+/** Transfers between two sites, summed over the recent ones. */
+export interface SiteLink {
+  readonly from: string;
+  readonly to: string;
+  readonly transfers: number;
+  readonly bytes: number;
+}
+
+export function FleetMap({ fleet, links = [] }: { fleet: FleetSummary; links?: readonly SiteLink[] }) {
   const [view, setView] = useState<View>(WORLD);
   const { sites } = fleet;
   // Merging is decided on screen: zoomed in, sites that shared a marker get their own.
@@ -81,6 +89,7 @@ export function FleetMap({ fleet }: { fleet: FleetSummary }) {
         <path d={spherePath} className="map-sphere" />
         <path d={graticulePath} className="map-graticule" />
         <path d={landPath} className="map-land" />
+        {links.map((link) => <TransferLine key={`${link.from}>${link.to}`} link={link} sites={sites} zoom={view.zoom} />)}
         {markers.map((m) => (
           <g
             key={m.sites.map((s) => s.key).join('|')}
@@ -133,5 +142,20 @@ function MarkerDetails({ marker, view }: { marker: Marker; view: View }) {
       ))}
       {marker.sites.length > 6 && <div>and {marker.sites.length - 6} more sites</div>}
     </div>
+  );
+}
+
+function TransferLine({ link, sites, zoom }: { link: SiteLink; sites: FleetSummary['sites']; zoom: number }) {
+  const from = sites.find((s) => s.key === link.from);
+  const to = sites.find((s) => s.key === link.to);
+  if (from === undefined || to === undefined) return null;
+  // The great circle between the sites, as a flight map draws it; thicker for more bytes.
+  const d = path({ type: 'LineString', coordinates: [[from.lon, from.lat], [to.lon, to.lat]] });
+  if (d === null) return null;
+  const width = (1.2 + Math.min(4, Math.log10(1 + link.bytes / 1e6))) / zoom;
+  return (
+    <path d={d} className="map-transfer" data-testid="transfer-line" style={{ strokeWidth: width }}>
+      <title>{`${from.site || from.region} → ${to.site || to.region}: ${link.transfers} transfer${link.transfers === 1 ? '' : 's'}, ${link.bytes} bytes`}</title>
+    </path>
   );
 }

@@ -4,14 +4,20 @@ import { dollars, bytes } from '../format';
 import { useLiveData } from '../live';
 import { ErrorNote, Loading, Section } from '../parts/bits';
 import { BarChart } from '../parts/bar-chart';
+import { DayChart, dayKeys } from '../parts/day-chart';
 
 const GROUPS = ['provider', 'region', 'namespace', 'job'] as const;
 const WINDOWS = [['24h', 'last 24 hours'], ['7d', 'last 7 days'], ['30d', 'last 30 days'], ['', 'all time']] as const;
+const WINDOW_DAYS: Readonly<Record<string, number>> = { '24h': 1, '7d': 7, '30d': 30, '': 90 };
 
 export function SpendPage({ client }: PageProps) {
   const [since, setSince] = useState<string>('7d');
   const reports = useLiveData(() => Promise.all(GROUPS.map((by) => client.spend({ by, ...(since ? { since } : {}) }))), [client, since], 2000);
   const budgets = useLiveData(() => client.listBudgets(), [client], 2000);
+  // Over time: by UTC day; "all time" shows the last 90 days.
+  const daily = useLiveData(() => client.spend({ by: 'day', since: since || '90d' }), [client, since], 2000);
+  const now = Date.now();
+  const days = dayKeys(now - (WINDOW_DAYS[since]! - 1) * 86_400_000, now);
   const total = reports.data?.[0]?.total;
   return (
     <div>
@@ -22,9 +28,12 @@ export function SpendPage({ client }: PageProps) {
             {WINDOWS.map(([value, label]) => <option key={label} value={value}>{label}</option>)}
           </select>
         </label>
-        {total && <span><strong>{dollars(total.total)}</strong> · compute {dollars(total.compute)} · transfer {dollars(total.transfer)} ({bytes(total.transferBytes)}) · waste {dollars(total.waste)}{total.running > 0 ? ` · running now ${dollars(total.running)}` : ''}</span>}
+        {total && <span><strong>{dollars(total.total + total.running)}</strong> · compute {dollars(total.compute)} · transfer {dollars(total.transfer)} ({bytes(total.transferBytes)}) · waste {dollars(total.waste)}{total.running > 0 ? ` · running now ${dollars(total.running)}` : ''}</span>}
       </div>
       <ErrorNote error={reports.error ?? budgets.error} />
+      <Section title="Over time">
+        {daily.data ? <DayChart days={days} values={new Map(daily.data.rows.map((r) => [r.key, r.total + r.running]))} label="spend per day (UTC)" format={dollars} /> : <Loading what="daily spend" />}
+      </Section>
       <Section title="Budgets">
         {!budgets.data ? <Loading what="budgets" /> : budgets.data.items.length === 0 ? <p className="muted">No budgets. A policy sets one: <code>budget: {'{'} monthly: 500, whenExceeded: queue {'}'}</code>.</p> : (
           <ul className="budgets">
