@@ -156,7 +156,21 @@ describe('web dashboard', () => {
     const card = page.locator('[data-testid=policy][data-name=gdpr]');
     await expect.poll(() => card.textContent(), { timeout: 10_000 }).toContain('read only in EU, EEA');
     expect(await card.textContent()).toContain('Never runs in');
+    // A job that may run only in Australia meets the policy's denial: the policy says what it blocked.
+    await server.client.submitJob({ name: 'down-under', command: ['true'], placement: { residency: ['AU'] }, tolerations: [{ key: 'edge' }] });
+    await expect.poll(() => card.textContent(), { timeout: 15_000 }).toMatch(/task\.unplaceable.*denied by policy gdpr/);
     await shot('policies');
+  });
+
+  it('lets an admin cordon and uncordon a node from the nodes table, and filters it by name', async () => {
+    await go('#/nodes');
+    await page.getByRole('searchbox').fill('sydney');
+    await expect.poll(() => page.getByRole('row').count()).toBe(2);
+    await page.getByRole('button', { name: 'Cordon edge-sydney' }).click();
+    await expect.poll(async () => (await server.client.getNode('edge-sydney')).cordoned).toBe(true);
+    await page.getByRole('button', { name: 'Uncordon edge-sydney' }).click();
+    await expect.poll(async () => (await server.client.getNode('edge-sydney')).cordoned).toBe(false);
+    await page.getByRole('searchbox').fill('');
   });
 
   it('shows spend by provider and over time', async () => {

@@ -13,7 +13,7 @@ export function PoliciesPage({ client }: PageProps) {
   const policies = useLiveData(() => client.listPolicies(), [client], 1000);
   const blocked = useLiveData(async () => {
     const { items } = await client.listEvents({ newest: true, limit: LOOK_BACK });
-    return items.filter((e) => typeof e.data['policy'] === 'string').reverse();
+    return items.filter((e) => typeof e.data['policy'] === 'string' || (e.type === 'task.unplaceable' && String(e.data['message']).includes('by policy '))).reverse();
   }, [client], 2000);
   return (
     <div>
@@ -21,7 +21,7 @@ export function PoliciesPage({ client }: PageProps) {
       <ErrorNote error={policies.error ?? blocked.error} />
       {!policies.data ? <Loading what="policies" /> : policies.data.items.length === 0 ? (
         <p className="empty-state">No policies: work may run on any node. Add residency rules with <code>atoll policy apply examples/policies/gdpr.yaml</code>.</p>
-      ) : policies.data.items.map((p) => <PolicyCard key={p.name} policy={p} blocked={(blocked.data ?? []).filter((e) => e.data['policy'] === p.name)} />)}
+      ) : policies.data.items.map((p) => <PolicyCard key={p.name} policy={p} blocked={(blocked.data ?? []).filter((e) => blockedBy(e, p.name))} />)}
     </div>
   );
 }
@@ -52,4 +52,12 @@ function PolicyCard({ policy, blocked }: { policy: PolicyRecord; blocked: readon
       </div>
     </Section>
   );
+}
+
+/** Whether the event is something the policy refused: a transfer or a budget naming it, or tasks it kept from every node. */
+function blockedBy(event: EventRecord, policy: string): boolean {
+  if (event.data['policy'] === policy) return true;
+  // Unplaceable tasks are counted by rule: `0/5 nodes fit: 3 denied by policy gdpr, 2 ...`.
+  const message = event.type === 'task.unplaceable' ? String(event.data['message']) : '';
+  return new RegExp(`by policy ${policy.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![a-z0-9-])`).test(message);
 }

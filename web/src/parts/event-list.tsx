@@ -11,6 +11,7 @@ export function describeEvent(e: EventRecord): string {
   else if (e.jobId) bits.push(e.jobId);
   if (typeof d['from'] === 'string' && typeof d['to'] === 'string') bits.push(`${d['from']} → ${d['to']}`);
   if (typeof d['reason'] === 'string') bits.push(d['reason']);
+  if (typeof d['message'] === 'string') bits.push(d['message']);
   if (typeof d['policy'] === 'string') bits.push(`policy ${d['policy']}`);
   return bits.join(' · ');
 }
