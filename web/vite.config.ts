@@ -8,6 +8,11 @@ export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: './',
   plugins: [react()],
+  // `npm run dev:web`: the app with hot reload, its API calls sent on to a running control plane
+  // (ATOLL_SERVER, default the local fleet's), whose own-CA certificate the proxy accepts.
+  server: {
+    proxy: { '/v1': { target: process.env['ATOLL_SERVER'] ?? 'https://127.0.0.1:7700', changeOrigin: true, secure: false } },
+  },
   build: {
     outDir: fileURLToPath(new URL('../dist/web', import.meta.url)),
     emptyOutDir: true,
