@@ -148,6 +148,7 @@ describe('roles, namespaces, revocation and the audit log', () => {
       'GET /v1/tasks/:id/explanation': [{ method: 'GET', path: `/v1/tasks/${task}/explanation`, expect: 'not-found' }],
       'GET /v1/tasks/:id/logs': [{ method: 'GET', path: `/v1/tasks/${task}/logs`, expect: 'not-found' }],
       'GET /v1/nodes': [{ method: 'GET', path: '/v1/nodes', expect: 'open' }],
+      'GET /v1/fleet': [{ method: 'GET', path: '/v1/fleet', expect: 'open' }],
       'GET /v1/nodes/:name': [{ method: 'GET', path: '/v1/nodes/edge-1', expect: 'open' }],
       'POST /v1/nodes/:name/cordon': [{ method: 'POST', path: '/v1/nodes/edge-1/cordon', expect: 'forbidden' }],
       'POST /v1/nodes/:name/uncordon': [{ method: 'POST', path: '/v1/nodes/edge-1/uncordon', expect: 'forbidden' }],

@@ -113,7 +113,9 @@ describe('an agent killed with SIGKILL', () => {
       await waitForReadyNodes(server.client, 1);
       const job = await server.client.submitJob({
         name: 'once-at-a-time',
-        command: ['sh', '-c', `echo "start $ATOLL_ATTEMPT_ID $$" >> ${marks}; sleep 2; echo "end $ATOLL_ATTEMPT_ID" >> ${marks}`],
+        // Long enough that the restarted agent stops it first even on a loaded machine (at 2 s, a
+        // slow restart under a parallel browser test let it finish).
+        command: ['sh', '-c', `echo "start $ATOLL_ATTEMPT_ID $$" >> ${marks}; sleep 8; echo "end $ATOLL_ATTEMPT_ID" >> ${marks}`],
         resources: { cpu: 1 },
       });
       await waitFor(() => (existsSync(marks) && readFileSync(marks, 'utf8').includes('start') ? true : undefined), 10_000, 'the task to start');
