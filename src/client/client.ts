@@ -213,7 +213,8 @@ export class AtollClient {
     return this.request('POST', '/v1/data/register', { body: request });
   }
 
-  spend(query: { by?: string; since?: string; namespace?: string } = {}): Promise<SpendReport> {
+  /** `per: 'day'` splits each group by UTC day (rows carry `day`). */
+  spend(query: { by?: string; since?: string; namespace?: string; per?: 'day' } = {}): Promise<SpendReport> {
     return this.request('GET', '/v1/spend', { query });
   }
 

@@ -42,6 +42,8 @@ export interface SpendTotals {
 
 export interface SpendRow extends SpendTotals {
   readonly key: string;
+  /** With `per: 'day'`: the UTC day (YYYY-MM-DD) of this row's charges. */
+  readonly day?: string;
 }
 
 export const ZERO_SPEND: SpendTotals = Object.freeze({ compute: 0, transfer: 0, total: 0, waste: 0, transferBytes: 0 });
@@ -67,6 +69,8 @@ export interface SpendSummary extends SpendTotals {
 
 export interface SpendReport {
   readonly by: SpendGroup | null;
+  /** `day`: each group split by UTC day, for spend over time (rows carry `day`). */
+  readonly per: 'day' | null;
   /** Charges at or after this time (epoch ms); null: since the beginning. */
   readonly since: number | null;
   readonly namespace: string | null;

@@ -319,7 +319,7 @@ export class ControlPlane {
     return this.priceBook();
   }
 
-  spendReport(query: { by?: SpendGroup; since?: number; namespace?: string }): Promise<SpendReport> {
+  spendReport(query: { by?: SpendGroup; since?: number; namespace?: string; perDay?: boolean }): Promise<SpendReport> {
     return this.spend.report(query);
   }
 

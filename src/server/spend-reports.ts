@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import { addSpend, ZERO_SPEND, type SpendGroup, type SpendReport, type SpendSummary, type SpendTotals } from '../core/spend.js';
+import { addSpend, ZERO_SPEND, type SpendGroup, type SpendReport, type SpendRow, type SpendSummary, type SpendTotals } from '../core/spend.js';
 import type { AttemptRecord, JobRecord, NodeRecord } from '../core/types.js';
 import type { Store } from '../store/store.js';
 import type { HotState } from './state/hot-state.js';
@@ -24,20 +24,30 @@ export class SpendReports {
   }
 
   /** Spend since `since`, summed by `by` (or in total), optionally for one namespace. */
-  async report(query: { by?: SpendGroup; since?: number; namespace?: string }): Promise<SpendReport> {
+  async report(query: { by?: SpendGroup; since?: number; namespace?: string; perDay?: boolean }): Promise<SpendReport> {
     const filter = { ...(query.since === undefined ? {} : { since: query.since }), ...(query.namespace === undefined ? {} : { namespace: query.namespace }) };
-    const charged = await this.store.sumSpend(filter, query.by);
+    const perDay = query.perDay === true;
+    const charged = await this.store.sumSpend(filter, query.by, perDay);
+    const now = this.clock.now();
+    // What running attempts have accrued counts today (UTC), as their charges will when they end.
+    const today = new Date(now).toISOString().slice(0, 10);
     const running = this.accrued(
       (_attempt, job) => query.namespace === undefined || job.namespace === query.namespace,
-      (attempt, job, node) => (query.by === undefined ? '' : keyOf(query.by, attempt, job, node, this.clock.now())),
+      (attempt, job, node) => (query.by === undefined ? '' : keyOf(query.by, attempt, job, node, now)),
     );
-    const rows = new Map<string, SpendTotals & { running: number }>();
-    for (const row of charged) rows.set(row.key, { ...row, running: 0 });
-    for (const [key, accrued] of running) rows.set(key, { ...addSpend(rows.get(key) ?? ZERO_SPEND, accrued), running: accrued.total });
-    const items = [...rows].map(([key, totals]) => ({ key, ...totals })).sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    // Rows by key, and by day too when split per day.
+    const rowKey = (key: string, day: string | undefined) => (day === undefined ? key : `${day}\u0000${key}`);
+    const rows = new Map<string, SpendRow & { running: number }>();
+    for (const row of charged) rows.set(rowKey(row.key, row.day), { ...row, running: 0 });
+    for (const [key, accrued] of running) {
+      const at = rowKey(key, perDay ? today : undefined);
+      rows.set(at, { key, ...(perDay ? { day: today } : {}), ...addSpend(rows.get(at) ?? ZERO_SPEND, accrued), running: accrued.total });
+    }
+    const items = [...rows.values()].sort((a, b) => (a.day !== undefined && b.day !== undefined && a.day !== b.day ? (a.day < b.day ? -1 : 1) : 0)
+      || b.total - a.total || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const total = items.reduce<SpendTotals>((sum, row) => addSpend(sum, row), ZERO_SPEND);
     return {
-      by: query.by ?? null, since: query.since ?? null, namespace: query.namespace ?? null,
+      by: query.by ?? null, per: perDay ? 'day' : null, since: query.since ?? null, namespace: query.namespace ?? null,
       rows: items, total: { ...total, running: items.reduce((sum, row) => sum + row.running, 0) },
     };
   }

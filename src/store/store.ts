@@ -197,7 +197,8 @@ export interface Store {
   getSetting(name: string): Promise<SettingRecord | undefined>;
 
   /** Charges summed, by `groupBy` (largest total first) or as one row with key "" when left out. */
-  sumSpend(filter: SpendFilter, groupBy?: SpendGroup): Promise<readonly SpendRow[]>;
+  /** Charges summed by `groupBy` (or in total), and with `perDay` by UTC day as well (rows carry `day`). */
+  sumSpend(filter: SpendFilter, groupBy?: SpendGroup, perDay?: boolean): Promise<readonly SpendRow[]>;
 
   /** Events with seq greater than `afterSeq`, oldest first. */
   /** Events after `afterSeq` in log order: the first `limit` of them, or with `newest` the last `limit`. */

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { JobView, NodeRecord, TaskView } from '../../src/core/types.js';
-import { ATOLL_BIN, freePort, startProcess, tempDir, waitFor, type Proc } from '../harness/processes.js';
+import { ATOLL_BIN, freePort, startProcess, tempDir, trustGlobally, waitFor, type Proc } from '../harness/processes.js';
 
 const REPO = join(ATOLL_BIN, '..', '..');
 const FLEET = join(REPO, 'examples', 'fleet.yaml');
@@ -64,6 +65,16 @@ describe('atoll up and the CLI, as a new user runs them', () => {
     const port = await freePort();
     up = await startUp(port);
     expect(up.output()).toContain('npx atoll run examples/jobs/hello.yaml --wait');
+    // The dashboard link it prints opens the dashboard (served at /) and signs in once.
+    const link = new RegExp(`(https://127\\.0\\.0\\.1:${port}/#sign-in=([A-Za-z0-9_-]{32}))`).exec(up.output());
+    expect(link, up.output()).not.toBeNull();
+    trustGlobally(readFileSync(join(dataDir, 'ca.crt'), 'utf8'));
+    const page = await fetch(new URL('/', link![1]!));
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<div id="root"></div>');
+    const signIn = () => fetch(new URL('/v1/sign-in', link![1]!), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: link![2] }) });
+    expect((await signIn()).status).toBe(201);
+    expect((await signIn()).status).toBe(401);
     // Secrets must not show in command lines, which every user of the machine can read.
     const ours = fleetProcessLines(dataDir);
     expect(ours.length).toBe(9);

@@ -132,6 +132,16 @@ describe('spend', () => {
     const table = await runCli(server, 'spend', '--by', 'provider');
     expect(table.stdout).toContain('PROVIDER');
     expect(table.stdout).toMatch(/aws +\$0\.\d{4}/);
+    // Over time: per UTC day, each group's charges of the day (all of them today here).
+    const today = new Date().toISOString().slice(0, 10);
+    const daily = await server.client.spend({ by: 'provider', per: 'day' });
+    expect(daily.per).toBe('day');
+    expect(daily.rows.map((r) => [r.day, r.key])).toEqual(expect.arrayContaining([[today, 'aws'], [today, 'edge']]));
+    expect(daily.total.total).toBeCloseTo(byProvider.total.total, 9);
+    expect((await server.client.spend({ by: 'day' })).rows.map((r) => r.key)).toEqual([today]);
+    const perTable = await runCli(server, 'spend', '--by', 'provider', '--per', 'day');
+    expect(perTable.stdout).toMatch(new RegExp(`DAY +PROVIDER[\\s\\S]*${today} +aws`));
+    await expect(server.client.spend({ by: 'day', per: 'day' })).rejects.toMatchObject({ status: 400, message: expect.stringContaining('per') });
     const bad = await server.client.spend({ by: 'planet' }).catch((e: unknown) => e);
     expect(bad).toMatchObject({ status: 400 });
     expect((bad as ApiError).message).toContain('by');

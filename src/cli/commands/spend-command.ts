@@ -33,7 +33,8 @@ export function describeSpend(spend: SpendSummary): string {
 }
 
 type Row = SpendReport['rows'][number];
-const columns = (by: string): readonly Column<Row>[] => [
+const columns = (by: string, perDay: boolean): readonly Column<Row>[] => [
+  ...(perDay ? [{ header: 'DAY', value: (r: Row) => r.day ?? '' }] : []),
   { header: by.toUpperCase(), value: (r) => r.key || '(none)' },
   { header: 'TOTAL', value: (r) => formatDollars(r.total), right: true },
   { header: 'COMPUTE', value: (r) => formatDollars(r.compute), right: true },
@@ -60,19 +61,22 @@ export function registerSpendCommands(program: Command): void {
       .description('what work has cost, from the price book: compute, transfers and waste')
       .option('--by <group>', `sum by ${SPEND_GROUPS.join(', ')}`, 'provider')
       .option('--since <duration>', 'only the last 7d, 12h, ... (default: everything)')
+      .option('--per <period>', 'split each group by day (UTC): spend over time')
       .option('--namespace <ns>', 'only this namespace'),
-  ).action(action(async (flags: CommonFlags & { by: string; since?: string; namespace?: string }) => {
+  ).action(action(async (flags: CommonFlags & { by: string; since?: string; namespace?: string; per?: string }) => {
     if (!(SPEND_GROUPS as readonly string[]).includes(flags.by)) throw new AtollError('invalid_request', `--by: expected one of ${SPEND_GROUPS.join(', ')}, got ${JSON.stringify(flags.by)}`);
+    if (flags.per !== undefined && flags.per !== 'day') throw new AtollError('invalid_request', `--per: expected day, got ${JSON.stringify(flags.per)}`);
     const client = clientFrom(flags);
     const [budgets, report] = await Promise.all([client.listBudgets(), client.spend({
       by: flags.by, ...(flags.since === undefined ? {} : { since: flags.since }), ...(flags.namespace === undefined ? {} : { namespace: flags.namespace }),
+      ...(flags.per === undefined ? {} : { per: flags.per }),
     })]);
     const shown = budgets.items.filter((b) => flags.namespace === undefined || b.namespace === flags.namespace);
     printObject(flags.output, { ...report, budgets: shown }, () => {
       const scope = [flags.since === undefined ? 'all time' : `the last ${flags.since}`, ...(flags.namespace === undefined ? [] : [`namespace ${flags.namespace}`])].join(', ');
       const lines = report.rows.length === 0
         ? [`Nothing spent (${scope}). Costs appear as attempts finish and data moves.`]
-        : [`spend, ${scope}: ${describeSpend(report.total)}`, '', renderTable(report.rows, columns(flags.by)).trimEnd()];
+        : [`spend, ${scope}: ${describeSpend(report.total)}`, '', renderTable(report.rows, columns(flags.by, flags.per === 'day')).trimEnd()];
       if (shown.length > 0) lines.push('', renderTable(shown, budgetColumns).trimEnd());
       for (const budget of shown.filter((b) => b.state !== 'ok')) lines.push(`${budget.state === 'exceeded' ? 'exceeded' : 'warning'}: ${describeBudget(budget)}`);
       return lines.join('\n');

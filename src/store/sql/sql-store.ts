@@ -253,7 +253,7 @@ export class SqlStore implements Store {
     return row === undefined ? undefined : settingFromRow(row);
   }
 
-  async sumSpend(filter: SpendFilter, groupBy?: SpendGroup): Promise<readonly SpendRow[]> {
+  async sumSpend(filter: SpendFilter, groupBy?: SpendGroup, perDay = false): Promise<readonly SpendRow[]> {
     let query = this.db.selectFrom('charges');
     if (filter.since !== undefined) query = query.where('time', '>=', filter.since);
     if (filter.namespace !== undefined) query = query.where('namespace', '=', filter.namespace);
@@ -264,6 +264,8 @@ export class SqlStore implements Store {
         // By day: whole days since the epoch. The divisor is a literal, not a bound parameter (which
         // better-sqlite3 binds as a float), so the division is an integer one in SQLite and PostgreSQL.
         groupBy === 'day' ? eb(eb.ref('time'), '/', sql.lit(DAY_MS)).as('key') : column === undefined ? eb.val('').as('key') : eb.ref(column).as('key'),
+        // Selected only when grouped by (PostgreSQL refuses a bare column outside GROUP BY).
+        (perDay ? eb(eb.ref('time'), '/', sql.lit(DAY_MS)) : eb.val(0)).as('dayNumber'),
         eb.fn.sum<number>(eb.case().when('kind', '=', 'compute').then(eb.ref('dollars')).else(0).end()).as('compute'),
         eb.fn.sum<number>(eb.case().when('kind', '=', 'transfer').then(eb.ref('dollars')).else(0).end()).as('transfer'),
         eb.fn.sum<number>(eb.case().when('waste', '=', 1).then(eb.ref('dollars')).else(0).end()).as('waste'),
@@ -272,16 +274,17 @@ export class SqlStore implements Store {
       ])
       .$if(column !== undefined, (q) => q.groupBy(column!))
       .$if(groupBy === 'day', (q) => q.groupBy(sql.ref('key')))
+      .$if(perDay, (q) => q.groupBy(sql.ref('dayNumber')))
       .execute();
     return rows
       .filter((r) => Number(r.charges) > 0)
       .map((r) => {
         const compute = Number(r.compute ?? 0);
         const transfer = Number(r.transfer ?? 0);
-        const key = groupBy === 'day' ? new Date(Number(r.key) * DAY_MS).toISOString().slice(0, 10) : String(r.key);
-        return { key, compute, transfer, total: compute + transfer, waste: Number(r.waste ?? 0), transferBytes: Number(r.transferBytes ?? 0) };
+        const key = groupBy === 'day' ? dayOf(Number(r.key)) : String(r.key);
+        return { key, ...(perDay ? { day: dayOf(Number(r.dayNumber)) } : {}), compute, transfer, total: compute + transfer, waste: Number(r.waste ?? 0), transferBytes: Number(r.transferBytes ?? 0) };
       })
-      .sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      .sort((a, b) => (a.day !== undefined && b.day !== undefined && a.day !== b.day ? (a.day < b.day ? -1 : 1) : 0) || b.total - a.total || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   async maxSeqs(): Promise<{ readonly event: number; readonly log: number }> {
@@ -380,4 +383,9 @@ async function applyBatch(trx: Transaction<Database>, batch: WriteBatch): Promis
     const rows = batch.events.map((e) => ({ ...e, data: JSON.stringify(e.data) }));
     await insertChunked(rows, (c) => trx.insertInto('events').values(c).execute());
   }
+}
+
+/** `YYYY-MM-DD` of a day number (whole UTC days since the epoch). */
+function dayOf(dayNumber: number): string {
+  return new Date(dayNumber * DAY_MS).toISOString().slice(0, 10);
 }

@@ -217,6 +217,11 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         charge('compute:j3.1.1', { jobId: 'j3', attemptId: 'j3.1.1', dollars: 1, time: 20_000 * day + day - 1 }),
       ] });
       expect((await store.sumSpend({}, 'day')).map((r) => [r.key, r.total])).toEqual([['2024-10-04', 5], ['1970-01-01', 3.75]]);
+      // Per day within each group: days in order, the larger first within a day.
+      expect((await store.sumSpend({}, 'provider', true)).map((r) => [r.day, r.key, r.total])).toEqual([
+        ['1970-01-01', 'aws', 3.5], ['1970-01-01', 'edge', 0.25], ['2024-10-04', 'aws', 5],
+      ]);
+      expect((await store.sumSpend({}, 'provider')).every((r) => r.day === undefined)).toBe(true);
     });
 
     it('stores and replaces settings by name', async () => {

@@ -14,8 +14,11 @@ export function SpendPage({ client }: PageProps) {
   const [since, setSince] = useState<string>('7d');
   const reports = useLiveData(() => Promise.all(GROUPS.map((by) => client.spend({ by, ...(since ? { since } : {}) }))), [client, since], 2000);
   const budgets = useLiveData(() => client.listBudgets(), [client], 2000);
-  // Over time: by UTC day; "all time" shows the last 90 days.
-  const daily = useLiveData(() => client.spend({ by: 'day', since: since || '90d' }), [client, since], 2000);
+  // Over time: by UTC day, split by a group if one is picked; "all time" shows the last 90 days.
+  const [split, setSplit] = useState<'' | (typeof GROUPS)[number]>('provider');
+  const daily = useLiveData(() => (split === ''
+    ? client.spend({ by: 'day', since: since || '90d' }).then((r) => r.rows.map((row) => ({ day: row.key, key: '', value: row.total })))
+    : client.spend({ by: split, per: 'day', since: since || '90d' }).then((r) => r.rows.map((row) => ({ day: row.day ?? '', key: row.key, value: row.total })))), [client, since, split], 2000);
   const now = Date.now();
   const days = dayKeys(now - (WINDOW_DAYS[since]! - 1) * 86_400_000, now);
   const total = reports.data?.[0]?.total;
@@ -31,8 +34,15 @@ export function SpendPage({ client }: PageProps) {
         {total && <span><strong>{dollars(total.total + total.running)}</strong> · compute {dollars(total.compute)} · transfer {dollars(total.transfer)} ({bytes(total.transferBytes)}) · waste {dollars(total.waste)}{total.running > 0 ? ` · running now ${dollars(total.running)}` : ''}</span>}
       </div>
       <ErrorNote error={reports.error ?? budgets.error} />
-      <Section title="Over time">
-        {daily.data ? <DayChart days={days} values={new Map(daily.data.rows.map((r) => [r.key, r.total + r.running]))} label="spend per day (UTC)" format={dollars} /> : <Loading what="daily spend" />}
+      <Section title="Over time" actions={
+        <label>By{' '}
+          <select value={split} onChange={(e) => setSplit(e.target.value as typeof split)}>
+            <option value="">total</option>
+            {GROUPS.map((g) => <option key={g} value={g}>{g}</option>)}
+          </select>
+        </label>
+      }>
+        {daily.data ? <DayChart days={days} values={daily.data} label={`spend per day (UTC)${split ? ` by ${split}` : ''}`} format={dollars} /> : <Loading what="daily spend" />}
       </Section>
       <Section title="Budgets">
         {!budgets.data ? <Loading what="budgets" /> : budgets.data.items.length === 0 ? <p className="muted">No budgets. A policy sets one: <code>budget: {'{'} monthly: 500, whenExceeded: queue {'}'}</code>.</p> : (

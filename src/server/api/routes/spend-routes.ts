@@ -13,13 +13,16 @@ const spendQuery = z.strictObject({
   /** How far back: a duration like 7d or 12h; left out, everything. */
   since: durationSchema.optional(),
   namespace: z.string().regex(NAME_PATTERN).optional(),
+  /** `day`: split each group by UTC day, for spend over time. */
+  per: z.enum(['day']).optional(),
 });
 const noQuery = z.strictObject({});
 const VIEWER = { access: { role: 'viewer' } } as const;
 
 export function registerSpendRoutes(app: FastifyInstance, plane: ControlPlane, now: () => number): void {
   app.get('/v1/spend', { config: VIEWER }, async (request) => {
-    const { by, since, namespace: asked } = parseQuery(spendQuery, request.query);
+    const { by, since, namespace: asked, per } = parseQuery(spendQuery, request.query);
+    if (per === 'day' && by === 'day') throw new AtollError('invalid_request', 'per: by=day is already per day; use per=day with by=provider, region, site, namespace or job');
     const token = principalOf(request);
     // A scoped token sees its namespace's spend: the one it names, or its only one.
     const namespace = asked ?? (token.namespaces?.length === 1 ? token.namespaces[0] : undefined);
@@ -29,6 +32,7 @@ export function registerSpendRoutes(app: FastifyInstance, plane: ControlPlane, n
     }
     return plane.spendReport({
       ...(by === undefined ? {} : { by }), ...(since === undefined ? {} : { since: now() - since }), ...(namespace === undefined ? {} : { namespace }),
+      ...(per === 'day' ? { perDay: true } : {}),
     });
   });
 
