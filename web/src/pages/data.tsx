@@ -11,7 +11,7 @@ const partitionColumns: Column<PartitionRecord>[] = [
   { header: 'Node', width: '2fr', cell: (p) => p.node },
   { header: 'Size', width: '7rem', cell: (p) => bytes(p.bytes) },
   { header: 'Class', width: '8rem', cell: (p) => p.residencyClass ?? '–' },
-  { header: 'From', width: '8rem', cell: (p) => p.createdBy },
+  { header: 'From', width: '8rem', hideBelow: 1000, cell: (p) => p.createdBy },
   { header: 'Added', width: '7rem', cell: (p) => ago(p.createdAt) },
 ];
 

@@ -11,10 +11,10 @@ const PAGE = 500;
 const JOB_STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 
 const columns: Column<JobView>[] = [
-  { header: 'Job', width: '2fr', cell: (j) => <a href={href('job', j.id)}>{j.name}</a> },
-  { header: 'Id', width: '2fr', cell: (j) => <code>{j.id}</code> },
+  { header: 'Job', width: 'minmax(8rem, 2fr)', cell: (j) => <a href={href('job', j.id)}>{j.name}</a> },
+  { header: 'Id', width: '2fr', hideBelow: 1000, cell: (j) => <code>{j.id}</code> },
   { header: 'State', width: '7rem', cell: (j) => <StateBadge state={j.state} /> },
-  { header: 'Namespace', width: '8rem', cell: (j) => j.namespace },
+  { header: 'Namespace', width: '8rem', hideBelow: 800, cell: (j) => j.namespace },
   { header: 'Tasks', width: '10rem', cell: (j) => `${j.counts.succeeded}/${j.taskCount} done${j.counts.failed > 0 ? `, ${j.counts.failed} failed` : ''}` },
   { header: 'Created', width: '7rem', cell: (j) => ago(j.createdAt) },
 ];

@@ -26,14 +26,14 @@ export function NodesPage({ client, me }: PageProps) {
     run().catch((error: unknown) => setActionError(`${what}: ${error instanceof Error ? error.message : String(error)}`));
   };
   const columns: Column<NodeView>[] = [
-    { header: 'Name', width: '2fr', cell: (n) => <span title={n.name}>{n.name}</span> },
+    { header: 'Name', width: 'minmax(8rem, 2fr)', cell: (n) => <span title={n.name}>{n.name}</span> },
     { header: 'State', width: '7rem', cell: (n) => <StateBadge state={n.state} /> },
-    { header: 'Where', width: '2fr', cell: (n) => `${n.provider} · ${n.region}${n.site ? ` · ${n.site}` : ''}` },
+    { header: 'Where', width: 'minmax(8rem, 2fr)', hideBelow: 700, cell: (n) => `${n.provider} · ${n.region}${n.site ? ` · ${n.site}` : ''}` },
     { header: 'Juris.', width: '4rem', cell: (n) => n.jurisdiction ?? '–' },
     { header: 'CPU', width: '6rem', cell: (n) => `${cores(n.usage.cpuMillis)}/${cores(n.capacity.cpuMillis)}` },
-    { header: 'Tasks', width: '4rem', cell: (n) => String(n.usage.runningAttempts) },
-    { header: '$/h', width: '5rem', cell: (n) => dollars(n.price.hour) },
-    { header: 'Seen', width: '6rem', cell: (n) => ago(n.lastSeenAt) },
+    { header: 'Tasks', width: '4rem', hideBelow: 1000, cell: (n) => String(n.usage.runningAttempts) },
+    { header: '$/h', width: '5rem', hideBelow: 1000, cell: (n) => dollars(n.price.hour) },
+    { header: 'Seen', width: '6rem', hideBelow: 1100, cell: (n) => ago(n.lastSeenAt) },
   ];
   if (isAdmin) {
     columns.push({

@@ -1,5 +1,5 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useEffect, useRef, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 
 // A table that renders only the rows in view, so 10,000 nodes scroll as smoothly as ten. Rows
 // have one fixed height; the header stays put while the body scrolls. Rows come from an array or,
@@ -11,6 +11,18 @@ export interface Column<T> {
   readonly cell: (row: T) => ReactNode;
   /** CSS grid track, e.g. '2fr' or '8rem'. */
   readonly width?: string;
+  /** Left out on windows narrower than this (px), so the columns that matter keep their room. */
+  readonly hideBelow?: number;
+}
+
+function useWindowWidth(): number {
+  const [width, setWidth] = useState(() => window.innerWidth);
+  useEffect(() => {
+    const onResize = () => setWidth(window.innerWidth);
+    window.addEventListener('resize', onResize);
+    return () => window.removeEventListener('resize', onResize);
+  }, []);
+  return width;
 }
 
 const ROW_PX = 36;
@@ -21,7 +33,7 @@ interface Source<T> {
   readonly onRange?: (start: number, end: number) => void;
 }
 
-export function VirtualTable<T>({ rows, columns, rowKey, label, empty, height = 560 }: {
+export function VirtualTable<T>({ rows, columns: allColumns, rowKey, label, empty, height = 560 }: {
   rows: readonly T[] | Source<T>;
   columns: readonly Column<T>[];
   rowKey: (row: T) => string;
@@ -29,6 +41,8 @@ export function VirtualTable<T>({ rows, columns, rowKey, label, empty, height = 
   empty: ReactNode;
   height?: number;
 }) {
+  const windowWidth = useWindowWidth();
+  const columns = allColumns.filter((c) => c.hideBelow === undefined || windowWidth >= c.hideBelow);
   const source: Source<T> = Array.isArray(rows) ? { count: rows.length, rowAt: (i) => (rows as readonly T[])[i] } : (rows as Source<T>);
   const scroller = useRef<HTMLDivElement>(null);
   const virtual = useVirtualizer({ count: source.count, getScrollElement: () => scroller.current, estimateSize: () => ROW_PX, overscan: 12 });
