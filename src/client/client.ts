@@ -282,7 +282,7 @@ export class AtollClient {
   }
 
   /** `newest`: the last `limit` events (after `after`) rather than the first. */
-  listEvents(query: { after?: number; job?: string; limit?: number; newest?: boolean } = {}): Promise<{ items: EventRecord[] }> {
+  listEvents(query: { after?: number; job?: string; limit?: number; newest?: boolean } = {}): Promise<{ items: EventRecord[]; head: number }> {
     return this.request('GET', '/v1/events', { query });
   }
 

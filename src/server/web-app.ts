@@ -10,10 +10,13 @@ import { AtollError } from '../core/errors.js';
 // with the token the user signs in with. A strict Content-Security-Policy keeps the page from
 // loading or sending anything anywhere but this control plane.
 
-/** dist/web, from dist/src/server (the package) or from src/server (tests run from source). */
+/**
+ * dist/web, from dist/src/server (the package) or from src/server (tests run from source): the
+ * built app is the folder with an assets/ beside its index.html (web/ itself, the source, has none).
+ */
 const WEB_DIR = [new URL('../../web/', import.meta.url), new URL('../../dist/web/', import.meta.url)]
   .map((url) => fileURLToPath(url))
-  .find((dir) => existsSync(join(dir, 'assets'))) ?? fileURLToPath(new URL('../../web/', import.meta.url));
+  .find((dir) => existsSync(join(dir, 'assets')));
 const ASSET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/;
 const TYPES: Readonly<Record<string, string>> = {
   '.js': 'text/javascript; charset=utf-8',
@@ -31,18 +34,18 @@ const SECURITY_HEADERS = {
   'x-frame-options': 'DENY',
 } as const;
 
-export function registerWebApp(app: FastifyInstance, dir = WEB_DIR): void {
-  const index = join(dir, 'index.html');
+export function registerWebApp(app: FastifyInstance, dir: string | undefined = WEB_DIR): void {
+  const index = dir === undefined ? undefined : join(dir, 'index.html');
   const open = { config: { access: 'none' } } as const;
   app.get('/', open, async (_request, reply) => {
-    if (!existsSync(index)) throw new AtollError('not_found', 'the dashboard is not built in this install: run `npm run build`');
+    if (index === undefined || !existsSync(index)) throw new AtollError('not_found', 'the dashboard is not built in this install: run `npm run build`');
     // Never cached: a new build's asset names reach the browser at once.
     return send(reply, await readFile(index), 'text/html; charset=utf-8', 'no-store');
   });
   app.get<{ Params: { name: string } }>('/assets/:name', open, async (request, reply) => {
     const { name } = request.params;
     const type = TYPES[extname(name)];
-    if (!ASSET_NAME.test(name) || type === undefined) throw new AtollError('not_found', `no dashboard asset ${JSON.stringify(name)}`);
+    if (dir === undefined || !ASSET_NAME.test(name) || type === undefined) throw new AtollError('not_found', `no dashboard asset ${JSON.stringify(name)}`);
     let body: Buffer;
     try {
       body = await readFile(join(dir, 'assets', name));

@@ -15,6 +15,7 @@ export interface TokensTable {
   namespaces: string | null;
   name: string | null;
   expiresAt: number | null;
+  parentId: string | null;
 }
 
 export interface AuditTable {

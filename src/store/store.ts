@@ -37,6 +37,8 @@ export interface TokenRecord {
   readonly name: string | null;
   /** When it stops working on its own (dashboard sign-in sessions); null: never. */
   readonly expiresAt: number | null;
+  /** A sign-in session's maker: the session works only while its parent does. Null for other tokens. */
+  readonly parentId: string | null;
 }
 
 export type { AuditRecord, Role } from '../core/access.js';

@@ -219,4 +219,15 @@ describe('web dashboard', () => {
     await shot('overview-dark-tablet');
     expect(pageErrors).toEqual([]);
   });
+
+  it('goes back to the sign-in form, without a script error, when its session is revoked', async () => {
+    await go('#/overview');
+    await expect.poll(() => page.getByTestId('live-status').textContent()).toBe('Live');
+    const sessions = (await server.client.listTokens()).items.filter((t) => t.name === 'dashboard-session');
+    expect(sessions.length).toBeGreaterThan(0);
+    for (const session of sessions) await server.client.revokeToken(session.id);
+    await expect.poll(() => page.getByLabel('API token').count(), { timeout: 10_000 }).toBe(1);
+    await shot('signed-out');
+    expect(pageErrors).toEqual([]);
+  });
 });

@@ -75,16 +75,29 @@ describe('fleet views and dashboard sign-in', () => {
     expect(await asSession.whoami()).toMatchObject({ id: session.token.id, role: 'viewer' });
     // Spent: a second trade, or a made-up code, gets 401 and no token.
     expect((await trade()).status).toBe(401);
-    // Revoking the token that made a link voids the links it made.
+    // Revoking the token that made a link voids the links it made, and ends the sessions it signed in.
     const again = await asViewer.createSignInLink();
     await server.client.revokeToken(viewer.token.id);
     const late = await fetch(`${server.url}/v1/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: again.code }) });
     expect(late.status).toBe(401);
+    await expect(asSession.whoami()).rejects.toMatchObject({ status: 401, message: expect.stringContaining('signed in with is revoked') });
     // The sign-in is in the audit log, without the code or the session's secret.
     const audit = JSON.stringify((await server.client.listAudit({ limit: 1000 })).items.filter((e) => e.action === 'POST /v1/sign-in'));
     expect(audit).toContain(session.token.id);
     expect(audit).not.toContain(link.code);
     expect(audit).not.toContain(session.secret);
+  });
+
+  it('does not count a dashboard session as another cluster admin: the last admin token still cannot be revoked', async () => {
+    const link = await server.client.createSignInLink();
+    const traded = await fetch(`${server.url}/v1/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: link.code }) });
+    const session = (await traded.json()) as { token: { id: string; role: string; namespaces: string[] | null } };
+    expect(session.token).toMatchObject({ role: 'admin', namespaces: null });
+    const me = await server.client.whoami();
+    await expect(server.client.revokeToken(me.id)).rejects.toMatchObject({ status: 409, message: expect.stringContaining('last admin') });
+    // Rotating a session keeps its expiry and its tie to the token that made it.
+    const rotated = await server.client.rotateToken(session.token.id);
+    expect(rotated.token.expiresAt).not.toBeNull();
   });
 
   it('prints a sign-in link from the CLI', async () => {

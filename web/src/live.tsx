@@ -40,7 +40,8 @@ export function LiveProvider({ client, onUnauthorized, children }: { client: Ato
           if (lastSeq === undefined) {
             // The newest events, so the page has something to show; the stream then follows on from them.
             const tail = await client.listEvents({ newest: true, limit: RECENT });
-            lastSeq = tail.items.at(-1)?.seq ?? 0;
+            // From the log's head: a token that sees few events must not replay the whole log.
+            lastSeq = Math.max(tail.head, tail.items.at(-1)?.seq ?? 0);
             setLive((l) => ({ ...l, recent: [...tail.items].reverse(), version: l.version + 1, transfers: withTransfers(l.transfers, tail.items) }));
           }
           for await (const message of client.followEvents({ after: lastSeq }, stop.signal)) {
@@ -49,6 +50,9 @@ export function LiveProvider({ client, onUnauthorized, children }: { client: Ato
               setLive((l) => ({ ...l, status: 'live' }));
               continue;
             }
+            // The token was revoked or expired: the server ends the stream; sign in again.
+            if (message.event === 'revoked' || message.event === 'expired') return onUnauthorized();
+            if (message.id === undefined) continue;
             const event = JSON.parse(message.data) as EventRecord;
             lastSeq = event.seq;
             setLive((l) => ({ status: l.status, recent: [event, ...l.recent].slice(0, RECENT), version: l.version + 1, transfers: withTransfers(l.transfers, [event]) }));
@@ -83,23 +87,48 @@ export function useLiveData<T>(load: () => Promise<T>, deps: readonly unknown[],
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const loadRef = useRef(load);
   loadRef.current = load;
+  // Answers are numbered: the newest one asked for that has come back is shown, and a load still
+  // under way when the next event arrives is not thrown away (on a busy cluster every load would be).
+  const asked = useRef(0);
+  const shown = useRef(0);
+  const key = useRef<readonly unknown[]>(deps);
   useEffect(() => {
-    let cancelled = false;
+    // New deps (another job, another filter): answers for the old ones no longer count.
+    if (deps.length !== key.current.length || deps.some((d, i) => d !== key.current[i])) {
+      key.current = deps;
+      shown.current = asked.current;
+      last.current = 0;
+      setState({ data: undefined, error: undefined });
+    }
     const fire = () => {
       last.current = Date.now();
+      const n = (asked.current += 1);
       loadRef.current().then(
-        (data) => !cancelled && setState({ data, error: undefined }),
-        (error: unknown) => !cancelled && setState((s) => ({ data: s.data, error: error instanceof Error ? error.message : String(error) })),
+        (data) => {
+          if (!mounted.current || n <= shown.current) return;
+          shown.current = n;
+          setState({ data, error: undefined });
+        },
+        (error: unknown) => {
+          if (!mounted.current || n <= shown.current) return;
+          setState((s) => ({ data: s.data, error: error instanceof Error ? error.message : String(error) }));
+        },
       );
     };
     const wait = last.current + minGapMs - Date.now();
     clearTimeout(timer.current);
     if (wait <= 0) fire();
     else timer.current = setTimeout(fire, wait);
-    return () => {
-      cancelled = true;
-    };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [version, minGapMs, ...deps]);
+  const mounted = useRef(false);
+  useEffect(() => {
+    mounted.current = true;
+    return () => {
+      // Unmounted: nothing that comes back is shown.
+      mounted.current = false;
+      clearTimeout(timer.current);
+    };
+  }, []);
   return state;
 }

@@ -3,7 +3,7 @@ import type { TokenRecord } from '../../store/store.js';
 import { checkRouteAccess, isClusterToken, mayActIn, requireNamespace, requireVisible, roleAtLeast, type RouteAccess } from './access.js';
 
 const aToken = (role: TokenRecord['role'], namespaces: string[] | null): TokenRecord => ({
-  id: `tok-${role}`, kind: 'api', hash: 'h', node: null, createdAt: 0, revokedAt: null, role, namespaces, name: null, expiresAt: null,
+  id: `tok-${role}`, kind: 'api', hash: 'h', node: null, createdAt: 0, revokedAt: null, role, namespaces, name: null, expiresAt: null, parentId: null,
 });
 
 describe('route access', () => {

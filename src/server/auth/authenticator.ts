@@ -8,6 +8,8 @@ import { bearerSecret, hashSecret } from './tokens.js';
  */
 export class Authenticator {
   private readonly cache = new Map<string, TokenRecord>();
+  /** Sessions' parent tokens by id. */
+  private readonly parents = new Map<string, TokenRecord>();
 
   constructor(
     private readonly store: Store,
@@ -32,11 +34,29 @@ export class Authenticator {
     if (token.expiresAt !== null && this.now() >= token.expiresAt) {
       throw new AtollError('unauthorized', `this token expired at ${new Date(token.expiresAt).toISOString()}; sign in again`);
     }
+    // A sign-in session lives only as long as the token that made it: revoking or rotating that
+    // one (as after a leak) ends its sessions too.
+    if (token.parentId !== null) {
+      const parent = await this.byId(token.parentId);
+      if (parent === undefined || parent.revokedAt !== null || (parent.expiresAt !== null && this.now() >= parent.expiresAt)) {
+        throw new AtollError('unauthorized', 'the token this session was signed in with is revoked or expired; sign in again');
+      }
+    }
+    return token;
+  }
+
+  private async byId(id: string): Promise<TokenRecord | undefined> {
+    let token = this.parents.get(id);
+    if (token === undefined) {
+      token = await this.store.getToken(id);
+      if (token) this.parents.set(id, token);
+    }
     return token;
   }
 
   /** Forget cached lookups after tokens are added or revoked. */
   invalidate(): void {
     this.cache.clear();
+    this.parents.clear();
   }
 }

@@ -18,6 +18,7 @@ export interface TokenScope {
   readonly namespaces?: readonly string[] | null;
   readonly name?: string;
   readonly expiresAt?: number;
+  readonly parentId?: string;
 }
 
 export function newToken(kind: TokenKind, now: number, scope: TokenScope = {}): { secret: string; record: TokenRecord } {
@@ -28,7 +29,7 @@ export function newToken(kind: TokenKind, now: number, scope: TokenScope = {}): 
     secret,
     record: {
       id: `${kind === 'api' ? 'tok' : kind}-${randomSuffix(8)}`, kind, hash: hashSecret(secret), node: scope.node ?? null, createdAt: now, revokedAt: null,
-      role: scope.role ?? null, namespaces: scope.namespaces ?? null, name: scope.name ?? null, expiresAt: scope.expiresAt ?? null,
+      role: scope.role ?? null, namespaces: scope.namespaces ?? null, name: scope.name ?? null, expiresAt: scope.expiresAt ?? null, parentId: scope.parentId ?? null,
     },
   };
 }

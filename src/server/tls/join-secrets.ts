@@ -13,5 +13,5 @@ export function newJoinSecret(caFingerprint: string): { secret: string; hash: st
 /** The unscoped cluster join token made on first start (<data-dir>/join.token). */
 export function newClusterJoinToken(caFingerprint: string, now: number): { secret: string; record: TokenRecord } {
   const { secret, hash } = newJoinSecret(caFingerprint);
-  return { secret, record: { id: `join-${randomSuffix(8)}`, kind: 'join', hash, node: null, createdAt: now, revokedAt: null, role: null, namespaces: null, name: null, expiresAt: null } };
+  return { secret, record: { id: `join-${randomSuffix(8)}`, kind: 'join', hash, node: null, createdAt: now, revokedAt: null, role: null, namespaces: null, name: null, expiresAt: null, parentId: null } };
 }

@@ -312,7 +312,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
     });
 
     const aToken = (over: Partial<TokenRecord> & Pick<TokenRecord, 'id' | 'kind' | 'hash'>): TokenRecord => ({
-      node: null, createdAt: 1, revokedAt: null, role: null, namespaces: null, name: null, expiresAt: null, ...over,
+      node: null, createdAt: 1, revokedAt: null, role: null, namespaces: null, name: null, expiresAt: null, parentId: null, ...over,
     });
 
     it('keeps a token\'s expiry (null: never)', async () => {

@@ -8,19 +8,26 @@ import { DayChart, dayKeys } from '../parts/day-chart';
 
 const GROUPS = ['provider', 'region', 'namespace', 'job'] as const;
 const WINDOWS = [['24h', 'last 24 hours'], ['7d', 'last 7 days'], ['30d', 'last 30 days'], ['', 'all time']] as const;
-const WINDOW_DAYS: Readonly<Record<string, number>> = { '24h': 1, '7d': 7, '30d': 30, '': 90 };
+/** How far back each window reaches; "all time" charts the last 90 days. */
+const WINDOW_MS: Readonly<Record<string, number>> = { '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000, '': 90 * 86_400_000 };
 
-export function SpendPage({ client }: PageProps) {
+export function SpendPage({ client, me }: PageProps) {
   const [since, setSince] = useState<string>('7d');
-  const reports = useLiveData(() => Promise.all(GROUPS.map((by) => client.spend({ by, ...(since ? { since } : {}) }))), [client, since], 2000);
+  // A token for several namespaces must name one (the API will not sum across them for it).
+  const choices = me?.namespaces && me.namespaces.length > 1 ? me.namespaces : null;
+  const [picked, setPicked] = useState<string | null>(null);
+  const namespace = choices === null ? undefined : (picked ?? choices[0]);
+  const scope = namespace === undefined ? {} : { namespace };
+  const reports = useLiveData(() => Promise.all(GROUPS.map((by) => client.spend({ by, ...scope, ...(since ? { since } : {}) }))), [client, since, namespace], 2000);
   const budgets = useLiveData(() => client.listBudgets(), [client], 2000);
   // Over time: by UTC day, split by a group if one is picked; "all time" shows the last 90 days.
   const [split, setSplit] = useState<'' | (typeof GROUPS)[number]>('provider');
   const daily = useLiveData(() => (split === ''
-    ? client.spend({ by: 'day', since: since || '90d' }).then((r) => r.rows.map((row) => ({ day: row.key, key: '', value: row.total })))
-    : client.spend({ by: split, per: 'day', since: since || '90d' }).then((r) => r.rows.map((row) => ({ day: row.day ?? '', key: row.key, value: row.total })))), [client, since, split], 2000);
+    ? client.spend({ by: 'day', ...scope, since: since || '90d' }).then((r) => r.rows.map((row) => ({ day: row.key, key: '', value: row.total })))
+    : client.spend({ by: split, per: 'day', ...scope, since: since || '90d' }).then((r) => r.rows.map((row) => ({ day: row.day ?? '', key: row.key, value: row.total })))), [client, since, split, namespace], 2000);
   const now = Date.now();
-  const days = dayKeys(now - (WINDOW_DAYS[since]! - 1) * 86_400_000, now);
+  // Every UTC day the window touches (the last 24 hours span two of them).
+  const days = dayKeys(now - WINDOW_MS[since]!, now);
   const total = reports.data?.[0]?.total;
   return (
     <div>
@@ -31,7 +38,14 @@ export function SpendPage({ client }: PageProps) {
             {WINDOWS.map(([value, label]) => <option key={label} value={value}>{label}</option>)}
           </select>
         </label>
-        {total && <span><strong>{dollars(total.total + total.running)}</strong> · compute {dollars(total.compute)} · transfer {dollars(total.transfer)} ({bytes(total.transferBytes)}) · waste {dollars(total.waste)}{total.running > 0 ? ` · running now ${dollars(total.running)}` : ''}</span>}
+        {choices && (
+          <label>Namespace{' '}
+            <select value={namespace} onChange={(e) => setPicked(e.target.value)}>
+              {choices.map((ns) => <option key={ns} value={ns}>{ns}</option>)}
+            </select>
+          </label>
+        )}
+        {total && <span><strong>{dollars(total.total)}</strong> · compute {dollars(total.compute)} · transfer {dollars(total.transfer)} ({bytes(total.transferBytes)}) · waste {dollars(total.waste)}{total.running > 0 ? ` · running now ${dollars(total.running)}` : ''}</span>}
       </div>
       <ErrorNote error={reports.error ?? budgets.error} />
       <Section title="Over time" actions={
@@ -60,7 +74,7 @@ export function SpendPage({ client }: PageProps) {
         <div className="grid-2">
           {GROUPS.map((by, i) => (
             <Section key={by} title={`By ${by}`}>
-              <BarChart label={`spend by ${by}`} rows={reports.data![i]!.rows.map((r) => ({ key: r.key, value: r.total + r.running, note: dollars(r.total + r.running) }))}
+              <BarChart label={`spend by ${by}`} rows={reports.data![i]!.rows.map((r) => ({ key: r.key, value: r.total, note: dollars(r.total) }))}
                 empty="Nothing spent in this window." />
             </Section>
           ))}

@@ -28,11 +28,14 @@ export function usePagedRows<T>(load: (offset: number, limit: number) => Promise
 
   const fetchBlock = useCallback((block: number) => {
     if (inFlight.current.has(block)) return;
-    inFlight.current.add(block);
+    // Each generation has its own in-flight set: an answer for an older one neither shows nor
+    // clears the newer one's bookkeeping.
+    const pending = inFlight.current;
+    pending.add(block);
     const gen = generation.current;
     loadRef.current(block * BLOCK, BLOCK).then(
       (page) => {
-        inFlight.current.delete(block);
+        pending.delete(block);
         if (gen !== generation.current) return;
         blocks.current.set(block, page.items);
         setTotal(page.total);
@@ -40,8 +43,8 @@ export function usePagedRows<T>(load: (offset: number, limit: number) => Promise
         redraw((n) => n + 1);
       },
       (e: unknown) => {
-        inFlight.current.delete(block);
-        setError(e instanceof Error ? e.message : String(e));
+        pending.delete(block);
+        if (gen === generation.current) setError(e instanceof Error ? e.message : String(e));
       },
     );
   }, []);
@@ -63,8 +66,12 @@ export function usePagedRows<T>(load: (offset: number, limit: number) => Promise
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
 
-  // The log moved: what is on screen is fetched again, at most every `minGapMs`.
+  // The log moved: what is on screen is fetched again, at most every `minGapMs` (not on mount:
+  // the effect above has just asked).
+  const seenVersion = useRef(version);
   useEffect(() => {
+    if (version === seenVersion.current) return;
+    seenVersion.current = version;
     const wait = lastRefresh.current + minGapMs - Date.now();
     const timer = setTimeout(() => {
       lastRefresh.current = Date.now();

@@ -52,9 +52,12 @@ export function registerEventRoutes(app: FastifyInstance, plane: ControlPlane): 
     const matches = (e: EventRecord) => query.job === undefined || e.jobId === query.job;
     if (!wantsStream(request, query.follow)) {
       const page = await plane.store.listEvents({ afterSeq: after, limit: query.limit ?? 1000, ...(query.job ? { jobId: query.job } : {}), ...(query.newest ? { newest: true } : {}) });
-      if (visible === undefined) return { items: page };
+      // `head`: the newest seq in the log, so a reader whose token sees few events can follow on
+      // from there instead of replaying the whole log.
+      const head = (await plane.store.maxSeqs()).event;
+      if (visible === undefined) return { items: page, head };
       const shown = await Promise.all(page.map(visible));
-      return { items: page.filter((_, i) => shown[i]) };
+      return { items: page.filter((_, i) => shown[i]), head };
     }
 
     if (query.newest) throw new AtollError('invalid_request', 'newest: a live stream follows on from `after`; ask for the newest events without follow');

@@ -47,11 +47,14 @@ export function registerSignInRoutes(app: FastifyInstance, { store, auth, clock 
     const now = clock.now();
     const tokenId = links.redeem(code, now);
     const owner = tokenId === undefined ? undefined : await store.getToken(tokenId);
-    if (owner === undefined || owner.revokedAt !== null || (owner.expiresAt !== null && owner.expiresAt <= now)) {
+    const root = owner?.parentId == null ? owner : await store.getToken(owner.parentId);
+    const live = (t: typeof owner) => t !== undefined && t.revokedAt === null && (t.expiresAt === null || t.expiresAt > now);
+    if (owner === undefined || !live(owner) || !live(root)) {
       throw new AtollError('unauthorized', 'this sign-in link is unknown, used or expired: ask for a new one (`atoll dashboard`)');
     }
     const expiresAt = Math.min(now + SESSION_MS, owner.expiresAt ?? Number.POSITIVE_INFINITY);
-    const session = newToken('api', now, { role: owner.role!, namespaces: owner.namespaces, name: 'dashboard-session', expiresAt });
+    // A session made from a session hangs from the same root token, so revoking that one ends both.
+    const session = newToken('api', now, { role: owner.role!, namespaces: owner.namespaces, name: 'dashboard-session', expiresAt, parentId: owner.parentId ?? owner.id });
     await store.write({ tokens: [session.record] });
     auth.invalidate();
     request.auditNote = { target: `${session.record.id} (for ${owner.id})` };

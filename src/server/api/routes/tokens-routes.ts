@@ -39,12 +39,16 @@ export function registerTokenRoutes(app: FastifyInstance, parts: TokenRouteParts
     const token = await store.getToken(id);
     if (token === undefined || token.kind !== 'api') throw notFound('token', id);
     if (token.revokedAt !== null) throw new AtollError('conflict', `token ${id} was revoked already`);
+    if (token.expiresAt !== null && token.expiresAt <= clock.now()) throw new AtollError('conflict', `token ${id} expired at ${new Date(token.expiresAt).toISOString()}`);
     return token;
   };
   const revoke = async (token: TokenRecord, replacement?: TokenRecord): Promise<void> => {
     await store.write({ ...(replacement ? { tokens: [replacement] } : {}), revokeTokens: [{ id: token.id, at: clock.now() }] });
     auth.invalidate();
     streams.endFor(token.id);
+    // The dashboard sessions it signed in stop working with it (the authenticator checks the
+    // parent); their open streams end now too.
+    for (const session of (await store.listTokens('api')).filter((t) => t.parentId === token.id)) streams.endFor(session.id);
   };
 
   app.post('/v1/tokens', { config: CLUSTER_ADMIN }, async (request, reply) => {
@@ -71,7 +75,8 @@ export function registerTokenRoutes(app: FastifyInstance, parts: TokenRouteParts
     const token = await liveApiToken(request.params.id);
     // Revoking the last token that can run the cluster would lock everyone out for good.
     if (isClusterAdmin(token)) {
-      const others = (await store.listTokens('api')).filter((t) => t.id !== token.id && t.revokedAt === null && isClusterAdmin(t));
+      // Sign-in sessions do not count: they expire, and they end with the token that made them.
+      const others = (await store.listTokens('api')).filter((t) => t.id !== token.id && t.revokedAt === null && t.expiresAt === null && isClusterAdmin(t));
       if (others.length === 0) throw new AtollError('conflict', `token ${token.id} is the last admin token for every namespace; create another first, or rotate this one (atoll token rotate ${token.id})`);
     }
     await revoke(token);
@@ -82,7 +87,10 @@ export function registerTokenRoutes(app: FastifyInstance, parts: TokenRouteParts
   app.post<{ Params: { id: string } }>('/v1/tokens/:id/rotate', { config: CLUSTER_ADMIN }, async (request) => {
     parseQuery(noQuery, request.query);
     const token = await liveApiToken(request.params.id);
-    const next = newToken('api', clock.now(), { role: token.role!, namespaces: token.namespaces, name: token.name ?? undefined });
+    const next = newToken('api', clock.now(), {
+      role: token.role!, namespaces: token.namespaces, name: token.name ?? undefined,
+      ...(token.expiresAt === null ? {} : { expiresAt: token.expiresAt }), ...(token.parentId === null ? {} : { parentId: token.parentId }),
+    });
     if (token.name === BOOTSTRAP_ADMIN) await replaceSecretFile(parts.tokenFiles.adminTokenFile, next.secret);
     await revoke(token, next.record);
     request.auditNote = { target: `${token.id} -> ${next.record.id}` };
