@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants as fsConstants, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -138,6 +138,11 @@ export class LocalFleet {
     const logFile = join(this.logDir, 'server.log');
     return new Promise((resolveUrl, reject) => {
       let seen = '';
+      // Its last words (both streams), kept here: the log file may not have them yet when it exits.
+      let said = '';
+      const onAny = (chunk: Buffer) => {
+        said = (said + chunk.toString()).slice(-4096);
+      };
       const timer = setTimeout(() => fail(`the control plane did not start within ${START_TIMEOUT_MS / 1000}s; see ${logFile}`), START_TIMEOUT_MS);
       const onData = (chunk: Buffer) => {
         seen += chunk.toString();
@@ -148,21 +153,26 @@ export class LocalFleet {
         cleanup();
         resolveUrl(url);
       };
+      // 'close', not 'exit': by then both streams have been read to their end.
       const onExit = (code: number | null) => {
-        const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join('\n') : '';
-        fail(`the control plane exited (code ${code}) before it listened:\n${tail}`);
+        const tail = said.trim().split('\n').slice(-3).join('\n');
+        fail(`the control plane exited (code ${code}) before it listened:\n${tail}\n(see ${logFile})`);
       };
       const cleanup = () => {
         clearTimeout(timer);
         server.stdout?.off('data', onData);
-        server.off('exit', onExit);
+        server.stdout?.off('data', onAny);
+        server.stderr?.off('data', onAny);
+        server.off('close', onExit);
       };
       const fail = (message: string) => {
         cleanup();
         reject(new AtollError('unavailable', message));
       };
       server.stdout?.on('data', onData);
-      server.once('exit', onExit);
+      server.stdout?.on('data', onAny);
+      server.stderr?.on('data', onAny);
+      server.once('close', onExit);
     });
   }
 
