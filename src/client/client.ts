@@ -3,7 +3,7 @@ import type { JobSpecInput } from '../core/job-spec.js';
 import type { TransferSummary } from '../core/transfers.js';
 import type { PolicyChangeResult } from '../core/policy-impact.js';
 import type { PolicyRecord } from '../core/policy-spec.js';
-import type { AuditRecord, JoinTokenView, Role, TokenView } from '../core/access.js';
+import type { AuditRecord, JoinTokenView, NodeIdentityView, Role, TokenView } from '../core/access.js';
 import type { BudgetStatus } from '../core/budget.js';
 import type { FleetSummary } from '../core/fleet-summary.js';
 import type { JobEstimate } from '../core/estimate.js';
@@ -47,20 +47,11 @@ export class ApiError extends Error {
   }
 }
 
-/** A join token as the API lists it (never its secret, which only its creation returns). */
 /** A join token as the API shows it (the client's name for core's JoinTokenView). */
 export type JoinTokenInfo = JoinTokenView;
 
-export interface NodeIdentityInfo {
-  readonly node: string;
-  readonly tokenId: string;
-  readonly pool: string | null;
-  readonly labels: Readonly<Record<string, string>> | null;
-  readonly serial: string | null;
-  readonly notAfter: number | null;
-  readonly joinedAt: number;
-  readonly revokedAt: number | null;
-}
+/** A node's identity as the API shows it (the client's name for core's NodeIdentityView). */
+export type NodeIdentityInfo = NodeIdentityView;
 
 export interface ClientOptions {
   readonly server: string;

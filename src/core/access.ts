@@ -33,6 +33,21 @@ export interface JoinTokenView {
   readonly revokedAt: number | null;
 }
 
+/** The identity a node joined with, as the API shows it (and as the store keeps it). */
+export interface NodeIdentityView {
+  readonly node: string;
+  /** The join token the node joined with (a token id; the bootstrap token's id for unscoped joins). */
+  readonly tokenId: string;
+  readonly pool: string | null;
+  /** Labels the node may claim; null: any. */
+  readonly labels: Readonly<Record<string, string>> | null;
+  /** Serial (hex) of the latest certificate issued to the node; null for --insecure bearer credentials. */
+  readonly serial: string | null;
+  readonly notAfter: number | null;
+  readonly joinedAt: number;
+  readonly revokedAt: number | null;
+}
+
 /** One line of the audit log: who did or tried what to which object, and how it ended. */
 export interface AuditRecord {
   readonly seq: number;

@@ -1,4 +1,4 @@
-import type { JoinTokenView } from '../core/access.js';
+import type { JoinTokenView, NodeIdentityView } from '../core/access.js';
 
 // Join tokens with a scope and the identity each node joined with (see src/server/tls/README.md).
 
@@ -7,19 +7,8 @@ export interface JoinTokenRecord extends JoinTokenView {
   readonly hash: string;
 }
 
-export interface NodeIdentityRecord {
-  readonly node: string;
-  /** The join token the node joined with (a token id; the bootstrap token's id for unscoped joins). */
-  readonly tokenId: string;
-  readonly pool: string | null;
-  /** Labels the node may claim; null: any. */
-  readonly labels: Readonly<Record<string, string>> | null;
-  /** Serial (hex) of the latest certificate issued to the node; null for --insecure bearer credentials. */
-  readonly serial: string | null;
-  readonly notAfter: number | null;
-  readonly joinedAt: number;
-  readonly revokedAt: number | null;
-}
+/** A node's identity as stored: exactly what the API shows. */
+export type NodeIdentityRecord = NodeIdentityView;
 
 export interface IdentityStore {
   addJoinToken(token: JoinTokenRecord): Promise<void>;
