@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { groupSites, summarizeFleet } from './fleet-summary.js';
-import type { NodeRecord } from './types.js';
-
-function aNode(name: string, over: Partial<NodeRecord> = {}): NodeRecord {
-  return {
-    name, provider: 'aws', region: 'eu-central-1', zone: 'a', site: '', kind: 'cloud', jurisdiction: 'DE', lat: 50, lon: 8,
-    capacity: { cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }, priceHour: 0, labels: {}, taints: [], rttMs: {}, state: 'ready', cordoned: false,
-    drainDeadline: null, dataUrl: null, agentVersion: 'test', joinedAt: 0, lastSeenAt: 0, usage: { runningAttempts: 1, cpuMillis: 1000, memoryBytes: 0, loadAvg1: 0 },
-    ...over,
-  };
-}
+import { aNodeRecord as aNode } from './testing/node-record.js';
 
 describe('fleet summary', () => {
   it('groups nodes by provider, region and site, summing capacity and judging health', () => {

@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { groupSites } from '../../../src/core/fleet-summary';
-import type { NodeRecord } from '../../../src/core/types';
+import { aNodeRecord as aNode } from '../../../src/core/testing/node-record';
 import { clusterMarkers } from './sites';
-
-function aNode(name: string, over: Partial<NodeRecord> = {}): NodeRecord {
-  return {
-    name, provider: 'aws', region: 'eu-central-1', zone: 'a', site: '', kind: 'cloud', jurisdiction: 'DE', lat: 50, lon: 8,
-    capacity: { cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }, priceHour: 0, labels: {}, taints: [], rttMs: {}, state: 'ready', cordoned: false,
-    drainDeadline: null, dataUrl: null, agentVersion: 'test', joinedAt: 0, lastSeenAt: 0, usage: { runningAttempts: 1, cpuMillis: 1000, memoryBytes: 0, loadAvg1: 0 },
-    ...over,
-  };
-}
 
 // An equirectangular stand-in for the map projection: 1 px per degree.
 const flat = (lon: number, lat: number) => [lon + 180, 90 - lat] as const;
