@@ -1,6 +1,6 @@
 import { AtollError } from '../../core/errors.js';
 import type { Store, TokenKind, TokenRecord } from '../../store/store.js';
-import { bearerSecret, hashSecret } from './tokens.js';
+import { bearerSecret, hashSecret, isExpired, isLive } from './tokens.js';
 
 /**
  * Resolves bearer secrets to token records. Known tokens are cached (they change rarely);
@@ -31,14 +31,14 @@ export class Authenticator {
     if (!token || token.revokedAt !== null || !accepted.includes(token.kind)) {
       throw new AtollError('unauthorized', 'invalid or revoked token for this endpoint');
     }
-    if (token.expiresAt !== null && this.now() >= token.expiresAt) {
-      throw new AtollError('unauthorized', `this token expired at ${new Date(token.expiresAt).toISOString()}; sign in again`);
+    if (isExpired(token, this.now())) {
+      throw new AtollError('unauthorized', `this token expired at ${new Date(token.expiresAt!).toISOString()}; sign in again`);
     }
     // A sign-in session lives only as long as the token that made it: revoking or rotating that
     // one (as after a leak) ends its sessions too.
     if (token.parentId !== null) {
       const parent = await this.byId(token.parentId);
-      if (parent === undefined || parent.revokedAt !== null || (parent.expiresAt !== null && this.now() >= parent.expiresAt)) {
+      if (parent === undefined || !isLive(parent, this.now())) {
         throw new AtollError('unauthorized', 'the token this session was signed in with is revoked or expired; sign in again');
       }
     }

@@ -51,3 +51,13 @@ export function sameHash(a: string, b: string): boolean {
 export function tokenView(token: TokenRecord): TokenView {
   return { id: token.id, name: token.name, role: token.role, namespaces: token.namespaces, createdAt: token.createdAt, revokedAt: token.revokedAt, expiresAt: token.expiresAt };
 }
+
+/** Past its expiry (a sign-in session); tokens without one never expire. */
+export function isExpired(token: Pick<TokenRecord, 'expiresAt'>, now: number): boolean {
+  return token.expiresAt !== null && now >= token.expiresAt;
+}
+
+/** Neither revoked nor expired. */
+export function isLive(token: Pick<TokenRecord, 'revokedAt' | 'expiresAt'>, now: number): boolean {
+  return token.revokedAt === null && !isExpired(token, now);
+}

@@ -5,7 +5,7 @@ import { AtollError } from '../../../core/errors.js';
 import type { Store } from '../../../store/store.js';
 import type { Authenticator } from '../../auth/authenticator.js';
 import { SignInLinks } from '../../auth/sign-in-links.js';
-import { newToken, tokenView } from '../../auth/tokens.js';
+import { isLive, newToken, tokenView } from '../../auth/tokens.js';
 import { parseBody, parseQuery } from '../params.js';
 import { principalOf } from '../principal.js';
 
@@ -48,7 +48,7 @@ export function registerSignInRoutes(app: FastifyInstance, { store, auth, clock 
     const tokenId = links.redeem(code, now);
     const owner = tokenId === undefined ? undefined : await store.getToken(tokenId);
     const root = owner?.parentId == null ? owner : await store.getToken(owner.parentId);
-    const live = (t: typeof owner) => t !== undefined && t.revokedAt === null && (t.expiresAt === null || t.expiresAt > now);
+    const live = (t: typeof owner) => t !== undefined && isLive(t, now);
     if (owner === undefined || !live(owner) || !live(root)) {
       throw new AtollError('unauthorized', 'this sign-in link is unknown, used or expired: ask for a new one (`atoll dashboard`)');
     }

@@ -10,7 +10,7 @@ import { isClusterToken, roleAtLeast } from '../../auth/access.js';
 import type { Authenticator } from '../../auth/authenticator.js';
 import { BOOTSTRAP_ADMIN } from '../../auth/bootstrap.js';
 import type { LiveStreams } from '../../auth/live-streams.js';
-import { newToken, tokenView } from '../../auth/tokens.js';
+import { isExpired, isLive, newToken, tokenView } from '../../auth/tokens.js';
 import { parseBody, parseQuery } from '../params.js';
 
 const CLUSTER_ADMIN = { access: { role: 'admin', cluster: true } } as const;
@@ -39,7 +39,7 @@ export function registerTokenRoutes(app: FastifyInstance, parts: TokenRouteParts
     const token = await store.getToken(id);
     if (token === undefined || token.kind !== 'api') throw notFound('token', id);
     if (token.revokedAt !== null) throw new AtollError('conflict', `token ${id} was revoked already`);
-    if (token.expiresAt !== null && token.expiresAt <= clock.now()) throw new AtollError('conflict', `token ${id} expired at ${new Date(token.expiresAt).toISOString()}`);
+    if (isExpired(token, clock.now())) throw new AtollError('conflict', `token ${id} expired at ${new Date(token.expiresAt!).toISOString()}`);
     return token;
   };
   const revoke = async (token: TokenRecord, replacement?: TokenRecord): Promise<void> => {
@@ -66,7 +66,7 @@ export function registerTokenRoutes(app: FastifyInstance, parts: TokenRouteParts
     const { revoked } = parseQuery(listQuery, request.query);
     const now = clock.now();
     // Revoked and expired tokens (ended sign-in sessions) only when asked for.
-    const items = (await store.listTokens('api')).filter((t) => revoked === 'true' || (t.revokedAt === null && (t.expiresAt === null || t.expiresAt > now))).map(tokenView);
+    const items = (await store.listTokens('api')).filter((t) => revoked === 'true' || isLive(t, now)).map(tokenView);
     return { items, total: items.length };
   });
 
