@@ -26,6 +26,13 @@ export interface ChargeRecord {
   readonly waste: boolean;
 }
 
+export const DAY_MS = 86_400_000;
+
+/** The UTC calendar day of a time (YYYY-MM-DD), as spend over time is grouped. */
+export function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
 /** `day`: the UTC calendar day a charge was made (YYYY-MM-DD), for spend over time. */
 export const SPEND_GROUPS = ['provider', 'region', 'site', 'namespace', 'job', 'day'] as const;
 export type SpendGroup = (typeof SPEND_GROUPS)[number];

@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import { addSpend, ZERO_SPEND, type SpendGroup, type SpendReport, type SpendRow, type SpendSummary, type SpendTotals } from '../core/spend.js';
+import { addSpend, utcDay, ZERO_SPEND, type SpendGroup, type SpendReport, type SpendRow, type SpendSummary, type SpendTotals } from '../core/spend.js';
 import type { AttemptRecord, JobRecord, NodeRecord } from '../core/types.js';
 import type { Store } from '../store/store.js';
 import type { HotState } from './state/hot-state.js';
@@ -30,7 +30,7 @@ export class SpendReports {
     const charged = await this.store.sumSpend(filter, query.by, perDay);
     const now = this.clock.now();
     // What running attempts have accrued counts today (UTC), as their charges will when they end.
-    const today = new Date(now).toISOString().slice(0, 10);
+    const today = utcDay(now);
     const running = this.accrued(
       (_attempt, job) => query.namespace === undefined || job.namespace === query.namespace,
       (attempt, job, node) => (query.by === undefined ? '' : keyOf(query.by, attempt, job, node, now)),
@@ -82,6 +82,6 @@ function keyOf(by: SpendGroup, attempt: AttemptRecord, job: JobRecord, node: Nod
       return attempt.jobId;
     case 'day':
       // What a running attempt has accrued so far counts today (UTC), as its charge will.
-      return new Date(now).toISOString().slice(0, 10);
+      return utcDay(now);
   }
 }

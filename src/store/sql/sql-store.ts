@@ -3,7 +3,7 @@ import type { PartitionRecord } from '../../core/data-spec.js';
 import type { PolicyRecord } from '../../core/policy-spec.js';
 import type { TaskCounts } from '../../core/types.js';
 import type { TaskState } from '../../core/states.js';
-import type { SpendGroup, SpendRow } from '../../core/spend.js';
+import { DAY_MS, utcDay, type SpendGroup, type SpendRow } from '../../core/spend.js';
 import type { EventRecord, EventType, LogChunk, NodeRecord, AttemptRecord, JobRecord, TaskRecord } from '../../core/types.js';
 import { migrationProvider, type SqlDialectName } from '../migrations/index.js';
 import {
@@ -57,7 +57,6 @@ import {
 const SPEND_COLUMNS: Readonly<Record<Exclude<SpendGroup, 'day'>, 'provider' | 'region' | 'site' | 'namespace' | 'jobId'>> = {
   provider: 'provider', region: 'region', site: 'site', namespace: 'namespace', job: 'jobId',
 };
-const DAY_MS = 86_400_000;
 
 /** Rows per multi-row INSERT: keeps bound parameters well under SQLite's 32,766 limit. */
 const INSERT_CHUNK = 500;
@@ -387,5 +386,5 @@ async function applyBatch(trx: Transaction<Database>, batch: WriteBatch): Promis
 
 /** `YYYY-MM-DD` of a day number (whole UTC days since the epoch). */
 function dayOf(dayNumber: number): string {
-  return new Date(dayNumber * DAY_MS).toISOString().slice(0, 10);
+  return utcDay(dayNumber * DAY_MS);
 }

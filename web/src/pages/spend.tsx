@@ -3,13 +3,14 @@ import type { PageProps } from '../app';
 import { dollars, bytes } from '../format';
 import { useLiveData } from '../live';
 import { ErrorNote, Loading, Section } from '../parts/bits';
+import { DAY_MS } from '../../../src/core/spend';
 import { BarChart } from '../parts/bar-chart';
 import { DayChart, dayKeys } from '../parts/day-chart';
 
 const GROUPS = ['provider', 'region', 'namespace', 'job'] as const;
 const WINDOWS = [['24h', 'last 24 hours'], ['7d', 'last 7 days'], ['30d', 'last 30 days'], ['', 'all time']] as const;
 /** How far back each window reaches; "all time" charts the last 90 days. */
-const WINDOW_MS: Readonly<Record<string, number>> = { '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000, '': 90 * 86_400_000 };
+const WINDOW_MS: Readonly<Record<string, number>> = { '24h': DAY_MS, '7d': 7 * DAY_MS, '30d': 30 * DAY_MS, '': 90 * DAY_MS };
 
 export function SpendPage({ client, me }: PageProps) {
   const [since, setSince] = useState<string>('7d');

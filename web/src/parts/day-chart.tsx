@@ -1,14 +1,15 @@
+import { DAY_MS, utcDay } from '../../../src/core/spend';
+
 // Spend per UTC day as columns, every day of the window shown (days without spend are empty),
 // stacked by group (provider, region, ...) when the rows carry one, with the figures in a table
 // for screen readers.
 
-const DAY_MS = 86_400_000;
 /** Groups drawn in their own colour; the rest are summed as "other". */
 const MAX_SERIES = 6;
 
 export function dayKeys(fromMs: number, toMs: number): string[] {
   const keys: string[] = [];
-  for (let t = Math.floor(fromMs / DAY_MS) * DAY_MS; t <= toMs; t += DAY_MS) keys.push(new Date(t).toISOString().slice(0, 10));
+  for (let t = Math.floor(fromMs / DAY_MS) * DAY_MS; t <= toMs; t += DAY_MS) keys.push(utcDay(t));
   return keys;
 }
 
