@@ -28,6 +28,7 @@ import { removeLeftoverSecrets } from './drivers/secret-files.js';
 import { probeSandbox, type SandboxMode } from './drivers/sandbox-probe.js';
 import { ResultJournal } from './result-journal.js';
 import { AgentData } from './agent-data.js';
+import type { DataServerCertificate } from './data-server.js';
 import { withStagedInputs } from './input-staging.js';
 import { RttProber, sameRtt } from './rtt-prober.js';
 
@@ -135,10 +136,11 @@ export class Agent {
     if (this.credential && this.credential.node !== this.nodeName) {
       throw new Error(`data dir ${this.options.dataDir} belongs to node ${this.credential.node}, not ${this.nodeName}; use another --data-dir`);
     }
+    const dataCertificate = await this.dataCertificateOf(this.credential);
     this.data = await AgentData.start({
       dataDir: this.options.dataDir, nodeName: this.nodeName, serverUrl: this.options.serverUrl, serverCa: () => this.credential?.ca, dataCa: () => this.credential?.dataCa, log: this.options.log,
       secure: new URL(this.options.serverUrl).protocol === 'https:',
-      ...(this.credential?.dataCertificate === undefined ? {} : { certificate: { cert: this.credential.dataCertificate, key: (await nodeKeys(this.options.dataDir)).privateKeyPem } }),
+      ...(dataCertificate === undefined ? {} : { certificate: dataCertificate }),
       listen: this.options.data === null ? null : (this.options.data?.listen ?? { host: '127.0.0.1', port: 0 }),
       ...(this.options.data?.advertise === undefined ? {} : { advertise: this.options.data.advertise }),
       send: (message) => this.send(message),
@@ -230,7 +232,8 @@ export class Agent {
     if (!token) throw new JoinRefused('unauthorized', `node ${this.nodeName} has no credential in ${this.options.dataDir}; start it with --join-token`);
     const credential = await join(this.options.serverUrl, token, this.nodeName, this.options.node.labels, this.options.dataDir, this.dialableDataHost());
     await saveCredential(this.options.dataDir, credential);
-    if (credential.dataCertificate !== undefined) this.data.setCertificate({ cert: credential.dataCertificate, key: (await nodeKeys(this.options.dataDir)).privateKeyPem });
+    const dataCertificate = await this.dataCertificateOf(credential);
+    if (dataCertificate !== undefined) this.data.setCertificate(dataCertificate);
     this.options.log.info({ node: this.nodeName }, 'joined the cluster; credential saved');
     return credential;
   }
@@ -496,10 +499,17 @@ export class Agent {
   private async renewCredential(credential: NodeCredential): Promise<NodeCredential> {
     const renewed = await renew(this.options.serverUrl, credential, this.options.dataDir, this.dialableDataHost());
     await saveCredential(this.options.dataDir, renewed);
-    if (renewed.dataCertificate !== undefined) this.data.setCertificate({ cert: renewed.dataCertificate, key: (await nodeKeys(this.options.dataDir)).privateKeyPem });
+    const dataCertificate = await this.dataCertificateOf(renewed);
+    if (dataCertificate !== undefined) this.data.setCertificate(dataCertificate);
     this.credential = renewed;
     this.options.log.info({ validTo: new X509Certificate(renewed.certificate!).validTo }, 'node certificate renewed');
     return renewed;
+  }
+
+  /** The credential's data server certificate with the node's key (the same key as its node certificate), if it has one. */
+  private async dataCertificateOf(credential: NodeCredential | undefined): Promise<DataServerCertificate | undefined> {
+    if (credential?.dataCertificate === undefined) return undefined;
+    return { cert: credential.dataCertificate, key: (await nodeKeys(this.options.dataDir)).privateKeyPem };
   }
 
   /**
