@@ -450,7 +450,12 @@ export class ControlPlane {
 
   /** Nodes with their live state (the store may lag behind heartbeats). */
   listNodes(): NodeView[] {
-    return [...this.hot.nodes.values()].map((n) => this.nodeView(n.record)).sort((a, b) => a.name.localeCompare(b.name));
+    return this.nodeRecords().map((record) => this.nodeView(record));
+  }
+
+  /** Every node's record by name, without the price lookup a view adds (for filtering and summing). */
+  nodeRecords(): NodeRecord[] {
+    return [...this.hot.nodes.values()].map((n) => n.record).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** Tasks of the jobs not finished yet, by state (finished jobs leave hot state with their tasks). */

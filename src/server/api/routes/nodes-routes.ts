@@ -32,16 +32,17 @@ export function registerNodeRoutes(app: FastifyInstance, plane: ControlPlane): v
   app.get('/v1/nodes', { config: VIEWER }, async (request) => {
     const query = parseQuery(nodesQuery, request.query);
     const needle = query.q?.toLowerCase();
-    const matching = plane.listNodes().filter((n) => (query.state === undefined || n.state === query.state) && (needle === undefined || nodeMentions(n, needle)));
+    const matching = plane.nodeRecords().filter((n) => (query.state === undefined || n.state === query.state) && (needle === undefined || nodeMentions(n, needle)));
     const offset = query.offset ?? 0;
-    const items = query.limit === undefined && offset === 0 ? matching : matching.slice(offset, offset + (query.limit ?? matching.length));
-    return { items, total: matching.length };
+    const page = query.limit === undefined && offset === 0 ? matching : matching.slice(offset, offset + (query.limit ?? matching.length));
+    // Views (with the price book's price) only for the page: 200 rows of 10,000 do not price them all.
+    return { items: page.map((record) => plane.nodeView(record)), total: matching.length };
   });
 
   // Counts and sites for the overview and the map, summed here rather than from every node record.
   app.get('/v1/fleet', { config: VIEWER }, async (request) => {
     parseQuery(noQuery, request.query);
-    return summarizeFleet(plane.listNodes());
+    return summarizeFleet(plane.nodeRecords());
   });
 
   app.get<{ Params: { name: string } }>('/v1/nodes/:name', { config: VIEWER }, async (request) => {
