@@ -3,7 +3,7 @@ import { useMemo, useState } from 'react';
 import { feature } from 'topojson-client';
 import type { GeometryCollection, Topology } from 'topojson-specification';
 import countries110m from 'world-atlas/countries-110m.json';
-import type { FleetSummary } from '../../../src/core/fleet-summary';
+import type { FleetSummary, SiteSummary } from '../../../src/core/fleet-summary';
 import { clusterMarkers, type Marker } from './sites';
 
 // The fleet on a world map drawn from Natural Earth's 1:110m countries (world-atlas), bundled with
@@ -71,6 +71,7 @@ export interface SiteLink {
 export function FleetMap({ fleet, links = [] }: { fleet: FleetSummary; links?: readonly SiteLink[] }) {
   const [view, setView] = useState<View>(WORLD);
   const { sites } = fleet;
+  const siteByKey = useMemo(() => new Map(sites.map((s) => [s.key, s])), [sites]);
   // Merging is decided on screen: zoomed in, sites that shared a marker get their own.
   const markers = useMemo(() => clusterMarkers(sites, project, MERGE_RADIUS / view.zoom), [sites, view.zoom]);
   const [hovered, setHovered] = useState<Marker | null>(null);
@@ -89,7 +90,7 @@ export function FleetMap({ fleet, links = [] }: { fleet: FleetSummary; links?: r
         <path d={spherePath} className="map-sphere" />
         <path d={graticulePath} className="map-graticule" />
         <path d={landPath} className="map-land" />
-        {links.map((link) => <TransferLine key={`${link.from}>${link.to}`} link={link} sites={sites} zoom={view.zoom} />)}
+        {links.map((link) => <TransferLine key={`${link.from}>${link.to}`} link={link} sites={siteByKey} zoom={view.zoom} />)}
         {markers.map((m) => (
           <g
             key={m.sites.map((s) => s.key).join('|')}
@@ -145,9 +146,9 @@ function MarkerDetails({ marker, view }: { marker: Marker; view: View }) {
   );
 }
 
-function TransferLine({ link, sites, zoom }: { link: SiteLink; sites: FleetSummary['sites']; zoom: number }) {
-  const from = sites.find((s) => s.key === link.from);
-  const to = sites.find((s) => s.key === link.to);
+function TransferLine({ link, sites, zoom }: { link: SiteLink; sites: ReadonlyMap<string, SiteSummary>; zoom: number }) {
+  const from = sites.get(link.from);
+  const to = sites.get(link.to);
   if (from === undefined || to === undefined) return null;
   // The great circle between the sites, as a flight map draws it; thicker for more bytes.
   const d = path({ type: 'LineString', coordinates: [[from.lon, from.lat], [to.lon, to.lat]] });
