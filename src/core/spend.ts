@@ -53,6 +53,12 @@ export interface SpendRow extends SpendTotals {
   readonly day?: string;
 }
 
+/** Report order: oldest day first (when split per day), then the most spent, then by key. */
+export function compareSpendRows(a: SpendRow, b: SpendRow): number {
+  if (a.day !== undefined && b.day !== undefined && a.day !== b.day) return a.day < b.day ? -1 : 1;
+  return b.total - a.total || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+}
+
 export const ZERO_SPEND: SpendTotals = Object.freeze({ compute: 0, transfer: 0, total: 0, waste: 0, transferBytes: 0 });
 
 export function addSpend(a: SpendTotals, b: SpendTotals): SpendTotals {

@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import { addSpend, utcDay, ZERO_SPEND, type SpendGroup, type SpendReport, type SpendRow, type SpendSummary, type SpendTotals } from '../core/spend.js';
+import { addSpend, compareSpendRows, utcDay, ZERO_SPEND, type SpendGroup, type SpendReport, type SpendRow, type SpendSummary, type SpendTotals } from '../core/spend.js';
 import type { AttemptRecord, JobRecord, NodeRecord } from '../core/types.js';
 import type { Store } from '../store/store.js';
 import type { HotState } from './state/hot-state.js';
@@ -43,8 +43,7 @@ export class SpendReports {
       const at = rowKey(key, perDay ? today : undefined);
       rows.set(at, { key, ...(perDay ? { day: today } : {}), ...addSpend(rows.get(at) ?? ZERO_SPEND, accrued), running: accrued.total });
     }
-    const items = [...rows.values()].sort((a, b) => (a.day !== undefined && b.day !== undefined && a.day !== b.day ? (a.day < b.day ? -1 : 1) : 0)
-      || b.total - a.total || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const items = [...rows.values()].sort(compareSpendRows);
     const total = items.reduce<SpendTotals>((sum, row) => addSpend(sum, row), ZERO_SPEND);
     return {
       by: query.by ?? null, per: perDay ? 'day' : null, since: query.since ?? null, namespace: query.namespace ?? null,

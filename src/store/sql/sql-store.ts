@@ -3,7 +3,7 @@ import type { PartitionRecord } from '../../core/data-spec.js';
 import type { PolicyRecord } from '../../core/policy-spec.js';
 import type { TaskCounts } from '../../core/types.js';
 import type { TaskState } from '../../core/states.js';
-import { DAY_MS, utcDay, type SpendGroup, type SpendRow } from '../../core/spend.js';
+import { compareSpendRows, DAY_MS, utcDay, type SpendGroup, type SpendRow } from '../../core/spend.js';
 import type { EventRecord, EventType, LogChunk, NodeRecord, AttemptRecord, JobRecord, TaskRecord } from '../../core/types.js';
 import { migrationProvider, type SqlDialectName } from '../migrations/index.js';
 import {
@@ -283,7 +283,7 @@ export class SqlStore implements Store {
         const key = groupBy === 'day' ? dayOf(Number(r.key)) : String(r.key);
         return { key, ...(perDay ? { day: dayOf(Number(r.dayNumber)) } : {}), compute, transfer, total: compute + transfer, waste: Number(r.waste ?? 0), transferBytes: Number(r.transferBytes ?? 0) };
       })
-      .sort((a, b) => (a.day !== undefined && b.day !== undefined && a.day !== b.day ? (a.day < b.day ? -1 : 1) : 0) || b.total - a.total || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      .sort(compareSpendRows);
   }
 
   async maxSeqs(): Promise<{ readonly event: number; readonly log: number }> {
